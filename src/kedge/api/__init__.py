@@ -1,0 +1,1 @@
+"""kedge.api — see DESIGN.md, *Layers*."""

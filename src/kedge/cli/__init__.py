@@ -1,0 +1,1 @@
+"""kedge.cli — see DESIGN.md, *Layers*."""

@@ -1,0 +1,1 @@
+"""kedge.controller — see DESIGN.md, *Layers*."""

@@ -1,0 +1,1 @@
+"""kedge.observability — see DESIGN.md, *Layers*."""

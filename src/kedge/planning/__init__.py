@@ -1,0 +1,1 @@
+"""kedge.planning — see DESIGN.md, *Layers*."""

@@ -1,0 +1,1 @@
+"""kedge.reconcilers — see DESIGN.md, *Layers*."""

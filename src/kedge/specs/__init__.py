@@ -1,0 +1,1 @@
+"""kedge.specs — see DESIGN.md, *Layers*."""

@@ -1,0 +1,1 @@
+"""kedge.store — see DESIGN.md, *Layers*."""

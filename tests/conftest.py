@@ -1,0 +1,160 @@
+"""Shared fixtures: the Docker gate and a small local image built once per test session.
+
+Docker tests are marked ``docker``. Without a daemon they skip with a reason; with
+``KEDGE_REQUIRE_DOCKER=1`` (set by ``.ci/run``) a missing daemon is an error, never a skip.
+No registry is reachable, so the test image is a busybox root filesystem from Debian's
+``busybox-static`` made into an image with ``docker import``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+BUSYBOX = pathlib.Path("/bin/busybox")
+TEST_IMAGE = "kedge-test/busybox:1"
+REQUIRE_DOCKER = os.environ.get("KEDGE_REQUIRE_DOCKER") == "1"
+
+
+def _docker_problem() -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        client.close()
+    except Exception as exc:  # any failure means "no usable daemon"; the reason is shown
+        return f"no Docker daemon answers: {exc}"
+    return None
+
+
+_PROBLEM: list[str | None] = []
+
+
+def docker_problem() -> str | None:
+    if not _PROBLEM:
+        _PROBLEM.append(_docker_problem())
+    return _PROBLEM[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("docker") for item in items):
+        return
+    problem = docker_problem()
+    if problem is None:
+        return
+    for item in items:
+        if item.get_closest_marker("docker"):
+            if REQUIRE_DOCKER:
+                item.add_marker(pytest.mark.usefixtures("_docker_required"))
+            else:
+                item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture
+def _docker_required() -> None:
+    pytest.fail(f"KEDGE_REQUIRE_DOCKER=1 but {docker_problem()}")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A docker SDK client for tests to look at what Kedge did (src uses the adapter)."""
+    problem = docker_problem()
+    if problem:
+        if REQUIRE_DOCKER:
+            pytest.fail(f"KEDGE_REQUIRE_DOCKER=1 but {problem}")
+        pytest.skip(problem)
+    import docker
+
+    client = docker.from_env(timeout=120)
+    yield client
+    client.close()
+
+
+def _busybox_rootfs_tar() -> bytes:
+    applets = subprocess.run(
+        [str(BUSYBOX), "--list-full"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "tmp", "var", "root", "data"):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(str(BUSYBOX), arcname="bin/busybox")
+        for applet in applets:
+            if applet == "bin/busybox":
+                continue
+            link = tarfile.TarInfo(applet)
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/bin/busybox"
+            tar.addfile(link)
+        for name, text in (
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def build_test_image(client: Any, tag: str = TEST_IMAGE) -> str:
+    """Make the busybox test image unless it exists; returns its tag."""
+    import docker
+
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    if not BUSYBOX.exists():
+        pytest.fail(
+            "the test image needs /bin/busybox: install Debian's busybox-static "
+            "(apt-get install busybox-static); .ci/run does this"
+        )
+    repo, _, version = tag.partition(":")
+    client.api.import_image_from_data(
+        _busybox_rootfs_tar(),
+        repository=repo,
+        tag=version or "latest",
+        changes=['CMD ["sh"]', "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    )
+    client.images.get(tag)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: Any) -> str:
+    """The tag of a small local busybox image, made once per test session."""
+    return build_test_image(docker_client)
+
+
+@pytest.fixture
+def stack_name(docker_client: Any) -> Iterator[str]:
+    """A unique stack name; every object labelled with it is removed after the test."""
+    name = f"kt{uuid.uuid4().hex[:10]}"
+    yield name
+    remove_stack_objects(docker_client, name)
+
+
+def remove_stack_objects(client: Any, stack: str) -> None:
+    """Remove every container, network and volume labelled with the stack (test cleanup)."""
+    flt = {"label": [f"kedge.stack={stack}"]}
+    for c in client.containers.list(all=True, filters=flt):
+        c.remove(force=True, v=True)
+    for n in client.networks.list(filters=flt):
+        n.remove()
+    for v in client.volumes.list(filters=flt):
+        v.remove(force=True)
