@@ -41,7 +41,7 @@ def _scan(folder: Path) -> dict[str, str]:
         ("README.md", "not a YAML file (*.yaml, *.yml)"),
         ("shop.json", "not a YAML file (*.yaml, *.yml)"),
     ],
-    ids=lambda v: str(v),
+    ids=str,
 )
 def test_which_files_are_spec_files(tmp_path: Path, name: str, expected: str) -> None:
     (tmp_path / name).write_text("name: shop\n")
