@@ -18,3 +18,8 @@ app = typer.Typer(
 def version() -> None:
     """Print Kedge's version."""
     typer.echo(f"kedge {__version__}")
+
+
+from kedge.cli import validate as _validate  # noqa: E402
+
+app.command("validate")(_validate.validate)

@@ -50,7 +50,11 @@ def from_validation_error(
         message, hint = _describe(error, path=path, model=model)
         location = locate(path)
         found[path] = SpecError(message, location=location, hint=hint)
-    return list(found.values())
+    return sorted(found.values(), key=_position)
+
+
+def _position(error: SpecError) -> tuple[int, int]:
+    return (error.location.line or 0, error.location.column or 0)
 
 
 def raw_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
@@ -58,20 +62,28 @@ def raw_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(node, dict | list):
-            if isinstance(part, str) and ("[" in part or part == "x-*"):
-                continue  # a union branch or the extensions alias, not a key
-            path.append(part)
-            node = None
+        child = _child(node, part)
+        if child is not _MISSING:
+            node = child
+        elif not isinstance(node, dict | list):
             continue
+        elif isinstance(part, str) and ("[" in part or part == "x-*"):
+            continue  # a union branch or the extensions alias, not a key
         else:
-            continue
+            node = None
         path.append(part)
     return tuple(path)
+
+
+_MISSING = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _MISSING
 
 
 def _describe(

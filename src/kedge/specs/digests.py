@@ -125,7 +125,7 @@ def _dockerignore(folder: Path) -> list[str]:
 
 
 def _is_ignored(relative: str, patterns: list[str]) -> bool:
-    """``.dockerignore`` roughly: later patterns win, ``!`` re-includes, a folder covers its files."""
+    """``.dockerignore`` roughly: the last matching pattern wins, ``!`` re-includes."""
     ignored = False
     for pattern in patterns:
         negate = pattern.startswith("!")

@@ -154,7 +154,7 @@ def _named(key: str, value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         if key == "depends_on":
             return {n: {"condition": "service_started"} for n in value}
-        return {n: None for n in value}
+        return dict.fromkeys(value)
     return dict(value) if isinstance(value, dict) else {}
 
 

@@ -28,8 +28,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from kedge.errors import Location, SpecError, SpecErrors
-from kedge.specs import diagnostics, digests, envfiles, extends, interpolation, validation
-from kedge.specs import yamlsource as yamlsource
+from kedge.specs import (
+    diagnostics,
+    digests,
+    envfiles,
+    extends,
+    interpolation,
+    validation,
+    yamlsource,
+)
 from kedge.specs.compose_service import Service
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
@@ -271,7 +278,9 @@ class _Context:
                 values.update(envfiles.read_env_file(file, lookup=self.env))
         return [(path, {**values, **self.env}) for path in resolved]
 
-    def _merge_included(self, data: dict[str, Any], included: dict[str, Any], *, where: Location) -> None:
+    def _merge_included(
+        self, data: dict[str, Any], included: dict[str, Any], *, where: Location
+    ) -> None:
         for section in ("services", "networks", "volumes", "secrets", "configs"):
             theirs = included.get(section) or {}
             ours = data.get(section)
@@ -321,9 +330,7 @@ class _Context:
                 labels.update(envfiles.read_env_file(self._path(label_file), lookup=self.env))
         environment.update(service.environment)
         if self.interpolate:
-            environment = {
-                k: self.env.get(k) if v is None else v for k, v in environment.items()
-            }
+            environment = {k: self.env.get(k) if v is None else v for k, v in environment.items()}
         labels.update(service.labels)
         if environment == service.environment and labels == service.labels:
             return service

@@ -28,7 +28,7 @@ from kedge.specs.compose_service import Service
 from kedge.specs.compose_top import Config, Model, Network, Secret, Volume
 from kedge.specs.options import ServiceOptions, StackMeta
 
-__all__ = ["StackMeta", "StackSpec", "ServiceOptions", "is_stack_name", "normalize_stack_name"]
+__all__ = ["ServiceOptions", "StackMeta", "StackSpec", "is_stack_name", "normalize_stack_name"]
 
 _STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -67,7 +67,9 @@ class StackSpec(ComposeModel):
             )
         return value
 
-    @field_validator("services", "networks", "volumes", "secrets", "configs", "models", mode="before")
+    @field_validator(
+        "services", "networks", "volumes", "secrets", "configs", "models", mode="before"
+    )
     @classmethod
     def _check_keys(cls, value: Any) -> Any:
         if value is None:

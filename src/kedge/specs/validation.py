@@ -12,7 +12,7 @@ Kedge's own: a host port published twice, and keys Kedge cannot carry out
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -171,7 +171,9 @@ def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[
         for index, ref in enumerate(refs):
             if ref.source not in defined:
                 key = "configs" if kind == "config" else "secrets"
-                where = (*at, "build", key, index) if kind.startswith("build") else (*at, key, index)
+                where = (
+                    (*at, "build", key, index) if kind.startswith("build") else (*at, key, index)
+                )
                 yield Problem(
                     where,
                     f"service {name!r} refers to undefined {kind} {ref.source!r}",
@@ -185,7 +187,12 @@ def _check_twice_set(name: str, service: Service) -> Iterator[Problem]:
     reservations = service.deploy.resources.reservations if service.deploy else None
     pairs = (
         ("cpus", service.cpus, "deploy.resources.limits.cpus", limits and limits.cpus),
-        ("mem_limit", service.mem_limit, "deploy.resources.limits.memory", limits and limits.memory),
+        (
+            "mem_limit",
+            service.mem_limit,
+            "deploy.resources.limits.memory",
+            limits and limits.memory,
+        ),
         ("pids_limit", service.pids_limit, "deploy.resources.limits.pids", limits and limits.pids),
         (
             "mem_reservation",
@@ -240,8 +247,7 @@ def _check_ports(services: dict[str, Service]) -> Iterator[Problem]:
         if shared is not None:
             yield Problem(
                 ("services", name_b, "ports", index_b),
-                f"host port {shared}/{b.protocol} is published twice"
-                f" (also by service {name_a!r})",
+                f"host port {shared}/{b.protocol} is published twice (also by service {name_a!r})",
                 "publish a different host port, or leave 'published' out for a random one",
             )
 
@@ -262,6 +268,6 @@ def _ips_overlap(a: str | None, b: str | None) -> bool:
     return a in wildcard or b in wildcard or a == b
 
 
-def _did_you_mean(name: str, known: dict[str, object] | Sequence[str]) -> str:
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
