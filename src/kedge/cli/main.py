@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
+from kedge.cli import db, validate
 
 app = typer.Typer(
     name="kedge",
@@ -20,6 +21,5 @@ def version() -> None:
     typer.echo(f"kedge {__version__}")
 
 
-from kedge.cli import validate as _validate  # noqa: E402
-
-app.command("validate")(_validate.validate)
+app.add_typer(db.app, name="db")
+app.command("validate")(validate.validate)
