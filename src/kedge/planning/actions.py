@@ -107,7 +107,10 @@ class Action(BaseModel):
     required: bool = True
 
     def render(self) -> str:
-        return f"{self.wave:>2} {self.kind.value:<16} {self.target}: {self.cause}"
+        kind = self.kind.value
+        if self.condition is not None:
+            kind += f":{self.condition.value}"
+        return f"{self.wave:>2} {kind:<16} {self.target}: {self.cause}"
 
 
 class Refusal(BaseModel):
