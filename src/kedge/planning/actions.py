@@ -110,7 +110,7 @@ class Action(BaseModel):
         kind = self.kind.value
         if self.condition is not None:
             kind += f":{self.condition.value}"
-        return f"{self.wave:>2} {kind:<16} {self.target}: {self.cause}"
+        return f"{self.wave:<3}{kind:<17}{self.target}: {self.cause}"
 
 
 class Refusal(BaseModel):
@@ -122,7 +122,7 @@ class Refusal(BaseModel):
     cause: str
 
     def render(self) -> str:
-        return f"!! refused          {self.target}: {self.cause}"
+        return f"!! refused         {self.target}: {self.cause}"
 
 
 class Plan(BaseModel):

@@ -141,7 +141,7 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
             _create(state, service, container.number, cause=state.recreated[container.id][1])
             state.recreated_services.add(service.name)
             starts = True
-        elif cause := _recreate_cause(container, service, state.images):
+        elif cause := _recreate_cause(container, service, state):
             _recreate(state, service, container, cause=cause)
             state.recreated_services.add(service.name)
             starts = True
@@ -161,14 +161,14 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
     return starts
 
 
-def _recreate_cause(
-    container: ObservedContainer, service: DesiredService, images: Mapping[str, str]
-) -> str:
+def _recreate_cause(container: ObservedContainer, service: DesiredService, state: _Layer) -> str:
     if container.state == "dead":
         return "dead"
     if container.config_hash != service.config_hash:
         return "config changed"
-    image_id = images.get(service.image)
+    if service.joins in state.recreated_services:
+        return f"joins the network namespace of {service.joins}, recreated"
+    image_id = state.images.get(service.image)
     if image_id is None:
         return f"image {service.image} not present"
     if container.image_id and image_id != container.image_id:
@@ -203,7 +203,7 @@ def _recreate(
 ) -> None:
     obstacle = service.start_first_obstacle() if service.start_first else ""
     if obstacle:
-        cause += f"; start-first not possible ({obstacle}), stop-first"
+        cause += f", stop-first (start-first blocked: {obstacle})"
     elif service.start_first and container.state in ("running", "restarting"):
         _recreate_start_first(state, service, container, cause=f"{cause}, start-first")
         return
@@ -233,7 +233,7 @@ def _recreate_start_first(
         in_layer(state.index, SETTLE),
         kind=K.WAIT,
         target=f"container:{name}",
-        cause=f"{cause}: new container ready before the old one stops",
+        cause=f"{cause}: ready before the old one stops",
         service=service.name,
         number=container.number,
         name=name,

@@ -51,10 +51,18 @@ class DesiredService:
     start_first: bool = False  # x-kedge: {update: start-first}
     healthcheck: bool = False  # declares a healthcheck that is not disabled
     healthcheck_disabled: bool = False  # declares ``disable: true`` / ``test: [NONE]``
+    network_mode: str | None = None  # "host", "none", "service:db", "container:x", a network
     dependencies: tuple[Dependency, ...] = ()
 
     def container_name_for(self, stack: str, number: int) -> str:
         return self.container_name or f"{stack}-{self.name}-{number}"
+
+    @property
+    def joins(self) -> str | None:
+        """The service whose network namespace this one joins (``network_mode: service:X``)."""
+        if self.network_mode and self.network_mode.startswith("service:"):
+            return self.network_mode.removeprefix("service:")
+        return None
 
     @property
     def is_one_shot(self) -> bool:
@@ -64,10 +72,12 @@ class DesiredService:
     def start_first_obstacle(self) -> str:
         """Why two copies of this service cannot run at once, or '' when they can."""
         if self.container_name:
-            return f'fixed container_name "{self.container_name}"'
+            return f"container_name {self.container_name}"
+        if self.network_mode == "host":
+            return "network_mode host"
         if self.host_ports:
             ports = ", ".join(self.host_ports)
-            return f"publishes host port{'s' if len(self.host_ports) > 1 else ''} {ports}"
+            return f"host port{'s' if len(self.host_ports) > 1 else ''} {ports}"
         return ""
 
 
@@ -144,6 +154,7 @@ def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredServ
         start_first=service.x_kedge.update == "start-first",
         healthcheck=bool(healthcheck and healthcheck.test and not healthcheck.is_disabled),
         healthcheck_disabled=bool(healthcheck and healthcheck.is_disabled),
+        network_mode=service.network_mode,
         dependencies=_dependencies(service),
     )
 
@@ -158,10 +169,15 @@ def depends_on_label(spec: StackSpec, service: str) -> str:
 
 
 def _dependencies(service: Service) -> tuple[Dependency, ...]:
-    return tuple(
-        Dependency(dep, Condition(d.condition), required=d.required, restart=d.restart)
-        for dep, d in sorted(service.depends_on.items())
-    )
+    """depends_on, plus the service whose network namespace it joins, as compose orders it."""
+    found = {
+        dep: Dependency(dep, Condition(d.condition), required=d.required, restart=d.restart)
+        for dep, d in service.depends_on.items()
+    }
+    mode = service.network_mode or ""
+    if mode.startswith("service:"):
+        found.setdefault(mode.removeprefix("service:"), Dependency(mode.removeprefix("service:")))
+    return tuple(found[name] for name in sorted(found))
 
 
 def _host_port(port: PortMapping) -> str:

@@ -167,12 +167,11 @@ def _plan_volumes(
         elif not options.allow_data_loss:
             steps.refuse(
                 target,
-                "config changed; recreating it would lose its data "
-                "(allow data loss to recreate it)",
+                "config changed; recreating it loses its data (needs allow_data_loss)",
             )
         else:
             going[volume.name] = f"volume {volume.name} recreated"
-            cause = "config changed, recreated: its data is lost (data loss allowed)"
+            cause = "config changed; data loss allowed"
             steps.add(
                 REMOVE_OBJECTS,
                 kind=K.REMOVE_VOLUME,

@@ -125,14 +125,18 @@ def _carry_out_one(docker: _Docker, action: Action) -> None:
 
 def _create(docker: _Docker, action: Action) -> None:
     spec = docker.spec
-    assert spec is not None and action.service is not None and action.number is not None
+    assert spec is not None
+    assert action.service is not None
+    assert action.number is not None
     assert all(c.name != action.name for c in docker.containers.values()), action.render()
     service = spec.services[action.service]
     image = service.image or f"{spec.name}-{action.service}"
     assert image in docker.images, f"{action.render()}: image {image} not present"
     networks = tuple(sorted(spec.network_name(k) for k in service.networks))
     volumes = tuple(
-        sorted(spec.volume_name(m.source) for m in service.volumes if m.type == "volume" and m.source)
+        sorted(
+            spec.volume_name(m.source) for m in service.volumes if m.type == "volume" and m.source
+        )
     )
     for name in networks:
         assert name in docker.networks or spec.networks[_key_of(spec, name)].external, name
