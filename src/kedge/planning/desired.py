@@ -10,7 +10,6 @@ compose model in one place only. Names follow compose: containers ``<stack>-<ser
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -130,9 +129,10 @@ def desire(spec: StackSpec) -> DesiredStack:
 
 def object_config_hash(model: BaseModel) -> str:
     """The ``kedge.config-hash`` of a network or volume: sha256 of its canonical JSON."""
-    dumped = model.model_dump(mode="json", by_alias=True)
-    text = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    # defaults left out, as in ``digests.config_hash``: a field added to the model later
+    # does not change the hash of every network and volume (which would recreate them)
+    dumped = model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return "sha256:" + hashlib.sha256(digests.canonical_json(dumped).encode()).hexdigest()
 
 
 def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredService:

@@ -28,7 +28,7 @@ services:
   db:
     image: postgres:16
     healthcheck: {test: [CMD, pg_isready]}
-    volumes: [data:/var/lib/postgresql/data]
+    volumes: ["data:/var/lib/postgresql/data"]
   web:
     image: shop:1.4
     depends_on: {db: {condition: service_healthy}}
@@ -682,7 +682,7 @@ def test_a_missing_external_network_is_refused() -> None:
 
 def test_volumes_no_longer_desired_are_kept() -> None:
     before = converged()
-    spec = parse(edit(SHOP, ("    volumes: [data:/var/lib/postgresql/data]\n", "")))
+    spec = parse(edit(SHOP, ('    volumes: ["data:/var/lib/postgresql/data"]\n', "")))
     plan = planner.plan(spec, before)
     assert "volume" not in plan.render()
     assert "remove_container container:shop-db-1: config changed" in plan.render()
@@ -720,7 +720,7 @@ def test_the_order_of_keys_in_the_spec_does_not_change_the_plan() -> None:
         depends_on: {db: {condition: service_healthy}}
         image: shop:1.4
       db:
-        volumes: [data:/var/lib/postgresql/data]
+        volumes: ["data:/var/lib/postgresql/data"]
         healthcheck: {test: [CMD, pg_isready]}
         image: postgres:16
     """
