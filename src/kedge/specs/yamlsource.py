@@ -134,13 +134,12 @@ def _decode(content: bytes | str, *, source: str, limits: Limits) -> str:
             location=Location(source, line, None),
             hint="split the stack into smaller specs, or raise the size limit",
         )
-    if isinstance(content, str):
-        return content.removeprefix("\ufeff")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         raise SpecError(
             f"the file is not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
             f"({exc.reason})",
