@@ -90,6 +90,7 @@ class _Layer:
     recreated: Leaving  # containers torn down already, to be created again
     index: int = 0
     recreated_services: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # held by containers that stay
 
 
 def plan_layers(
@@ -104,6 +105,7 @@ def plan_layers(
     _must_resolve_dependencies(desired)
     layers = order_layers({n: s.dependencies for n, s in desired.services.items()})
     state = _Layer(steps, desired, observed.images, recreated)
+    state.names = {c.name for cs in kept.values() for c in cs if c.id not in recreated}
     for index, layer in enumerate(layers):
         state.index = index
         gates: dict[tuple[str, WaitFor], list[tuple[str, bool]]] = {}
@@ -234,9 +236,11 @@ def _recreate(
 
 
 def _rename_back(state: _Layer, service: DesiredService, container: ObservedContainer) -> None:
-    """Give a container its proper name back (one left renamed by an interrupted update)."""
+    """Give a container its proper name back (one left renamed by an interrupted update),
+    unless another container that stays holds that name."""
     name = service.container_name_for(state.desired.stack, container.number)
-    if container.name != name:
+    if container.name != name and name not in state.names:
+        state.names = (state.names - {container.name}) | {name}
         state.steps.add(
             in_layer(state.index, STOP),
             kind=K.RENAME_CONTAINER,
@@ -250,10 +254,10 @@ def _rename_back(state: _Layer, service: DesiredService, container: ObservedCont
 def _recreate_start_first(
     state: _Layer, service: DesiredService, container: ObservedContainer, *, cause: str
 ) -> None:
-    name = service.container_name_for(state.desired.stack, container.number)
+    temporary = f"{container.id[:12]}_"
     old = container
-    if container.name == name:  # else it was renamed already, by an interrupted update
-        old = container.model_copy(update={"name": f"{container.id[:12]}_{container.name}"})
+    if not container.name.startswith(temporary):  # else an interrupted update renamed it
+        old = container.model_copy(update={"name": temporary + container.name})
         state.steps.add(
             in_layer(state.index, STOP),
             kind=K.RENAME_CONTAINER,
@@ -262,7 +266,7 @@ def _recreate_start_first(
             new_name=old.name,
             **fields_of(container),
         )
-    _create(state, service, container.number, cause=cause)
+    name = _create(state, service, container.number, cause=cause)
     wait_for = WaitFor.STARTED
     if service.healthcheck or (not service.healthcheck_disabled and container.health != "none"):
         wait_for = WaitFor.HEALTHY  # declared, or the image's own (the old container has one)
