@@ -134,13 +134,12 @@ def _decode(content: bytes | str, *, source: str, limits: Limits) -> str:
             location=Location(source, line, None),
             hint="split the stack into smaller specs, or raise the size limit",
         )
-    if isinstance(content, str):
-        return content.removeprefix("\ufeff")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         raise SpecError(
             f"the file is not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
             f"({exc.reason})",
@@ -430,6 +429,8 @@ class _Converter:
         return node.kind == "scalar" and self._tag(node) == _TAG + "merge"
 
     def _key(self, node: _Node, path: Path) -> str:
+        if node.kind == "scalar" and self._tag(node) != _TAG + "null":
+            return node.value
         where = Location(self.source, node.line, node.column, render_path(path))
         if node.kind != "scalar":
             raise SpecError(
@@ -437,13 +438,11 @@ class _Converter:
                 location=where,
                 hint="use a plain word as the key; complex keys ('? ') are not used by compose",
             )
-        if self._tag(node) == _TAG + "null":
-            raise SpecError(
-                "a key is empty (null)",
-                location=where,
-                hint="give the entry a name before the colon, or quote it",
-            )
-        return node.value
+        raise SpecError(
+            "a key is empty (null)",
+            location=where,
+            hint="give the entry a name before the colon, or quote it",
+        )
 
     def _tag(self, node: _Node) -> str:
         if node.tag is not None and node.tag != "!":
