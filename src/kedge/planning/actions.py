@@ -1,0 +1,196 @@
+"""Actions and plans: what the planner decides and the executor carries out (DESIGN.md, *plan*).
+
+The planner (``planning.planner``) returns a ``Plan``; the executor (``reconcilers``) runs it
+wave after wave, the actions of one wave in parallel, dispatching each action by its kind.
+Each action maps to exactly one Docker call (``wait`` is the one exception: a health or
+completion gate, no call) and carries a ``cause`` that says why it is there.
+
+Actions are referential: a ``create_container`` names the service, the replica number, the
+container name and the config hash to stamp; the executor builds the Docker configuration
+from the ``StackSpec`` itself. Targets read ``<kind>:<name>``: ``container:shop-web-1``,
+``network:shop_default``, ``volume:shop_data``, ``image:shop-web``, ``service:db`` (a wait on
+every container of a service).
+
+Images: an image reference that is not present locally becomes ``build_image`` when the
+service has ``build`` and ``pull_image`` otherwise. Kedge plans the pull rather than failing
+the plan: the planner cannot know whether a registry answers, and where none does the pull
+fails at execute time with the engine's error naming the image.
+
+Refusals: where the desired state cannot be reached without a consent the command did not
+give (a volume whose config changed, without ``allow_data_loss``) or a precondition that
+does not hold (a missing external network), the planner raises ``PlanRefused``; it carries
+the plan with its ``refusals`` so that ``kedge plan`` can still show it. A refused plan is
+never executed: raising makes that impossible to forget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from kedge.errors import PlanError
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Plan",
+    "PlanOptions",
+    "PlanRefused",
+    "Refusal",
+    "WaitFor",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActionKind(StrEnum):
+    """What an action does; one Docker call each, except ``wait``."""
+
+    BUILD_IMAGE = "build_image"
+    PULL_IMAGE = "pull_image"
+    CREATE_NETWORK = "create_network"
+    REMOVE_NETWORK = "remove_network"
+    CREATE_VOLUME = "create_volume"
+    REMOVE_VOLUME = "remove_volume"
+    CREATE_CONTAINER = "create_container"
+    START_CONTAINER = "start_container"
+    STOP_CONTAINER = "stop_container"
+    REMOVE_CONTAINER = "remove_container"
+    RENAME_CONTAINER = "rename_container"
+    WAIT = "wait"
+
+
+class WaitFor(StrEnum):
+    """The state a ``wait`` action waits for, after compose's depends_on conditions."""
+
+    STARTED = "started"  # service_started: running
+    HEALTHY = "healthy"  # service_healthy: healthy (unhealthy fails)
+    COMPLETED = "completed"  # service_completed_successfully: exited 0
+
+
+class Action(BaseModel):
+    """One step of a plan.
+
+    Fields beyond ``kind``, ``target``, ``cause`` and ``wave`` are set where the kind needs
+    them:
+
+    - ``service``/``number``: the service and replica number of a container action, the
+      service of a ``wait`` or of an image action;
+    - ``name``: the Docker name of the object (container, network, volume) or the image
+      reference for ``build_image``/``pull_image``;
+    - ``key``: the compose key of a network or volume (``default``, ``data``), so that the
+      executor finds its config in the ``StackSpec``;
+    - ``object_id``: the id of the existing container or network acted upon;
+    - ``config_hash``: the ``kedge.config-hash`` label a ``create_*`` stamps;
+    - ``new_name``: the name a ``rename_container`` gives;
+    - ``condition``/``required``: what a ``wait`` waits for, and whether its failure fails
+      the pass (``required: false`` in depends_on makes it a warning).
+    """
+
+    model_config = _FROZEN
+
+    kind: ActionKind
+    target: str
+    cause: str
+    wave: int = 0
+    service: str | None = None
+    number: int | None = None
+    name: str = ""
+    key: str | None = None
+    object_id: str | None = None
+    config_hash: str | None = None
+    new_name: str | None = None
+    condition: WaitFor | None = None
+    required: bool = True
+
+    def render(self) -> str:
+        return f"{self.wave:>2} {self.kind.value:<16} {self.target}: {self.cause}"
+
+
+class Refusal(BaseModel):
+    """A part of the desired state the planner will not reach, and why."""
+
+    model_config = _FROZEN
+
+    target: str
+    cause: str
+
+    def render(self) -> str:
+        return f"!! refused          {self.target}: {self.cause}"
+
+
+class Plan(BaseModel):
+    """The ordered actions that turn observed into desired, grouped in waves.
+
+    Waves are numbered from 1 without gaps; ``actions`` is sorted by wave, and within a wave
+    in the planner's deterministic order. ``render()`` is one line per action, then one per
+    refusal; an empty plan renders as the empty string.
+    """
+
+    model_config = _FROZEN
+
+    stack: str
+    actions: tuple[Action, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions and not self.refusals
+
+    @property
+    def is_refused(self) -> bool:
+        return bool(self.refusals)
+
+    def waves(self) -> tuple[tuple[Action, ...], ...]:
+        """The actions grouped by wave, in wave order; run one wave after the other."""
+        grouped: dict[int, list[Action]] = {}
+        for action in self.actions:
+            grouped.setdefault(action.wave, []).append(action)
+        return tuple(tuple(grouped[w]) for w in sorted(grouped))
+
+    def render(self) -> str:
+        lines = [a.render() for a in self.actions] + [r.render() for r in self.refusals]
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """One line for logs: how many actions of each kind."""
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+        if not counts:
+            return "nothing to do"
+        return ", ".join(f"{counts[k]} {k}" for k in sorted(counts))
+
+
+class PlanOptions(BaseModel):
+    """What a command allows the planner to do beyond the safe default."""
+
+    model_config = _FROZEN
+
+    #: recreate a volume whose config changed, losing its data
+    allow_data_loss: bool = False
+    #: on delete, remove the stack's volumes too (``kedge down --volumes``)
+    remove_volumes: bool = False
+
+    @classmethod
+    def from_command(cls, options: Mapping[str, Any]) -> PlanOptions:
+        """Read the options a ``Command`` carries; keys the planner does not use are ignored."""
+        return cls(
+            allow_data_loss=bool(options.get("allow_data_loss", False)),
+            remove_volumes=bool(options.get("remove_volumes", options.get("volumes", False))),
+        )
+
+
+class PlanRefused(PlanError):
+    """The planner refused part of the desired state; ``plan`` holds the plan and its refusals."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        causes = "; ".join(f"{r.target}: {r.cause}" for r in plan.refusals)
+        super().__init__(f"plan refused for stack {plan.stack}: {causes}")

@@ -1,0 +1,293 @@
+"""The Docker engine adapter: the one module of Kedge that imports ``docker``.
+
+``Engine`` connects the way the docker CLI does (``DOCKER_HOST``, the local socket,
+``DOCKER_TLS_VERIFY`` / ``DOCKER_CERT_PATH``; ``DOCKER_API_VERSION`` pins the API version,
+otherwise it is negotiated with one call) and offers one method per Docker API call that the
+reconcilers, ``observe`` and the executor need. Errors of docker-py and requests are translated
+into Kedge's engine errors in exactly one place, ``_translated``, always ``from exc``.
+
+Callers: ``reconcilers.observe`` (list by label), the network/volume/container reconcilers
+(one action, one call), ``reconcilers.builds`` (image builds), ``reconcilers.health`` (the
+events stream), and the composition roots that make an ``Engine.from_env()``.
+
+The low-level ``docker.APIClient`` is used on purpose: the high-level ``containers.list()``
+inspects every container it lists, which would make observing a stack cost one call per
+container. Every HTTP response is counted (``api_calls``) so benches can report API calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import docker
+import docker.errors
+import docker.utils
+import requests
+
+from kedge import errors
+
+__all__ = ["Engine", "EventStream"]
+
+Body = Mapping[str, Any]
+Filters = Mapping[str, Sequence[str]]
+
+_CONFLICT_WORDS = ("already in use", "already exists", "already allocated", "is in use")
+
+
+@contextlib.contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Turn docker-py and transport errors into Kedge's engine errors (the one boundary)."""
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise errors.EngineNotFound(f"{what}: {_explain(exc)}") from exc
+    except docker.errors.BuildError as exc:
+        raise errors.EngineRejected(f"{what}: {exc.msg}") from exc
+    except docker.errors.APIError as exc:
+        raise _mapped_api_error(what, exc) from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise errors.EngineUnavailable(f"{what}: the Docker daemon does not answer: {exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise errors.EngineUnavailable(f"{what}: {exc}") from exc
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    return str(exc.explanation or exc)
+
+
+def _mapped_api_error(what: str, exc: docker.errors.APIError) -> errors.EngineError:
+    status = exc.status_code or 0
+    message = f"{what}: {_explain(exc)}"
+    if status == 409 or any(w in message for w in _CONFLICT_WORDS):
+        return errors.EngineConflict(message)
+    if status in (502, 503, 504):
+        return errors.EngineUnavailable(message)
+    return errors.EngineRejected(message)
+
+
+class EventStream:
+    """Docker events as decoded dicts, from a connection of its own; ``close()`` ends it."""
+
+    def __init__(self, api: docker.APIClient, stream: Any) -> None:
+        self._api = api
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            with _translated("events"):
+                yield from self._stream
+        except errors.EngineError:
+            # a stream closed by ``close()`` ends with a transport error: that is its end
+            if self._stream is not None:
+                raise
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        with contextlib.suppress(Exception):  # closing a broken socket can fail: it is gone
+            stream.close()
+        self._api.close()
+
+
+class Engine:
+    """One Docker daemon. Thread-safe: one connection pool shared by the executor's threads."""
+
+    def __init__(self, kwargs: Mapping[str, Any], *, timeout: int = 120, pool: int = 16) -> None:
+        self._kwargs = dict(kwargs)
+        self._timeout = timeout
+        self._count_lock = threading.Lock()
+        self._calls = 0
+        self._api = self._connect(pool=pool)
+        self.version = str(self._api.api_version)
+        self._kwargs["version"] = self.version  # later connections need no negotiation
+
+    @classmethod
+    def from_env(cls, *, timeout: int = 120) -> Engine:
+        """Connect as the docker CLI would, from the environment."""
+        with _translated("connect to Docker"):
+            kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
+        kwargs["version"] = os.environ.get("DOCKER_API_VERSION") or "auto"
+        return cls(kwargs, timeout=timeout)
+
+    def _connect(self, *, pool: int) -> docker.APIClient:
+        with _translated("connect to Docker"):
+            api = docker.APIClient(timeout=self._timeout, max_pool_size=pool, **self._kwargs)
+        api.hooks["response"].append(self._count)
+        if self._kwargs.get("version") == "auto":
+            self._calls += 1  # the version negotiation happened before the hook
+        return api
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        with self._count_lock:
+            self._calls += 1
+
+    @property
+    def api_calls(self) -> int:
+        """How many Docker API requests this engine has made (streams count once)."""
+        return self._calls
+
+    def close(self) -> None:
+        self._api.close()
+
+    def ping(self) -> None:
+        with _translated("ping"):
+            self._api.ping()
+
+    # -- containers -------------------------------------------------------------------------
+
+    def list_containers(self, filters: Filters) -> list[dict[str, Any]]:
+        """Summaries of every container (running or not) that matches the filters."""
+        with _translated("list containers"):
+            return list(self._api.containers(all=True, filters=dict(filters)))
+
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        with _translated(f"inspect container {ref}"):
+            return dict(self._api.inspect_container(ref))
+
+    def create_container(self, name: str, body: Body) -> str:
+        """Create a container from a full Engine API create body; returns its id."""
+        with _translated(f"create container {name}"):
+            return str(
+                self._api.create_container_from_config(  # type: ignore[no-untyped-call]
+                    dict(body), name=name
+                )["Id"]
+            )
+
+    def start_container(self, ref: str) -> None:
+        with _translated(f"start container {ref}"):
+            self._api.start(ref)
+
+    def stop_container(self, ref: str, *, timeout: int | None = None) -> None:
+        with _translated(f"stop container {ref}"):
+            self._api.stop(ref, timeout=timeout)
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        with _translated(f"remove container {ref}"):
+            self._api.remove_container(ref, v=volumes, force=force)
+
+    def rename_container(self, ref: str, name: str) -> None:
+        with _translated(f"rename container {ref} to {name}"):
+            self._api.rename(ref, name)
+
+    def connect_network(self, network: str, container: str, *, endpoint: Body) -> None:
+        """Attach a container to a network with an Engine API ``EndpointSettings`` body."""
+        with _translated(f"connect container {container} to network {network}"):
+            self._api.connect_container_to_network(
+                container,
+                network,
+                aliases=endpoint.get("Aliases"),
+                ipv4_address=(endpoint.get("IPAMConfig") or {}).get("IPv4Address"),
+                ipv6_address=(endpoint.get("IPAMConfig") or {}).get("IPv6Address"),
+                links=endpoint.get("Links"),
+                link_local_ips=(endpoint.get("IPAMConfig") or {}).get("LinkLocalIPs"),
+                driver_opt=endpoint.get("DriverOpts"),
+                mac_address=endpoint.get("MacAddress"),
+            )
+
+    # -- networks and volumes ---------------------------------------------------------------
+
+    def list_networks(self, filters: Filters) -> list[dict[str, Any]]:
+        with _translated("list networks"):
+            return list(self._api.networks(filters=dict(filters)))
+
+    def create_network(self, name: str, body: Body) -> str:
+        """Create a network from an Engine API ``NetworkCreateRequest`` body; returns its id."""
+        with _translated(f"create network {name}"):
+            created = self._api.create_network(
+                name,
+                driver=body.get("Driver"),
+                options=body.get("Options"),
+                ipam=body.get("IPAM"),
+                internal=bool(body.get("Internal", False)),
+                labels=body.get("Labels"),
+                enable_ipv6=bool(body.get("EnableIPv6", False)),
+                attachable=body.get("Attachable"),
+            )
+            return str(created["Id"])
+
+    def remove_network(self, ref: str) -> None:
+        with _translated(f"remove network {ref}"):
+            self._api.remove_network(ref)
+
+    def list_volumes(self, filters: Filters) -> list[dict[str, Any]]:
+        with _translated("list volumes"):
+            return list(self._api.volumes(filters=dict(filters)).get("Volumes") or [])
+
+    def create_volume(self, name: str, body: Body) -> None:
+        with _translated(f"create volume {name}"):
+            self._api.create_volume(
+                name,
+                driver=body.get("Driver"),
+                driver_opts=body.get("DriverOpts"),
+                labels=body.get("Labels"),
+            )
+
+    def remove_volume(self, name: str) -> None:
+        with _translated(f"remove volume {name}"):
+            self._api.remove_volume(name)
+
+    # -- images -----------------------------------------------------------------------------
+
+    def list_images(self) -> list[dict[str, Any]]:
+        """Summaries of every local image (one call), to resolve tags to image ids."""
+        with _translated("list images"):
+            return list(self._api.images())
+
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        """The image's inspect body, or None when no local image has that reference."""
+        try:
+            with _translated(f"inspect image {ref}"):
+                return dict(self._api.inspect_image(ref))  # type: ignore[no-untyped-call]
+        except errors.EngineNotFound:
+            return None
+
+    def build_image(
+        self,
+        context: str,
+        *,
+        tag: str,
+        dockerfile: str | None = None,
+        buildargs: Mapping[str, str] | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        network_mode: str | None = None,
+    ) -> str:
+        """Build an image from a context folder (classic builder); returns the image id."""
+        with _translated(f"build image {tag} from {context}"):
+            stream = self._api.build(
+                path=context,
+                tag=tag,
+                dockerfile=dockerfile,
+                buildargs=dict(buildargs or {}),
+                target=target,
+                labels=dict(labels or {}),
+                network_mode=network_mode,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            tail: list[str] = []
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = "".join(tail[-10:]) + str(chunk["error"])
+                    raise errors.EngineRejected(f"build image {tag} from {context}: {detail}")
+                tail.append(str(chunk.get("stream", "")))
+            return str(self._api.inspect_image(tag)["Id"])  # type: ignore[no-untyped-call]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def events(self, filters: Filters, *, since: float | None = None) -> EventStream:
+        """Open Docker's events stream on a connection of its own.
+
+        ``since`` (a Unix time, taken down to the second) replays the daemon's buffered events
+        from then on, which closes the gap between the daemon answering and it subscribing.
+        """
+        api = self._connect(pool=1)
+        with _translated("subscribe to events"):
+            stream = api.events(
+                since=None if since is None else int(since), filters=dict(filters), decode=True
+            )
+        return EventStream(api, stream)

@@ -1,0 +1,168 @@
+"""The engine adapter, observe and the event-driven health gates against the real daemon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kedge import errors
+from kedge.reconcilers import observe
+from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.health import HealthWatch
+from kedge.specs import labels
+
+pytestmark = pytest.mark.docker
+
+NS = 1_000_000_000
+
+
+@pytest.fixture
+def engine() -> Any:
+    engine = Engine.from_env()
+    yield engine
+    engine.close()
+
+
+def _labels(stack: str, service: str, number: int = 1) -> dict[str, str]:
+    return {
+        labels.MANAGED: "true",
+        labels.STACK: stack,
+        labels.SERVICE: service,
+        labels.NUMBER: str(number),
+        labels.CONFIG_HASH: f"hash-{service}",
+        labels.VERSION: "3",
+    }
+
+
+def _create(engine: Engine, name: str, *, image: str, labels_: dict[str, str], **extra: Any) -> str:
+    body = {"Image": image, "Cmd": ["sleep", "300"], "Labels": labels_, **extra}
+    return engine.create_container(name, body)
+
+
+def test_errors_are_translated_at_the_adapter(engine: Engine, test_image: str, stack_name: str):
+    with pytest.raises(errors.EngineNotFound, match="no-such-container"):
+        engine.remove_container(f"{stack_name}-no-such-container")
+    _create(engine, f"{stack_name}-a-1", image=test_image, labels_=_labels(stack_name, "a"))
+    with pytest.raises(errors.EngineConflict):
+        _create(engine, f"{stack_name}-a-1", image=test_image, labels_=_labels(stack_name, "a"))
+    with pytest.raises(errors.EngineRejected):
+        engine.create_container(f"{stack_name}-bad-1", {"Image": test_image, "Cmd": 42})
+    assert engine.inspect_image(f"{stack_name}/missing:1") is None
+
+
+def test_an_unreachable_daemon_is_unavailable():
+    with pytest.raises(errors.EngineUnavailable):
+        Engine({"base_url": "unix:///nonexistent/docker.sock", "version": "1.41"}, timeout=2).ping()
+
+
+def test_observe_finds_the_stack_by_label_in_constant_calls(
+    engine: Engine, test_image: str, stack_name: str, docker_client: Any
+):
+    other = f"{stack_name}x"
+    vol = f"{stack_name}_data"
+    engine.create_volume(vol, {"Labels": {labels.MANAGED: "true", labels.STACK: stack_name}})
+    engine.create_network(
+        f"{stack_name}_default", {"Labels": {labels.MANAGED: "true", labels.STACK: stack_name}}
+    )
+    web = _create(
+        engine,
+        f"{stack_name}-web-1",
+        image=test_image,
+        labels_=_labels(stack_name, "web"),
+        HostConfig={"Binds": [f"{vol}:/data"], "NetworkMode": f"{stack_name}_default"},
+    )
+    _create(engine, f"{stack_name}-web-2", image=test_image, labels_=_labels(stack_name, "web", 2))
+    engine.start_container(web)
+    stranger = _create(engine, f"{other}-db-1", image=test_image, labels_=_labels(other, "db"))
+    unlabelled = docker_client.containers.create(
+        test_image, ["true"], labels={labels.STACK: stack_name}
+    )
+    try:
+        before = engine.api_calls
+        found = observe.observe_stack(engine, stack_name, images=[test_image])
+        assert engine.api_calls - before == 4  # containers, networks, volumes, images
+    finally:
+        engine.remove_container(stranger, force=True)
+        unlabelled.remove(force=True)
+
+    assert [(c.name, c.service, c.number, c.state) for c in found.containers] == [
+        (f"{stack_name}-web-1", "web", 1, "running"),
+        (f"{stack_name}-web-2", "web", 2, "created"),
+    ]
+    running = found.containers[0]
+    assert running.config_hash == "hash-web"
+    assert running.version == 3
+    assert running.networks == (f"{stack_name}_default",)
+    assert running.volumes == (vol,)
+    assert running.image_id.startswith("sha256:")
+    assert found.images[test_image] == running.image_id
+    assert [n.name for n in found.networks] == [f"{stack_name}_default"]
+    assert [v.name for v in found.volumes] == [vol]
+
+
+def _checked(test: list[str], *, retries: int = 1) -> dict[str, Any]:
+    return {"Test": test, "Interval": NS // 5, "Timeout": NS, "Retries": retries}
+
+
+@pytest.mark.parametrize(
+    ("check", "outcome"),
+    [
+        pytest.param(["CMD", "true"], None, id="healthy"),
+        pytest.param(["CMD-SHELL", "echo broken; exit 1"], "is unhealthy: broken", id="unhealthy"),
+        pytest.param(None, "has no healthcheck", id="no-healthcheck"),
+    ],
+)
+def test_wait_healthy_follows_events(
+    engine: Engine, test_image: str, stack_name: str, check: list[str] | None, outcome: str | None
+):
+    extra = {"Healthcheck": _checked(check)} if check else {}
+    cid = _create(
+        engine, f"{stack_name}-db-1", image=test_image, labels_=_labels(stack_name, "db"), **extra
+    )
+    with HealthWatch(engine, stack_name) as watch:
+        engine.start_container(cid)
+        if outcome is None:
+            watch.wait_healthy(cid, name="db", timeout=30)
+            assert engine.inspect_container(cid)["State"]["Health"]["Status"] == "healthy"
+        else:
+            with pytest.raises(errors.HealthError, match=outcome):
+                watch.wait_healthy(cid, name="db", timeout=30)
+
+
+def test_wait_healthy_times_out(engine: Engine, test_image: str, stack_name: str):
+    slow = _checked(["CMD", "false"], retries=1000)
+    cid = _create(
+        engine,
+        f"{stack_name}-db-1",
+        image=test_image,
+        labels_=_labels(stack_name, "db"),
+        Healthcheck=slow,
+    )
+    with HealthWatch(engine, stack_name) as watch:
+        engine.start_container(cid)
+        with pytest.raises(errors.HealthError, match="not ready within 1 s"):
+            watch.wait_healthy(cid, name="db", timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"), [(0, None), (3, "exited with code 3")], ids=["ok", "failed"]
+)
+def test_wait_completed_reads_the_exit_code(
+    engine: Engine, test_image: str, stack_name: str, code: int, outcome: str | None
+):
+    cid = engine.create_container(
+        f"{stack_name}-init-1",
+        {
+            "Image": test_image,
+            "Cmd": ["sh", "-c", f"sleep 0.5; exit {code}"],
+            "Labels": _labels(stack_name, "init"),
+        },
+    )
+    with HealthWatch(engine, stack_name) as watch:
+        engine.start_container(cid)
+        if outcome is None:
+            watch.wait_completed(cid, name="init", timeout=30)
+        else:
+            with pytest.raises(errors.HealthError, match=outcome):
+                watch.wait_completed(cid, name="init", timeout=30)
