@@ -32,7 +32,7 @@ router = APIRouter(tags=["commands"])
 #: how often a live stream asks the store for new lines
 POLL_SECONDS = 0.2
 #: how often a quiet stream sends a comment so proxies and clients know it is alive
-KEEPALIVE_SECONDS = 5.0
+KEEPALIVE_SECONDS = 1.0
 
 CommandId = Annotated[int, Path(ge=1, le=2**62)]
 _PROBLEMS = problems.problem_responses(400, 404, 422)

@@ -9,21 +9,14 @@ Docker was not asked, and ``/readyz`` reports it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from kedge.reconcilers.engine import Engine
 from kedge.store.protocol import Store
 
 __all__ = ["Controller", "Engine", "Services", "ServicesDep", "Store", "services"]
-
-
-class Engine(Protocol):
-    """The Docker engine adapter, as far as the API uses it."""
-
-    def ping(self) -> None: ...
-
-    def list_containers(self, filters: Any) -> list[dict[str, Any]]: ...
 
 
 class Controller(Protocol):

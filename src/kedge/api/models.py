@@ -66,6 +66,8 @@ class StackView(BaseModel):
     last_error: str | None = None
     updated_at: datetime | None = None
     last_command: CommandRef | None = None
+    ready: int | None = None  # containers running and healthy (when observed)
+    containers: int | None = None  # containers observed
 
 
 class VersionView(BaseModel):

@@ -17,9 +17,10 @@ from kedge.api.deps import Engine
 from kedge.api.models import ContainerView, ServiceView
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.reconcilers import observe
+from kedge.specs import labels
 from kedge.specs.versions import StackVersion
 
-__all__ = ["Seen", "desired_replicas", "observe_services"]
+__all__ = ["Seen", "count_ready", "desired_replicas", "observe_services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,23 @@ def observe_services(
     if engine is None:
         return Seen(error="Docker is not asked by this server")
     try:
-        seen = observe.observe_stack(engine, stack, inspect=True)  # type: ignore[arg-type]
+        seen = observe.observe_stack(engine, stack, inspect=True)
     except errors.EngineError as exc:
         return Seen(error=str(exc))
     return Seen(services=services_of(seen, desired=desired, now=now), observed=True)
+
+
+def count_ready(engine: Engine | None) -> dict[str, tuple[int, int]] | None:
+    """(ready, all) containers of every stack, from one list call; None when Docker is not
+    asked or does not answer."""
+    if engine is None:
+        return None
+    try:
+        summaries = engine.list_containers({"label": labels.managed_filter()})
+    except errors.EngineError:
+        return None
+    counts: dict[str, tuple[int, int]] = {}
+    for container in filter(None, map(observe.parse_container, summaries)):
+        ready, total = counts.get(container.stack, (0, 0))
+        counts[container.stack] = (ready + _is_ready(container), total + 1)
+    return counts

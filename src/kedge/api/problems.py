@@ -75,6 +75,7 @@ _MAPPING: list[tuple[type[errors.KedgeError], int, str, str]] = [
     (errors.SpecError, 422, "invalid-spec", "The spec is invalid"),
     (errors.ConflictError, 409, "conflict", "The request conflicts with the store"),
     (errors.NotFoundError, 404, "not-found", "Not found"),
+    (errors.QueryError, 400, "invalid-query", "The query is invalid"),
     (errors.PlanError, 422, "unplannable", "The desired state cannot be planned"),
     (errors.EngineUnavailable, 503, "engine-unavailable", "The Docker daemon does not answer"),
     (errors.StoreError, 503, "store-unavailable", "The database is unavailable"),

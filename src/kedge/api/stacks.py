@@ -57,7 +57,9 @@ def _title(word: str) -> str:
     return {"outofsync": "OutOfSync"}.get(word.lower(), word[:1].upper() + word[1:])
 
 
-def stack_view(found: StackStatus, *, last: Command | None) -> StackView:
+def stack_view(
+    found: StackStatus, *, last: Command | None, counts: tuple[int, int] | None = None
+) -> StackView:
     return StackView(
         name=found.stack,
         sync=_title(found.sync),
@@ -69,6 +71,8 @@ def stack_view(found: StackStatus, *, last: Command | None) -> StackView:
         last_command=None
         if last is None
         else CommandRef(id=last.id, type=last.type, status=last.status, created_at=last.created_at),
+        ready=counts[0] if counts else None,
+        containers=counts[1] if counts else None,
     )
 
 
@@ -100,10 +104,23 @@ def _outcomes(kedge: Services, stack: str) -> dict[int, str]:
 
 
 @router.get("/stacks", response_model=Page[StackView], responses=_PROBLEMS)
-def list_stacks(kedge: ServicesDep, limit: Limit = 100, cursor: Cursor = None) -> Page[StackView]:
+def list_stacks(
+    kedge: ServicesDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    observe: Annotated[bool, Query(description="Count ready containers (asks Docker).")] = False,
+) -> Page[StackView]:
     """Stacks by name, with their status and last command."""
     page = kedge.store.stacks.list(limit=limit, cursor=cursor)
-    items = [stack_view(s, last=_last_command(kedge, s.stack)) for s in page.items]
+    counts = (observing.count_ready(kedge.engine) or {}) if observe else {}
+    items = [
+        stack_view(
+            s,
+            last=_last_command(kedge, s.stack),
+            counts=counts.get(s.stack, (0, 0)) if observe else None,
+        )
+        for s in page.items
+    ]
     return Page[StackView](items=items, next_cursor=page.next_cursor)
 
 
@@ -241,5 +258,5 @@ def delete_stack(
     """Delete a stack's containers and networks (its volumes only when asked): a DELETE."""
     kedge.store.stacks.get(name)
     return _enqueue(
-        kedge, request, name, CommandType.DELETE, version=None, options={"volumes": volumes}
+        kedge, request, name, CommandType.DELETE, version=None, options={"remove_volumes": volumes}
     )

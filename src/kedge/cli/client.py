@@ -11,7 +11,12 @@ over the server-sent events of its log lines.
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
+import socket
+import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -20,7 +25,9 @@ import typer
 
 __all__ = [
     "DEFAULT_SERVER",
+    "EXIT_ERROR",
     "Client",
+    "connect",
     "RemoteError",
     "ServerOption",
     "iter_sse",
@@ -28,6 +35,8 @@ __all__ = [
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 PROBLEM_BASE = "https://kedge.dev/problems/"
+#: a stream that says nothing, not even a keepalive, for this long is taken as dropped
+STREAM_READ_TIMEOUT = 15.0
 
 ServerOption = Annotated[
     str,
@@ -80,12 +89,30 @@ def _spec_line(error: dict[str, Any]) -> str:
     return text
 
 
+#: the exit status of a verb that could not do its work (bad input, no server, a problem)
+EXIT_ERROR = 2
+
+
+@contextlib.contextmanager
+def connect(server: str) -> Iterator[Client]:
+    """A client for one verb; a ``RemoteError`` ends the verb with its message and exit 2."""
+    try:
+        with Client(server) as client:
+            yield client
+    except RemoteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_ERROR) from exc
+
+
 class Client:
     """A Kedge server; methods answer decoded JSON or raise ``RemoteError``."""
 
     def __init__(self, server: str, *, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
-        self._http = httpx.Client(base_url=self.server, timeout=timeout)
+        user = f"{getpass.getuser()}@{socket.gethostname()}"
+        self._http = httpx.Client(
+            base_url=self.server, timeout=timeout, headers={"X-Kedge-User": user}
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -128,7 +155,8 @@ class Client:
     def stream(self, path: str, **params: Any) -> Iterator[tuple[str, str]]:
         """The (event, data) pairs of a server-sent events route, until it ends."""
         try:
-            with self._http.stream("GET", path, params=params, timeout=None) as response:
+            timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT)
+            with self._http.stream("GET", path, params=params, timeout=timeout) as response:
                 if response.is_error:
                     response.read()
                     raise _problem_message(response)
@@ -148,25 +176,46 @@ class Client:
             raise self._unreachable(exc) from exc
 
     def follow_command(
-        self, command_id: int, *, on_line: Callable[[dict[str, Any]], None]
+        self,
+        command_id: int,
+        *,
+        on_line: Callable[[dict[str, Any]], None],
+        deadline: float | None = None,
     ) -> dict[str, Any]:
-        """Follow a command's log lines until it ends; answers the final command."""
-        for event, data in self.stream(f"/api/v1/commands/{command_id}/logs/stream"):
-            if event == "line":
-                on_line(json.loads(data))
-            elif event == "end":
-                return dict(json.loads(data))
-        return dict(self.get(f"/api/v1/commands/{command_id}"))
+        """Follow a command's log lines until it ends; answers the final command.
+        ``TimeoutError`` when ``deadline`` (a ``time.monotonic()`` value) passes first."""
+        after = 0
+        while True:  # a dropped stream is resumed after the last line seen
+            try:
+                for event, data in self.stream(
+                    f"/api/v1/commands/{command_id}/logs/stream", after=after
+                ):
+                    if event == "line":
+                        line = json.loads(data)
+                        after = int(line["seq"])
+                        on_line(line)
+                    elif event == "end":
+                        return dict(json.loads(data))
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimeoutError(f"command #{command_id} did not end in time")
+            except RemoteError as exc:
+                if exc.kind != "unreachable" or (
+                    deadline is not None and time.monotonic() > deadline
+                ):
+                    raise
+                time.sleep(0.5)
 
 
 def iter_sse(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     """Decode server-sent events: (event name, data) per blank-line-terminated event."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
                 yield event, "\n".join(data)
             event, data = "message", []
+        elif line.startswith(":"):
+            yield "keepalive", ""
         elif line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):

@@ -110,8 +110,9 @@ def render_items(
     kind: str,
     columns: Sequence[Column],
     name_of: Callable[[Row], str],
+    header: bool = True,
 ) -> None:
-    """Print a list of API objects in the chosen format."""
+    """Print a list of API objects in the chosen format (``header``: a table's header)."""
     if fmt in (Format.JSON, Format.YAML):
         text = render_object({"kind": f"{kind}List", "items": list(items)}, fmt=fmt)
         typer.echo(text)
@@ -120,8 +121,14 @@ def render_items(
         for item in items:
             typer.echo(f"{kind.lower()}/{name_of(item)}")
         return
+    if not items:
+        if header:
+            typer.echo("No resources found.", err=True)
+        return
     shown = [c for c in columns if fmt is Format.WIDE or not c.wide_only]
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table = Table(
+        box=None, pad_edge=False, show_edge=False, header_style="bold", show_header=header
+    )
     for column in shown:
         table.add_column(column.header.upper(), overflow="fold")
     for item in items:
