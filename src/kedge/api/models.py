@@ -159,7 +159,7 @@ class ApplyRequest(BaseModel):
 
     model_config = _FROZEN
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=1_000_000_000)
 
 
 class RollbackRequest(BaseModel):
@@ -167,7 +167,7 @@ class RollbackRequest(BaseModel):
 
     model_config = _FROZEN
 
-    to: int | None = Field(default=None, ge=1)
+    to: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class Check(BaseModel):

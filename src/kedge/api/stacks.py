@@ -167,7 +167,7 @@ def list_versions(
     "/stacks/{name}/versions/{number}", response_model=VersionDetail, responses=_PROBLEMS
 )
 def get_version(
-    kedge: ServicesDep, name: StackName, number: Annotated[int, Path(ge=1)]
+    kedge: ServicesDep, name: StackName, number: Annotated[int, Path(ge=1, le=1_000_000_000)]
 ) -> VersionDetail:
     """One version of a stack with its canonical spec."""
     version = kedge.store.versions.get(name, number)
