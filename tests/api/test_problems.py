@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,7 +21,7 @@ def seeded(seed: Seed) -> Seed:
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "params", "body", "status", "kind"),
+    "case",
     [
         ("GET", "/api/v1/stacks/nobody", {}, None, 404, "not-found"),
         ("GET", "/api/v1/stacks/nobody/versions", {}, None, 404, "not-found"),
@@ -49,16 +51,8 @@ def seeded(seed: Seed) -> Seed:
     ],
     ids=str,
 )
-def test_problem(
-    client: TestClient,
-    seeded: Seed,
-    method: str,
-    path: str,
-    params: dict[str, object],
-    body: object,
-    status: int,
-    kind: str,
-) -> None:
+def test_problem(client: TestClient, seeded: Seed, case: tuple[Any, ...]) -> None:
+    method, path, params, body, status, kind = case
     answer = client.request(method, path, params=params, json=body)
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"

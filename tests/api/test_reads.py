@@ -159,9 +159,7 @@ def test_log_lines_after_a_sequence_number(client: TestClient, seed: Seed) -> No
     assert [line["message"] for line in later] == ["line 3", "line 4"]
 
 
-def test_log_stream_of_a_finished_command_replays_and_ends(
-    client: TestClient, seed: Seed
-) -> None:
+def test_log_stream_of_a_finished_command_replays_and_ends(client: TestClient, seed: Seed) -> None:
     command = seed.command("shop", type=CommandType.DELETE, lines=3)
     answer = client.get(f"/api/v1/commands/{command.id}/logs/stream")
     assert answer.headers["content-type"].startswith("text/event-stream")

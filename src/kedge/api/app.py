@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, make_asgi_app
 
 from kedge import __version__
-from kedge.api import commands, deps, problems, probes, stacks
+from kedge.api import commands, deps, posted, probes, problems, stacks
 
 __all__ = ["create_app"]
 
@@ -40,12 +40,14 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        default_response_class=problems.AsciiJSONResponse,
     )
     app.state.kedge = deps.Services(store=store, engine=engine, controller=controller)
     problems.install_handlers(app)
     app.include_router(probes.router)
     app.include_router(stacks.router, prefix="/api/v1")
     app.include_router(commands.router, prefix="/api/v1")
+    app.include_router(posted.router, prefix="/api/v1")
     if registry is not None:
         app.mount("/metrics", make_asgi_app(registry=registry))
     return app

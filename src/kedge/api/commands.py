@@ -9,7 +9,7 @@ it ends with an ``end`` event carrying the final command. Callers: ``api.app``.
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -41,6 +41,7 @@ _PROBLEMS = problems.problem_responses(400, 404, 422)
 @router.get("/commands", response_model=Page[Command], responses=_PROBLEMS)
 def list_commands(
     kedge: ServicesDep,
+    *,
     stack: Annotated[str | None, Query(max_length=200)] = None,
     status: CommandStatus | None = None,
     type: CommandType | None = None,
@@ -91,7 +92,9 @@ async def _follow(kedge: Services, command_id: int, *, after: int) -> AsyncItera
     quiet = 0.0
     while True:
         command = await anyio.to_thread.run_sync(commands.get, command_id)
-        lines = await anyio.to_thread.run_sync(lambda: commands.logs(command_id, after=after))
+        lines = await anyio.to_thread.run_sync(
+            functools.partial(commands.logs, command_id, after=after)
+        )
         for line in lines:
             after = line.seq
             yield _event("line", line.model_dump_json(), event_id=line.seq)

@@ -33,6 +33,7 @@ __all__ = [
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 T = TypeVar("T")
 
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next one."""
 
@@ -136,7 +137,7 @@ class CommandCreated(BaseModel):
 
     model_config = _FROZEN
 
-    command: Command
+    command: Command | None = None  # None only for a version created without apply
     version: VersionView | None = None
     created: bool = False  # whether the version is new (False: an equal version existed)
 
@@ -151,6 +152,7 @@ class PlanView(BaseModel):
     version: int | None = None  # the existing version with this digest, if any
     changed: bool
     actions: int
+    refused: bool = False  # part of the plan needs a consent a command must give
     plan: str
 
 

@@ -9,6 +9,7 @@ Callers: ``api.app`` installs ``install_handlers``; the CLI reads the ``type`` U
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from kedge import errors
 __all__ = [
     "MEDIA_TYPE",
     "TYPE_BASE",
+    "AsciiJSONResponse",
     "Problem",
     "ProblemError",
     "SpecProblem",
@@ -92,8 +94,16 @@ _HTTP_KINDS = {
 }
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a spec may smuggle in lone surrogates
+    (YAML's ``\\ud800`` escapes), which UTF-8 cannot encode; escaped, they travel intact."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _answer(problem: Problem) -> JSONResponse:
-    return JSONResponse(
+    return AsciiJSONResponse(
         problem.model_dump(exclude_defaults=True) | {"type": problem.type},
         status_code=problem.status,
         media_type=MEDIA_TYPE,

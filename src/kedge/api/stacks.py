@@ -35,9 +35,7 @@ __all__ = ["author_of", "router", "version_view"]
 
 router = APIRouter(tags=["stacks"])
 
-StackName = Annotated[
-    str, Path(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-]
+StackName = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Cursor = Annotated[
     str | None, Query(max_length=500, description="The next_cursor of the previous page.")
@@ -149,9 +147,7 @@ def get_stack(kedge: ServicesDep, name: StackName) -> StackDetail:
     )
 
 
-@router.get(
-    "/stacks/{name}/versions", response_model=Page[VersionView], responses=_PROBLEMS
-)
+@router.get("/stacks/{name}/versions", response_model=Page[VersionView], responses=_PROBLEMS)
 def list_versions(
     kedge: ServicesDep, name: StackName, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[VersionView]:
@@ -163,16 +159,16 @@ def list_versions(
     return Page[VersionView](items=items, next_cursor=page.next_cursor)
 
 
-@router.get(
-    "/stacks/{name}/versions/{number}", response_model=VersionDetail, responses=_PROBLEMS
-)
+@router.get("/stacks/{name}/versions/{number}", response_model=VersionDetail, responses=_PROBLEMS)
 def get_version(
     kedge: ServicesDep, name: StackName, number: Annotated[int, Path(ge=1, le=1_000_000_000)]
 ) -> VersionDetail:
     """One version of a stack with its canonical spec."""
     version = kedge.store.versions.get(name, number)
     outcome = _outcomes(kedge, name).get(number)
-    return VersionDetail(**version_view(version, outcome=outcome).model_dump(), spec=version.document)
+    return VersionDetail(
+        **version_view(version, outcome=outcome).model_dump(), spec=version.document
+    )
 
 
 def _enqueue(

@@ -27,9 +27,9 @@ __all__ = [
     "DEFAULT_SERVER",
     "EXIT_ERROR",
     "Client",
-    "connect",
     "RemoteError",
     "ServerOption",
+    "connect",
     "iter_sse",
 ]
 

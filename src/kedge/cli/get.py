@@ -135,6 +135,7 @@ def get_versions(
 
 @app.command("commands")
 def get_commands(
+    *,
     stack: Annotated[str | None, typer.Option(help="Only this stack's commands.")] = None,
     status: Annotated[str | None, typer.Option(help="PENDING, RUNNING, DONE, ...")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="APPLY, ROLLBACK, ...")] = None,
