@@ -175,6 +175,7 @@ def to_dict(value: Any, *, separator: str = "=") -> Any:
     if value is None:
         return {}
     if isinstance(value, list):
+        unique_items(value)
         result: dict[str, Any] = {}
         for item in value:
             if not isinstance(item, str):

@@ -398,9 +398,28 @@ class Service(ComposeModel):
             deploy = self.deploy or Deploy()
             update["deploy"] = deploy.model_copy(update={"replicas": self.scale})
             update["scale"] = None
-        if not self.networks and self.network_mode is None:
+        if not self.networks and self.network_mode is None and self.provider is None:
             update["networks"] = {"default": ServiceNetwork()}
+        implied = self._implied_dependencies()
+        if implied:
+            update["depends_on"] = {**self.depends_on, **implied}
         return self.model_copy(update=update) if update else self
+
+    def _implied_dependencies(self) -> dict[str, DependsOn]:
+        """Services this one needs started first without saying so, as compose-go normalises:
+        ``links``, ``network_mode``/``ipc``/``pid``/``uts: service:x`` and ``volumes_from``.
+        """
+        implied: dict[str, DependsOn] = {}
+        for link in self.links:
+            implied[link.split(":")[0]] = DependsOn(condition="service_started", restart=True)
+        for mode in (self.network_mode, self.ipc, self.pid, self.uts):
+            if mode and mode.startswith("service:"):
+                name = mode.removeprefix("service:")
+                implied[name] = DependsOn(condition="service_started", restart=True)
+        for source in self.volumes_from:
+            if not source.startswith("container:"):
+                implied[source.split(":")[0]] = DependsOn(condition="service_started")
+        return {k: v for k, v in implied.items() if k not in self.depends_on}
 
     @property
     def replicas(self) -> int:

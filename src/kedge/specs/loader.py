@@ -105,14 +105,7 @@ def parse(
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
-    if "name" not in data or data["name"] in (None, ""):
-        if not name:
-            raise SpecError(
-                "the stack has no name",
-                location=document.locate(()),
-                hint="add a top-level 'name:' (lowercase letters, digits, '-', '_')",
-            )
-        data["name"] = name
+    data["name"] = context.stack_name(data.get("name"), fallback=name, document=document)
     spec = _validate(data, document=document, project_dir=project_dir)
     spec = context.read_service_files(spec, document=document)
     problems = validation.check(spec)
@@ -160,9 +153,20 @@ class _Context:
             data = interpolation.interpolate(data, self.env, locate=document.locate, unset=unset)
             self.warnings.extend(u.render() for u in unset)
         data = dict(data)
+        if not data:
+            raise SpecError(
+                "empty compose file",
+                location=document.locate(()),
+                hint="declare at least 'services:'",
+            )
         self._check_top_keys(data, document=document)
         if "version" in data:
-            data.pop("version")
+            if not isinstance(data.pop("version"), str):
+                raise SpecError(
+                    "version must be a string",
+                    location=document.locate(("version",)),
+                    hint="remove 'version:', it is obsolete",
+                )
             self.warnings.append(
                 f"{document.source}: the attribute 'version' is obsolete, it will be ignored;"
                 " remove it"
@@ -172,7 +176,7 @@ class _Context:
         services = data.get("services")
         if isinstance(services, dict):
             data["services"] = extends.apply_extends(
-                services, read_service=self._read_base_service, source=document.source
+                services, read_service=self._read_base_service, locate=document.locate
             )
         return data
 
@@ -193,6 +197,30 @@ class _Context:
             )
         if errors:
             raise SpecErrors(errors)
+
+    def stack_name(self, declared: Any, *, fallback: str | None, document: Any) -> str:
+        """The top-level ``name``, normalised as compose does (``My App`` → ``myapp``)."""
+        if declared is not None and not isinstance(declared, str):
+            raise SpecError(
+                f"name must be a string, got {declared!r}",
+                location=document.locate(("name",)),
+                hint="write e.g. 'name: shop'",
+            )
+        normalized = normalize_stack_name(declared or "")
+        if declared and normalized != declared:
+            self.warnings.append(
+                f"{document.source}: the name {declared!r} is used as {normalized!r}"
+                " (lowercase letters, digits, '-' and '_')"
+            )
+        if normalized:
+            return normalized
+        if not fallback:
+            raise SpecError(
+                "the stack has no name",
+                location=document.locate(("name",) if declared else ()),
+                hint="add a top-level 'name:' (lowercase letters, digits, '-', '_')",
+            )
+        return fallback
 
     # -- include and extends ----------------------------------------------------------------
 
@@ -332,9 +360,17 @@ class _Context:
         if self.interpolate:
             environment = {k: self.env.get(k) if v is None else v for k, v in environment.items()}
         labels.update(service.labels)
-        if environment == service.environment and labels == service.labels:
-            return service
-        return service.model_copy(update={"environment": environment, "labels": labels})
+        update: dict[str, Any] = {}
+        if environment != service.environment:
+            update["environment"] = environment
+        if labels != service.labels:
+            update["labels"] = labels
+        build = service.build
+        if build is not None and self.interpolate and None in build.args.values():
+            args = {k: self.env.get(k) if v is None else v for k, v in build.args.items()}
+            args = {k: v for k, v in args.items() if v is not None}
+            update["build"] = build.model_copy(update={"args": args})
+        return service.model_copy(update=update) if update else service
 
     def record_sources(self, spec: StackSpec) -> StackSpec:
         """Record the digests of secret/config files and build contexts that exist."""
