@@ -70,8 +70,13 @@ class SqliteCommands:
         self._database = database
         self._clock = clock
 
+    # Each write reads the clock inside its transaction, after the write lock is taken, so
+    # that the times it keeps follow the order in which writes commit.
     def _now(self) -> datetime:
         return self._clock()
+
+    def _stamp(self) -> str:
+        return render_time(self._clock())
 
     def enqueue(
         self,
@@ -84,7 +89,6 @@ class SqliteCommands:
         options: Mapping[str, Any] | None = None,
         not_before: datetime | None = None,
     ) -> Command:
-        now = self._now()
         fields = {
             "stack": stack,
             "type": CommandType(type).value,
@@ -96,6 +100,7 @@ class SqliteCommands:
         }
 
         def write(db: sqlite_utils.Database) -> Command:
+            now = self._now()
             ensure_stack(db, stack, now=render_time(now))
             if version is not None:
                 _must_have_version(db, stack, version)
@@ -112,9 +117,8 @@ class SqliteCommands:
         return self._database.write(write)
 
     def claim(self, worker: str) -> Command | None:
-        now = render_time(self._now())
-
         def write(db: sqlite_utils.Database) -> Command | None:
+            now = render_time(self._now())
             token = _counter(db, "fencing_token") + 1
             row = query_one(db, _CLAIM, {"worker": worker, "token": token, "now": now})
             if row is None:
@@ -125,16 +129,14 @@ class SqliteCommands:
         return self._database.write(write)
 
     def heartbeat(self, command_id: int, *, token: int) -> Command:
-        now = render_time(self._now())
         return self._database.write(
-            lambda db: _hold(db, command_id, token=token, changes={"heartbeat_at": now})
+            lambda db: _hold(db, command_id, token=token, changes={"heartbeat_at": self._stamp()})
         )
 
     def record_plan(self, command_id: int, *, token: int, plan: str) -> Command:
-        now = render_time(self._now())
         return self._database.write(
             lambda db: _hold(
-                db, command_id, token=token, changes={"plan": plan, "heartbeat_at": now}
+                db, command_id, token=token, changes={"plan": plan, "heartbeat_at": self._stamp()}
             )
         )
 
@@ -147,10 +149,10 @@ class SqliteCommands:
         level: str = "info",
         fields: Mapping[str, Any] | None = None,
     ) -> LogLine:
-        now = render_time(self._now())
         extra = json.dumps(dict(fields or {}), sort_keys=True, default=str)
 
         def write(db: sqlite_utils.Database) -> LogLine:
+            now = self._stamp()
             _hold(db, command_id, token=token, changes={"heartbeat_at": now})
             row = query_one(
                 db,
@@ -179,17 +181,17 @@ class SqliteCommands:
             raise errors.ConflictError(
                 f"command #{command_id} can only finish as DONE, FAILED or CANCELLED, not {status}"
             )
-        now = self._now()
-        changes = {
-            "status": CommandStatus(status).value,
-            "finished_at": render_time(now),
-            "heartbeat_at": render_time(now),
-            "error": error,
-            "outcome": outcome,
-            "actions": actions,
-        }
 
         def write(db: sqlite_utils.Database) -> Finished:
+            now = self._now()
+            changes = {
+                "status": CommandStatus(status).value,
+                "finished_at": render_time(now),
+                "heartbeat_at": render_time(now),
+                "error": error,
+                "outcome": outcome,
+                "actions": actions,
+            }
             command = _hold(db, command_id, token=token, changes=changes)
             if command.status is CommandStatus.FAILED and retry is not None:
                 return _retry(db, command, policy=retry, now=now)
@@ -198,9 +200,8 @@ class SqliteCommands:
         return self._database.write(write)
 
     def cancel(self, command_id: int, *, by: str = "") -> Command:
-        now = render_time(self._now())
-
         def write(db: sqlite_utils.Database) -> Command:
+            now = self._stamp()
             command = _get(db, command_id)
             changes: dict[str, Any]
             if command.status is CommandStatus.PENDING:
@@ -221,9 +222,8 @@ class SqliteCommands:
         return self._database.write(write)
 
     def recover(self, *, lease: timedelta, policy: RetryPolicy) -> list[Finished]:
-        now = self._now()
-
         def write(db: sqlite_utils.Database) -> list[Finished]:
+            now = self._now()
             stale = query_all(
                 db,
                 "SELECT id, worker, heartbeat_at FROM commands"
@@ -247,11 +247,10 @@ class SqliteCommands:
         return self._database.write(write)
 
     def prune(self, policy: RetentionPolicy) -> Pruned:
-        now = self._now()
-        logs_before = render_time(now - policy.logs_for)
-        noop_before = render_time(now - policy.noop_reconciles_for)
-
         def write(db: sqlite_utils.Database) -> Pruned:
+            now = self._now()
+            logs_before = render_time(now - policy.logs_for)
+            noop_before = render_time(now - policy.noop_reconciles_for)
             noop = (
                 "FROM commands WHERE type = 'RECONCILE' AND status = 'DONE' AND actions = 0"
                 " AND finished_at < ?"
