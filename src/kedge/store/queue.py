@@ -44,18 +44,24 @@ SUPERSEDING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RE
 _SUPERSEDING_SQL = "(" + ", ".join(f"'{kind}'" for kind in sorted(SUPERSEDING)) + ")"
 
 # The oldest PENDING command of each stack is its head; a head may run when its not-before
-# time has passed and its stack has no RUNNING command. The oldest such head is claimed.
+# time has passed and its stack has no RUNNING command. The oldest such head is claimed:
+# PENDING commands are scanned oldest first and the first that qualifies is taken. A scan
+# passes over only the PENDING commands of busy or waiting stacks, and those stay few,
+# because a new APPLY/ROLLBACK/RECONCILE supersedes the older ones of its stack.
 _CLAIM = """
-WITH heads AS (
-    SELECT stack, min(id) AS id FROM commands WHERE status = 'PENDING' GROUP BY stack
-)
 UPDATE commands
-SET status = 'RUNNING', worker = :worker, token = :token, started_at = :now, heartbeat_at = :now
+SET status = 'RUNNING', worker = :worker, started_at = :now, heartbeat_at = :now,
+    token = (SELECT value + 1 FROM counters WHERE name = 'fencing_token')
 WHERE id = (
-    SELECT c.id FROM heads JOIN commands AS c ON c.id = heads.id
-    WHERE (c.not_before IS NULL OR c.not_before <= :now)
+    SELECT c.id FROM commands AS c INDEXED BY commands_pending_in_order
+    WHERE c.status = 'PENDING'
+      AND (c.not_before IS NULL OR c.not_before <= :now)
       AND NOT EXISTS (
-        SELECT 1 FROM commands AS r WHERE r.stack = heads.stack AND r.status = 'RUNNING'
+        SELECT 1 FROM commands AS r WHERE r.stack = c.stack AND r.status = 'RUNNING'
+      )
+      AND NOT EXISTS (
+        SELECT 1 FROM commands AS o INDEXED BY commands_pending
+        WHERE o.stack = c.stack AND o.status = 'PENDING' AND o.id < c.id
       )
     ORDER BY c.id LIMIT 1
 )
@@ -118,12 +124,10 @@ class SqliteCommands:
 
     def claim(self, worker: str) -> Command | None:
         def write(db: sqlite_utils.Database) -> Command | None:
-            now = render_time(self._now())
-            token = _counter(db, "fencing_token") + 1
-            row = query_one(db, _CLAIM, {"worker": worker, "token": token, "now": now})
+            row = query_one(db, _CLAIM, {"worker": worker, "now": render_time(self._now())})
             if row is None:
                 return None
-            db.execute("UPDATE counters SET value = ? WHERE name = 'fencing_token'", [token])
+            db.execute("UPDATE counters SET value = ? WHERE name = 'fencing_token'", [row["token"]])
             return history.command_from_row(row)
 
         return self._database.write(write)
@@ -291,12 +295,6 @@ class SqliteCommands:
         return self._database.read(
             lambda db: history.list_commands(db, query, limit=limit, cursor=cursor)
         )
-
-
-def _counter(db: sqlite_utils.Database, name: str) -> int:
-    row = query_one(db, "SELECT value FROM counters WHERE name = ?", [name])
-    assert row is not None, f"the counter {name} is created by the first migration"
-    return int(row["value"])
 
 
 def _must_have_version(db: sqlite_utils.Database, stack: str, version: int) -> None:
