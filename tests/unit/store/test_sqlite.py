@@ -145,6 +145,23 @@ def test_check_without_a_file(tmp_path: Path) -> None:
     assert not (tmp_path / "missing.db").exists()
 
 
+def test_check_of_a_file_that_is_not_kedges(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = raw(other)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    store = SqliteStore.open(other, migrate=False)
+    report = store.check()
+    assert report.problems == ["the file holds no Kedge schema: no Kedge migration was applied"]
+    assert (report.schema_version, report.ok) == (0, False)
+    store.close()
+    assert raw(other).execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # untouched
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just some words that fill a page " * 40)
+    with pytest.raises(errors.StoreError, match="file is not a database"):
+        SqliteStore.open(text, migrate=False)
+
+
 def test_check_reports_pending_and_unknown_migrations(tmp_path: Path) -> None:
     path = tmp_path / "kedge.db"
     SqliteStore.open(path).close()
