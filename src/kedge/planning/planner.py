@@ -66,11 +66,13 @@ def plan_desired(desired: DesiredStack, observed: ObservedStack, *, options: Pla
     kept, teardown = split_replicas(desired, observed)
     for container in _orphans(desired, observed):
         teardown[container.id] = (container, f"service {container.service} no longer desired")
-    going = _plan_networks(steps, desired, observed)
-    going |= _plan_volumes(steps, desired, observed, options=options)
+    networks_going = _plan_networks(steps, desired, observed)
+    volumes_going = _plan_volumes(steps, desired, observed, options=options)
     for containers in kept.values():
         for container in containers:
-            cause = _leaving_cause(container, going)
+            cause = _leaving_cause(container.networks, networks_going) or _leaving_cause(
+                container.volumes, volumes_going
+            )
             if cause and container.id not in teardown:
                 teardown[container.id] = (container, cause)
     plan_teardown(steps, teardown.values())
@@ -115,12 +117,9 @@ def _orphans(desired: DesiredStack, observed: ObservedStack) -> list[ObservedCon
     return [c for c in observed.containers if c.service not in desired.services]
 
 
-def _leaving_cause(container: ObservedContainer, going: dict[str, str]) -> str:
-    """Why a kept container must go with a network or volume that goes, or ''."""
-    for name in sorted(set(container.networks) | set(container.volumes)):
-        if name in going:
-            return going[name]
-    return ""
+def _leaving_cause(names: Iterable[str], going: dict[str, str]) -> str:
+    """Why a kept container must go with a network (or volume) of ``names`` that goes, or ''."""
+    return next((going[name] for name in sorted(names) if name in going), "")
 
 
 def _plan_networks(steps: Steps, desired: DesiredStack, observed: ObservedStack) -> dict[str, str]:
@@ -228,7 +227,7 @@ def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -
     planned: set[str] = set()
     for name in sorted(desired.services):
         service = desired.services[name]
-        if service.image in planned:
+        if service.image in planned or service.replicas == 0:
             continue
         cause = ""
         if service.image not in observed.images:

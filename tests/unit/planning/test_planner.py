@@ -66,13 +66,13 @@ def converged(text: str = SHOP) -> ObservedStack:
 Change = Callable[[ObservedStack], ObservedStack]
 
 
-def container(name: str, **update: object) -> Change:
+def container(named: str, **update: object) -> Change:
     """Change one container as Docker or a person would."""
 
     def change(observed: ObservedStack) -> ObservedStack:
-        found = [c for c in observed.containers if c.name == name]
-        assert found, name
-        kept = tuple(c for c in observed.containers if c.name != name)
+        found = [c for c in observed.containers if c.name == named]
+        assert found, named
+        kept = tuple(c for c in observed.containers if c.name != named)
         return observed.model_copy(
             update={"containers": (*kept, found[0].model_copy(update=update))}
         )
@@ -756,3 +756,75 @@ def test_start_first_waits_started_without_a_healthcheck() -> None:
     plan = planner.plan(parse(desired), converged(applied))
     waits = [a for a in plan.actions if a.target == "container:shop-web-1" and a.kind == "wait"]
     assert [w.condition for w in waits] == ["started"]
+
+
+def interrupted_start_first(*, new_created: bool) -> tuple[StackSpec, ObservedStack]:
+    """A start-first update that stopped after renaming the old container (and maybe after
+    creating and starting the new one): what the next pass finds."""
+    desired = edit(START_FIRST, ("    expose", "    environment: {MODE: fast}\n    expose"))
+    spec, before = parse(desired), converged(START_FIRST)
+    plan = planner.plan(spec, before)
+    done = 3 if new_created else 1  # rename | rename, create, start
+    partial = plan.model_copy(
+        update={"actions": tuple(a for a in plan.actions if a.wave <= done + 1)}
+    )
+    partial = partial.model_copy(
+        update={"actions": tuple(a for a in partial.actions if a.kind != "wait")}
+    )
+    return spec, carry_out(partial, before, spec)
+
+
+def test_an_interrupted_start_first_update_keeps_the_new_container() -> None:
+    spec, before = interrupted_start_first(new_created=True)
+    assert sorted(c.name for c in before.containers) == [
+        "000000000002_shop-web-1",
+        "shop-db-1",
+        "shop-web-1",
+    ]
+    plan = planner.plan(spec, before)
+    assert plan.render() == expect(
+        """
+        1  stop_container   container:000000000002_shop-web-1: duplicate of replica 1
+        2  remove_container container:000000000002_shop-web-1: duplicate of replica 1
+        """
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_an_interrupted_start_first_update_is_not_renamed_twice() -> None:
+    spec, before = interrupted_start_first(new_created=False)
+    assert sorted(c.name for c in before.containers) == ["000000000002_shop-web-1", "shop-db-1"]
+    plan = planner.plan(spec, before)
+    assert plan.render() == expect(
+        """
+        1  wait:healthy     service:db: web depends on it
+        2  create_container container:shop-web-1: config changed, start-first
+        3  start_container  container:shop-web-1: config changed, start-first
+        4  wait:healthy     container:shop-web-1: config changed, start-first: ready before the old one stops
+        5  stop_container   container:000000000002_shop-web-1: config changed, start-first
+        6  remove_container container:000000000002_shop-web-1: config changed, start-first
+        """  # noqa: E501
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_a_container_left_under_a_temporary_name_is_renamed_back() -> None:
+    spec = parse(START_FIRST)
+    before = apply(converged(START_FIRST), container("shop-web-1", name="abc_shop-web-1"))
+    plan = planner.plan(spec, before)
+    assert (
+        plan.render() == "1  rename_container container:abc_shop-web-1: renamed back to shop-web-1"
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_a_network_and_a_volume_of_one_name_are_told_apart() -> None:
+    text = edit(
+        SHOP,
+        ("    ports", "    networks: [data]\n    ports"),
+        ("volumes:\n  data: {}", "volumes:\n  data: {}\nnetworks:\n  data: {}"),
+    )
+    before = apply(converged(text), changed_volume)
+    plan = planner.plan(parse(text), before, options=PlanOptions(allow_data_loss=True))
+    assert "shop-web-1" not in plan.render()  # it uses the network shop_data, not the volume
+    assert "remove_container container:shop-db-1: volume shop_data recreated" in plan.render()
