@@ -120,14 +120,11 @@ class Database:
                 except sqlite3.IntegrityError as exc:
                     raise errors.ConflictError(f"the store refused the write: {exc}") from exc
                 except sqlite3.Error as exc:
-                    if not _is_busy(exc) or time.monotonic() >= deadline:
+                    busy = _is_busy(exc)
+                    if not busy or time.monotonic() >= deadline:
+                        waited = f" (still busy after {self._retry_for:g}s)" if busy else ""
                         raise errors.StoreError(
-                            f"the store at {self.path} failed: {exc}"
-                            + (
-                                f" (still busy after {self._retry_for:.0f}s)"
-                                if _is_busy(exc)
-                                else ""
-                            )
+                            f"the store at {self.path} failed: {exc}{waited}"
                         ) from exc
                 time.sleep(pause * (0.5 + random.random()))
                 pause = min(pause * 2, 0.1)
