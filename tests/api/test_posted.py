@@ -58,7 +58,7 @@ def test_json_spec_is_accepted(client: TestClient) -> None:
 
 
 def test_name_from_the_file_stem(client: TestClient) -> None:
-    body = "services:\n  web: {image: busybox:1}\n"
+    body = "services:\n  web:\n    image: busybox:1\n"
     answer = _post(client, body, source="/somewhere/notes.yaml")
     assert answer.json()["version"]["stack"] == "notes"
 
