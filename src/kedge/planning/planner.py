@@ -19,9 +19,12 @@ and the executor; it makes no Docker call and reads no clock. Rules (issue 4, *P
 - containers of services no longer desired are removed, dependents first.
 
 Waves, in order: teardown (stop by reverse dependency layers, then remove), removal of
-networks and volumes, creation of networks, volumes and images, then per depends_on layer:
-health gates, stop/rename, remove, create, start, start-first wait, start-first stop and
-remove. Empty waves are left out and the rest numbered from 1. Loops go through sorted keys.
+networks and volumes, creation of networks, volumes and images, creation of every new
+container whose name is free (creating needs no dependency to run; those that name other
+containers — links, volumes_from, ``service:`` namespaces — wait for their layer), then per
+depends_on layer: health gates, stop/rename, remove, create, start, start-first wait,
+start-first stop and remove. Empty waves are left out and the rest numbered from 1. Loops go
+through sorted keys.
 """
 
 from __future__ import annotations
