@@ -97,6 +97,12 @@ class EventHub:
         """The id of the newest event (one below the first id when none was published)."""
         return self._next - 1
 
+    @property
+    def waiting(self) -> int:
+        """How many streams wait for the next event now."""
+        with self._lock:
+            return len(self._waiters)
+
     def publish(
         self,
         kind: str,
