@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -27,9 +26,9 @@ _WIDTHS = (9, 20, 22)
 
 def render_event(event: dict[str, Any]) -> str:
     """One table row: age, stack, kind, message."""
-    age = output.render_age(datetime.fromisoformat(event["at"]))
-    cells = (age, event.get("stack") or "-", event["kind"])
-    return "".join(c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=True)) + event["message"]
+    age = output.render_age(str(event["at"]))
+    cells = (age, str(event.get("stack") or "-"), str(event["kind"]))
+    return "".join(c.ljust(w) for c, w in zip(cells, _WIDTHS, strict=True)) + str(event["message"])
 
 
 def _header() -> str:
