@@ -208,6 +208,8 @@ class ModelUse(ComposeModel):
 class Service(ComposeModel):
     """One service of a stack, in canonical form (see the module docstring)."""
 
+    nullable = frozenset({"command", "entrypoint", "pid", "deploy", "develop"})
+
     image: str | None = None
     build: Build | None = None
     command: Command = None

@@ -37,6 +37,7 @@ from kedge.specs import (
     validation,
     yamlsource,
 )
+from kedge.specs.compose_base import NULL
 from kedge.specs.compose_service import Service
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
@@ -105,7 +106,8 @@ def parse(
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
-    data["name"] = context.stack_name(data.get("name"), fallback=name, document=document)
+    declared = NULL if "name" in data and data["name"] is None else data.get("name")
+    data["name"] = context.stack_name(declared, fallback=name, document=document)
     spec = _validate(data, document=document, project_dir=project_dir)
     spec = context.read_service_files(spec, document=document)
     problems = validation.check(spec)
