@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import db, validate
+from kedge.cli import db, local, validate
 
 app = typer.Typer(
     name="kedge",
@@ -23,3 +23,7 @@ def version() -> None:
 
 app.add_typer(db.app, name="db")
 app.command("validate")(validate.validate)
+app.command("up")(local.up)
+app.command("down")(local.down)
+app.command("plan")(local.plan)
+app.command("rollback")(local.rollback)
