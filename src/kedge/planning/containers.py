@@ -20,6 +20,7 @@ from kedge.planning.desired import DesiredService, DesiredStack
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.planning.steps import (
     CREATE,
+    CREATE_CONTAINERS,
     GATE,
     REMOVE,
     RETIRE_REMOVE,
@@ -33,7 +34,7 @@ from kedge.planning.steps import (
 )
 from kedge.planning.waves import Condition, order_layers
 
-__all__ = ["plan_layers", "split_replicas"]
+__all__ = ["image_id_of", "plan_layers", "split_replicas"]
 
 K = ActionKind
 Kept = dict[str, list[ObservedContainer]]
@@ -156,7 +157,8 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
     starts = False
     for container in kept:
         if container.id in state.recreated:
-            _create(state, service, container.number, cause=state.recreated[container.id][1])
+            cause = state.recreated[container.id][1]
+            _create(state, service, container.number, cause=cause, early=True)
             state.recreated_services.add(service.name)
             starts = True
         elif cause := _recreate_cause(container, service, state):
@@ -178,7 +180,7 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
     free = (n for n in range(1, service.replicas + len(taken) + 1) if n not in taken)
     for number, _ in zip(free, range(service.replicas - len(kept)), strict=False):
         cause = "missing" if service.replicas == 1 else f"missing replica {number}"
-        _create(state, service, number, cause=cause)
+        _create(state, service, number, cause=cause, early=True)
         starts = True
     return starts
 
@@ -190,7 +192,7 @@ def _recreate_cause(container: ObservedContainer, service: DesiredService, state
         return "config changed"
     if service.joins in state.recreated_services:
         return f"joins the network namespace of {service.joins}, recreated"
-    image_id = state.images.get(service.image)
+    image_id = image_id_of(service.image, state.images)
     if image_id is None:
         return f"image {service.image} not present"
     if container.image_id and image_id != container.image_id:
@@ -284,11 +286,17 @@ def _recreate_start_first(
     _remove(state, old, RETIRE_REMOVE, cause=cause)
 
 
-def _create(state: _Layer, service: DesiredService, number: int, *, cause: str) -> str:
+def _create(
+    state: _Layer, service: DesiredService, number: int, *, cause: str, early: bool = False
+) -> str:
+    """Create and start a container. ``early``: its name is free before the pass begins, so
+    it is created with every other such container right after networks, volumes and images
+    (creating needs no dependency to run), and its layer only starts it."""
     name = service.container_name_for(state.desired.stack, number)
     fields = {"service": service.name, "number": number, "name": name}
+    step = CREATE_CONTAINERS if early and not service.needs_peers else in_layer(state.index, CREATE)
     state.steps.add(
-        in_layer(state.index, CREATE),
+        step,
         kind=K.CREATE_CONTAINER,
         target=f"container:{name}",
         cause=cause,
@@ -333,6 +341,13 @@ def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause
         cause=cause,
         **fields_of(container),
     )
+
+
+def image_id_of(reference: str, images: Mapping[str, str]) -> str | None:
+    """The id a reference resolves to now; a reference that is an image id is itself."""
+    if reference.startswith("sha256:"):
+        return reference
+    return images.get(reference)
 
 
 def _short(image_id: str) -> str:

@@ -19,9 +19,12 @@ and the executor; it makes no Docker call and reads no clock. Rules (issue 4, *P
 - containers of services no longer desired are removed, dependents first.
 
 Waves, in order: teardown (stop by reverse dependency layers, then remove), removal of
-networks and volumes, creation of networks, volumes and images, then per depends_on layer:
-health gates, stop/rename, remove, create, start, start-first wait, start-first stop and
-remove. Empty waves are left out and the rest numbered from 1. Loops go through sorted keys.
+networks and volumes, creation of networks, volumes and images, creation of every new
+container whose name is free (creating needs no dependency to run; those that name other
+containers — links, volumes_from, ``service:`` namespaces — wait for their layer), then per
+depends_on layer: health gates, stop/rename, remove, create, start, start-first wait,
+start-first stop and remove. Empty waves are left out and the rest numbered from 1. Loops go
+through sorted keys.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Iterable
 
 from kedge.errors import PlanError
 from kedge.planning.actions import ActionKind, Plan, PlanOptions, PlanRefused
-from kedge.planning.containers import plan_layers, split_replicas
+from kedge.planning.containers import image_id_of, plan_layers, split_replicas
 from kedge.planning.desired import DesiredObject, DesiredStack, desire
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.planning.steps import CREATE_OBJECTS, REMOVE_OBJECTS, Steps, plan_teardown
@@ -230,7 +233,7 @@ def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -
         if service.image in planned or service.replicas == 0:
             continue
         cause = ""
-        if service.image not in observed.images:
+        if image_id_of(service.image, observed.images) is None:
             cause = "not present"
         elif service.build and _has_stale(observed.containers_of(name), service.config_hash):
             cause = "config changed, rebuilt"

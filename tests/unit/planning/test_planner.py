@@ -233,10 +233,10 @@ APPLY = [
         1  create_network   network:shop_default: missing
         1  create_volume    volume:shop_data: missing
         2  create_container container:shop-db-1: missing
+        2  create_container container:shop-web-1: missing
         3  start_container  container:shop-db-1: missing
         4  wait:healthy     service:db: web depends on it
-        5  create_container container:shop-web-1: missing
-        6  start_container  container:shop-web-1: missing
+        5  start_container  container:shop-web-1: missing
         """,
         id="missing-everything",
     ),
@@ -529,10 +529,10 @@ APPLY = [
         """
         1  create_network   network:shop_default: missing
         2  create_container container:shop-cache-1: missing
+        2  create_container container:shop-web-1: missing
         3  start_container  container:shop-cache-1: missing
         4  wait:healthy     service:cache: web depends on it (required: false)
-        5  create_container container:shop-web-1: missing
-        6  start_container  container:shop-web-1: missing
+        5  start_container  container:shop-web-1: missing
         """,
         id="optional-dependency",
     ),
@@ -729,10 +729,27 @@ def test_the_order_of_keys_in_the_spec_does_not_change_the_plan() -> None:
 
 def test_the_waves_of_a_plan_follow_depends_on() -> None:
     plan = planner.plan(parse(SHOP), nothing())
-    waves = [{a.target for a in wave} for wave in plan.waves()]
-    db_started = waves.index({"container:shop-db-1"}, 2)
-    web_created = next(i for i, w in enumerate(waves) if "container:shop-web-1" in w)
-    assert db_started < waves.index({"service:db"}) < web_created
+    wave_of = {(a.kind.value, a.target): a.wave for a in plan.actions}
+    assert (
+        wave_of["create_network", "network:shop_default"]
+        < wave_of["create_container", "container:shop-web-1"]
+        < wave_of["start_container", "container:shop-db-1"]
+        < wave_of["wait", "service:db"]
+        < wave_of["start_container", "container:shop-web-1"]
+    )
+
+
+def test_containers_that_name_other_containers_are_created_in_their_layer() -> None:
+    plan = planner.plan(parse(JOINED), nothing(JOINED))
+    assert plan.render() == expect(
+        """
+        1  create_network   network:shop_default: missing
+        2  create_container container:shop-vpn-1: missing
+        3  start_container  container:shop-vpn-1: missing
+        4  create_container container:shop-app-1: missing
+        5  start_container  container:shop-app-1: missing
+        """
+    )
 
 
 def test_a_depends_on_cycle_fails_the_plan_naming_it() -> None:
@@ -828,3 +845,17 @@ def test_a_network_and_a_volume_of_one_name_are_told_apart() -> None:
     plan = planner.plan(parse(text), before, options=PlanOptions(allow_data_loss=True))
     assert "shop-web-1" not in plan.render()  # it uses the network shop_data, not the volume
     assert "remove_container container:shop-db-1: volume shop_data recreated" in plan.render()
+
+
+def test_an_image_named_by_its_id_is_neither_pulled_nor_recreated() -> None:
+    pinned = image_id("pinned")
+    text = edit(SHOP, ("image: shop:1.4", f"image: {pinned}"))
+    start = nothing(text).model_copy(update={"images": {"postgres:16": image_id("postgres:16")}})
+    spec = parse(text)
+    plan = planner.plan(spec, start)
+    assert "pull_image" not in plan.render()
+    after = carry_out(
+        plan, start.model_copy(update={"images": {**start.images, pinned: pinned}}), spec
+    )
+    after = after.model_copy(update={"images": start.images})  # observe leaves ids out
+    assert planner.plan(spec, after).render() == ""

@@ -97,6 +97,7 @@ def test_malformed_ports_are_rejected(body: str, message: str) -> None:
     errors = errors_of(text)
     assert any(message in e.render() for e in errors), [e.render() for e in errors]
     assert errors[0].location.line is not None
+    assert errors[0].location.path.startswith("services.web.ports")
 
 
 VOLUMES = [
@@ -497,3 +498,32 @@ def test_links_and_namespaces_imply_dependencies() -> None:
     assert set(spec.services["web"].depends_on) == {"db", "files"}
     assert set(spec.services["sidecar"].depends_on) == {"web"}
     assert spec.services["sidecar"].networks == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("environment:", id="environment"),
+        pytest.param("user:", id="user"),
+        pytest.param("ports:", id="ports"),
+        pytest.param("healthcheck: {interval: }", id="nested"),
+    ],
+)
+def test_null_is_an_error_where_compose_allows_none(body: str) -> None:
+    errors = errors_of("services:\n  web:\n    image: a\n    build: .\n    " + body + "\n")
+    assert any("null" in e.message for e in errors), [e.render() for e in errors]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("command:", id="command"),
+        pytest.param("entrypoint:", id="entrypoint"),
+        pytest.param("deploy:", id="deploy"),
+        pytest.param("networks: {default: }", id="network-entry"),
+        pytest.param("environment: {A: }", id="environment-value"),
+        pytest.param("x-anything:", id="extension"),
+    ],
+)
+def test_null_where_compose_allows_it(body: str) -> None:
+    service(body)

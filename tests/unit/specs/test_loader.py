@@ -281,3 +281,36 @@ def test_without_interpolation_dollars_stay(tmp_path: Path) -> None:
         "services:\n  web: {image: a, command: 'echo $$HOME'}\n", name="x", interpolate=False
     )
     assert spec.services["web"].command == ["echo", "$$HOME"]
+
+
+def test_a_file_with_every_compose_key_loads_and_round_trips(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "testdata" / "every-key.yaml"
+    path = tmp_path / "every-key.yaml"
+    path.write_text(source.read_text())
+    spec = loader.load_file(path, env={})
+    web, db = spec.services["web"], spec.services["db"]
+    assert web.entrypoint == ["/code/entrypoint.sh", "-p", "3000"]
+    assert web.extra_hosts == {
+        "somehost": ["162.242.195.82"],
+        "otherhost": ["50.31.209.229"],
+        "myhostv6": ["::1"],
+    }
+    assert web.environment == {"TZ": "UTC", "A": "1"}
+    assert set(web.depends_on) == {"db"}  # from volumes_from
+    assert db.build.dockerfile == "webapp.Dockerfile"
+    assert db.volumes[1].bind.propagation == "rprivate"
+    assert spec.networks["front"].ipam.config[0].aux_addresses == {"host1": "172.16.238.5"}
+    again = loader.from_canonical(loader.canonical(spec))
+    assert again == spec
+    assert digests.digest(again) == digests.digest(spec)
+
+
+def test_env_file_raw_format_takes_values_literally(tmp_path: Path) -> None:
+    write(tmp_path, "raw.env", '# comment\nA="quoted" $HOME\nB=x=y\n')
+    path = write(
+        tmp_path,
+        "app.yaml",
+        "services:\n  web: {image: a, env_file: [{path: raw.env, format: raw}]}\n",
+    )
+    web = loader.load_file(path, env={}).services["web"]
+    assert web.environment == {"A": '"quoted" $HOME', "B": "x=y"}

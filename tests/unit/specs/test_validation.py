@@ -216,6 +216,30 @@ INVALID = [
         id="secret-without-source",
     ),
     pytest.param(
+        "services:\n  web: {image: a}\nsecrets:\n  token: {file: ./t, environment: T}\n",
+        "mutually exclusive",
+        "secrets.token",
+        id="secret-two-sources",
+    ),
+    pytest.param(
+        "services:\n  web: {image: a}\nconfigs:\n  c: {labels: [a=b]}\n",
+        "one of file|environment|content must be set",
+        "configs.c",
+        id="config-without-source",
+    ),
+    pytest.param(
+        "services:\n  web: {image: a}\nconfigs:\n  c: {file: ./c, content: x}\n",
+        "mutually exclusive",
+        "configs.c",
+        id="config-two-sources",
+    ),
+    pytest.param(
+        "services:\n  web: {image: a}\nvolumes:\n  v: {external: true, driver: local}\n",
+        'conflicting parameters "external" and "driver"',
+        "volumes.v.driver",
+        id="external-volume-with-driver",
+    ),
+    pytest.param(
         "services:\n  web: {build: {context: ., dockerfile: D, dockerfile_inline: 'FROM x'}}\n",
         "mutually exclusive",
         "services.web.build",
@@ -226,6 +250,18 @@ INVALID = [
         "'provider' is not supported",
         "services.web.provider",
         id="provider-rejected",
+    ),
+    pytest.param(
+        "services:\n  web: {image: a, labels: [kedge.stack=other]}\n",
+        "reserved for Kedge",
+        "services.web.labels",
+        id="reserved-service-label",
+    ),
+    pytest.param(
+        "services:\n  web: {image: a}\nnetworks:\n  n: {labels: {kedge.managed: 'false'}}\n",
+        "reserved for Kedge",
+        "networks.n.labels",
+        id="reserved-network-label",
     ),
     pytest.param(
         "services:\n  web: {image: a, develop: {watch: [{path: ., action: sync}]}}\n",
