@@ -15,13 +15,16 @@ from typing import Any
 import sqlite_utils
 
 from kedge import errors
+from kedge.specs import digests, loader
+from kedge.specs.stack import StackSpec
 from kedge.specs.versions import StackVersion
 from kedge.store.cursors import check_limit, decode_cursor, encode_cursor
 from kedge.store.database import Database, query_all, query_one, render_time
+from kedge.store.protocol import VersionStore
 from kedge.store.records import Clock, Page, Recorded
 from kedge.store.stacks import ensure_stack
 
-__all__ = ["SqliteVersions"]
+__all__ = ["SqliteVersions", "record_spec"]
 
 _RULE = "a spec that declares x-kedge.version: N is accepted only when N is the next number"
 _RULE += " or N exists with the same content"
@@ -128,6 +131,26 @@ class SqliteVersions:
             items=items,
             next_cursor=encode_cursor("versions", filters, items[-1].number) if more else None,
         )
+
+
+def record_spec(
+    versions: VersionStore,
+    spec: StackSpec,
+    *,
+    source: str,
+    created_by: str = "",
+    commit: str | None = None,
+) -> Recorded:
+    """Record a parsed spec: its canonical document, its digest and its declared number."""
+    return versions.record(
+        spec.name,
+        loader.canonical(spec),
+        digest=digests.digest(spec),
+        declared=spec.meta.version,
+        source=source,
+        created_by=created_by,
+        commit=commit,
+    )
 
 
 def _must_map(stack: str, *, declared: int | None, same: StackVersion) -> None:

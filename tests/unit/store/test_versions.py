@@ -120,3 +120,19 @@ def test_a_cursor_of_another_stack_is_refused(store: Store) -> None:
     assert cursor is not None
     with pytest.raises(errors.QueryError, match="invalid page cursor"):
         store.versions.list("other", cursor=cursor)
+
+
+def test_record_spec_keeps_a_parsed_spec(store: Store) -> None:
+    from kedge.specs import digests, loader
+    from kedge.store import record_spec
+
+    text = "name: shop\nx-kedge: {version: 1}\nservices:\n  web: {image: 'busybox:1'}\n"
+    spec = loader.parse(text, source="specs/shop.yaml")
+    recorded = record_spec(store.versions, spec, source="specs/shop.yaml", commit="abc")
+    version = recorded.version
+    assert (version.stack, version.number, version.declared) == ("shop", 1, 1)
+    assert version.digest == digests.digest(spec)
+    assert loader.from_canonical(version.document) == spec
+    moved = text.replace("version: 1", "version: 2")
+    with pytest.raises(errors.ConflictError, match="already version 1"):
+        record_spec(store.versions, loader.parse(moved, source="x.yaml"), source="x.yaml")
