@@ -89,8 +89,14 @@ class VersionStore(Protocol):
         source: str,
         created_by: str = "",
         commit: str | None = None,
+        apply: CommandReason | None = None,
+        apply_options: Mapping[str, Any] | None = None,
     ) -> Recorded:
-        """Map a spec to its version: the existing one with this digest, or the next number."""
+        """Map a spec to its version: the existing one with this digest, or the next number.
+
+        With ``apply``, an APPLY of that version (new or not) is enqueued for that reason in
+        the same transaction, so that the order of versions and of their APPLYs cannot cross
+        between two writers, and a crash cannot keep one without the other."""
         ...
 
     def get(self, stack: str, number: int) -> StackVersion:
