@@ -10,7 +10,7 @@ heartbeat, log, record_plan, finish) and recovery (recover, prune); the API (enq
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -265,6 +265,22 @@ class SqliteCommands:
         return self._database.read(
             lambda db: history.list_log_lines(db, command_id, after=after, limit=limit)
         )
+
+    def latest(self, stacks: Sequence[str]) -> dict[str, Command]:
+        names = sorted(set(stacks))
+        if not names:
+            return {}
+        # one index seek per stack (MAX over commands_by_stack), not a scan of their commands
+        values = ", ".join("(?)" for _ in names)
+        rows = self._database.read(
+            lambda db: query_all(
+                db,
+                "SELECT * FROM commands WHERE id IN (SELECT (SELECT MAX(id) FROM commands"
+                f" WHERE stack = v.column1) FROM (VALUES {values}) AS v)",
+                names,
+            )
+        )
+        return {row["stack"]: history.command_from_row(row) for row in rows}
 
     def list(
         self,
