@@ -9,7 +9,8 @@ local store (``--db``, default ``./kedge.db``) and carried out in this process t
 - ``kedge down -f FILE | NAME [--volumes]``: delete the stack (its volumes only if asked);
 - ``kedge plan -f FILE``: print the plan; exit 0 when there is nothing to do, 1 when there
   is, 2 on error (as ``kubectl diff`` and ``nomad job plan`` do);
-- ``kedge rollback NAME --to N``: converge the stack to its version N.
+- ``kedge rollback NAME --to N``: converge the stack to its version N (with ``--server`` or
+  ``KEDGE_SERVER`` set, the server's rollback, ``cli.remote``, does it instead).
 
 ``up``, ``down`` and ``rollback`` exit 0 when the pass is DONE, 1 when it failed, 2 when it
 could not start (bad spec, no daemon, busy store). Progress goes to stdout: styled by rich on
@@ -27,6 +28,7 @@ import typer
 from rich.console import Console
 
 from kedge import errors
+from kedge.cli import follow, remote
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
 from kedge.reconcilers.engine import Engine
@@ -95,13 +97,32 @@ def down(
 
 def rollback(
     name: Annotated[str, typer.Argument(help="The stack.")],
-    to: Annotated[int, typer.Option("--to", help="The version to converge to.")],
+    *,
+    to: Annotated[int | None, typer.Option("--to", help="The version to converge to.")] = None,
     db: DbOption = Path("kedge.db"),
+    server: Annotated[
+        str | None,
+        typer.Option("--server", envvar="KEDGE_SERVER", help="Ask this Kedge server instead."),
+    ] = None,
+    wait: follow.WaitOption = False,
+    timeout: follow.TimeoutOption = 300.0,
 ) -> None:
-    """Converge a stack to one of its earlier versions (only what differs is touched)."""
-    with _failures(), _opened(db) as (store, engine):
-        store.versions.get(name, to)
-        _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
+    """Converge a stack to one of its earlier versions (only what differs is touched).
+
+    With ``--server`` (or ``KEDGE_SERVER``) the server does it; otherwise this process does,
+    on the local store, and ``--to`` is required.
+    """
+    if server:
+        remote.rollback(name, to=to, wait=wait, timeout=timeout, server=server)
+        return
+    with _failures():
+        if to is None:
+            raise errors.SpecError(
+                "a local rollback needs --to N", hint=f"kedge rollback {name} --to 1"
+            )
+        with _opened(db) as (store, engine):
+            store.versions.get(name, to)
+            _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
 
 
 def plan(file: FileOption) -> None:
