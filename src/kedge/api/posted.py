@@ -99,6 +99,7 @@ def _record(
     version = recorded.version
     command = None
     if apply:
+        kedge.store.stacks.set_status(spec.name, desired_version=version.number)
         command = kedge.store.commands.enqueue(
             spec.name,
             CommandType.APPLY,
