@@ -37,8 +37,8 @@ from kedge.specs.compose_base import (
 __all__ = ["Build", "Deploy", "ServiceReference", "Ulimit", "expand_references", "to_ulimits"]
 
 
-class GpuRequest(ComposeModel):
-    """A request for devices (``gpus`` entries; ``deploy...reservations.devices`` below)."""
+class DeviceRequest(ComposeModel):
+    """A request for devices: a ``gpus`` entry, or (``DeviceReservation``) a reserved device."""
 
     capabilities: list[str] = []
     count: StringOrNumber | None = None  # a number or "all"
@@ -47,9 +47,11 @@ class GpuRequest(ComposeModel):
     options: ListOrDict = {}
 
 
-class DeviceRequest(GpuRequest):
+class DeviceReservation(DeviceRequest):
+    """``deploy.resources.reservations.devices`` entries: compose wants capabilities or driver."""
+
     @model_validator(mode="after")
-    def _check(self) -> DeviceRequest:
+    def _check(self) -> DeviceReservation:
         if not self.capabilities and not self.driver:
             raise ValueError("a device request needs 'capabilities' or 'driver'")
         return self
@@ -84,7 +86,7 @@ class ResourceReservations(ComposeModel):
     cpus: Float | None = None
     memory: MemoryString | None = None
     generic_resources: list[GenericResource] = []
-    devices: list[DeviceRequest] = []
+    devices: list[DeviceReservation] = []
 
 
 class Resources(ComposeModel):

@@ -33,7 +33,7 @@ from kedge.specs.compose_base import (
 from kedge.specs.compose_deploy import (
     Build,
     Deploy,
-    GpuRequest,
+    DeviceRequest,
     ServiceReference,
     Ulimit,
     expand_references,
@@ -127,7 +127,7 @@ class Service(ComposeModel):
     cgroup_parent: str | None = None
     devices: list[DeviceMapping] = []
     device_cgroup_rules: UniqueList = []
-    gpus: Literal["all"] | list[GpuRequest] | None = None
+    gpus: Literal["all"] | list[DeviceRequest] | None = None
     sysctls: ListOrDict = {}
     ulimits: dict[str, Ulimit] = {}
     read_only: Bool = False
