@@ -9,6 +9,7 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
     │   └── SpecErrors            several SpecErrors found in one document
     ├── ConflictError             a write broke a rule of the store (e.g. a version number)
     ├── NotFoundError             a stack, version or command does not exist
+    ├── QueryError                a read query is wrong (e.g. an invalid page cursor)
     ├── FencingError              a stale holder of a command tried to write
     ├── StoreError                the database failed (temporary)
     ├── PlanError                 the desired state cannot be planned (permanent)
@@ -39,6 +40,7 @@ __all__ = [
     "Location",
     "NotFoundError",
     "PlanError",
+    "QueryError",
     "SpecError",
     "SpecErrors",
     "StoreError",
@@ -108,6 +110,10 @@ class ConflictError(KedgeError):
 
 class NotFoundError(KedgeError):
     """A stack, version or command does not exist."""
+
+
+class QueryError(KedgeError):
+    """A read query is wrong, e.g. a page cursor that this query did not hand out."""
 
 
 class FencingError(KedgeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
+from kedge.cli import db
 
 app = typer.Typer(
     name="kedge",
@@ -18,3 +19,6 @@ app = typer.Typer(
 def version() -> None:
     """Print Kedge's version."""
     typer.echo(f"kedge {__version__}")
+
+
+app.add_typer(db.app, name="db")

@@ -80,6 +80,7 @@ class Command(BaseModel):
     error: str | None = None
     plan: str | None = None  # Plan.render() of the pass
     outcome: str | None = None  # a one-line summary of what the pass did
+    actions: int | None = None  # how many actions the pass carried out; 0: nothing changed
 
     @property
     def is_final(self) -> bool:

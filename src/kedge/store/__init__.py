@@ -1,1 +1,48 @@
-"""kedge.store — see DESIGN.md, *Layers*."""
+"""kedge.store — stack versions, the durable command queue and stack status (DESIGN.md,
+*Layers*).
+
+``Store`` is the protocol every backend keeps; ``SqliteStore`` is the SQLite one. Open it
+once per process with ``SqliteStore.open(path, clock=..., durability=...)``.
+"""
+
+from kedge.store.protocol import KEEP, CommandStore, Keep, StackStore, Store, VersionStore
+from kedge.store.queue import SUPERSEDING
+from kedge.store.records import (
+    CheckReport,
+    Clock,
+    Durability,
+    Finished,
+    LogLine,
+    Page,
+    Pruned,
+    Recorded,
+    RetentionPolicy,
+    RetryPolicy,
+    StackStatus,
+    utc_now,
+)
+from kedge.store.sqlite import SqliteStore, open_store
+
+__all__ = [
+    "KEEP",
+    "SUPERSEDING",
+    "CheckReport",
+    "Clock",
+    "CommandStore",
+    "Durability",
+    "Finished",
+    "Keep",
+    "LogLine",
+    "Page",
+    "Pruned",
+    "Recorded",
+    "RetentionPolicy",
+    "RetryPolicy",
+    "SqliteStore",
+    "StackStatus",
+    "StackStore",
+    "Store",
+    "VersionStore",
+    "open_store",
+    "utc_now",
+]
