@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import db
+from kedge.cli import controller, db
 
 app = typer.Typer(
     name="kedge",
@@ -22,3 +22,4 @@ def version() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.command("controller")(controller.controller)
