@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import controller, db
+from kedge.cli import controller, db, validate
 
 app = typer.Typer(
     name="kedge",
@@ -22,4 +22,5 @@ def version() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.command("validate")(validate.validate)
 app.command("controller")(controller.controller)

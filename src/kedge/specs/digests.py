@@ -1,0 +1,140 @@
+"""Digests: the identity of a stack version and the recreate decision for one service.
+
+``digest(spec)`` is the sha256 of the canonical JSON form of a stack (sorted keys, canonical
+syntax, defaults left out), so the same stack written in short or long syntax, or with its keys
+in another order, has the same digest. The declared ``x-kedge.version`` is left out: a number is
+not content. The store uses it to map equal content to one version (DESIGN.md, version rules).
+
+``config_hash(spec, service)`` is what the ``kedge.config-hash`` label carries: the service's
+canonical form without what must not force a recreate (as compose leaves out ``deploy.replicas``,
+``scale``, ``depends_on``, ``profiles``, ``pull_policy``; Kedge also its own ``x-kedge``
+options), plus what compose misses: the definitions and file contents of the secrets and configs
+the service uses, and the content of its build context (``StackSpec.sources``).
+
+``file_digest`` and ``context_digest`` hash files on disk for ``StackSpec.sources``; the loader
+calls them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from kedge.specs.stack import StackSpec
+
+__all__ = ["canonical_json", "config_hash", "context_digest", "digest", "file_digest"]
+
+_SKIP_DIRS = {".git"}
+
+
+def canonical_document(spec: StackSpec) -> dict[str, Any]:
+    """The canonical, JSON-able form of a stack (``loader.canonical`` returns the same)."""
+    dumped: dict[str, Any] = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return dumped
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the bytes every digest is taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def digest(spec: StackSpec) -> str:
+    """The sha256 of the stack's canonical form, without the declared version number."""
+    document = canonical_document(spec)
+    meta = document.get("x-kedge")
+    if isinstance(meta, dict):
+        meta.pop("version", None)
+        if not meta:
+            document.pop("x-kedge")
+    return _sha256(canonical_json(document))
+
+
+def config_hash(spec: StackSpec, service_name: str) -> str:
+    """The hash of what a container of ``service_name`` is made from (see the module docstring)."""
+    service = spec.services[service_name]
+    document: dict[str, Any] = service.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    for key in ("depends_on", "profiles", "scale", "pull_policy", "x-kedge"):
+        document.pop(key, None)
+    deploy = document.get("deploy")
+    if isinstance(deploy, dict):
+        deploy.pop("replicas", None)
+    used: dict[str, Any] = {}
+    for kind, refs, defined in (
+        ("secrets", service.secrets, spec.secrets),
+        ("configs", service.configs, spec.configs),
+        ("secrets", service.build.secrets if service.build else [], spec.secrets),
+    ):
+        for ref in refs:
+            if ref.source in defined:
+                model = defined[ref.source]
+                used[f"{kind}.{ref.source}"] = {
+                    "definition": model.model_dump(mode="json", exclude_defaults=True),
+                    "content": spec.sources.get(f"{kind}.{ref.source}"),
+                }
+    if service.build is not None:
+        used["build"] = spec.sources.get(f"build.{service_name}")
+    return _sha256(canonical_json({"service": document, "uses": used}))
+
+
+def file_digest(path: Path) -> str | None:
+    """The sha256 of a file (or of a folder's files), or None when it does not exist."""
+    if path.is_dir():
+        return context_digest(path)
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def context_digest(folder: Path) -> str | None:
+    """The sha256 of a build context: names and contents of its files, minus ``.dockerignore``."""
+    if not folder.is_dir():
+        return None
+    ignore = _dockerignore(folder)
+    summary = hashlib.sha256()
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+        for name in sorted(files):
+            path = Path(root) / name
+            relative = path.relative_to(folder).as_posix()
+            if _is_ignored(relative, ignore):
+                continue
+            summary.update(relative.encode() + b"\0")
+            try:
+                summary.update(hashlib.sha256(path.read_bytes()).digest())
+            except OSError:
+                summary.update(b"unreadable")
+    return "sha256:" + summary.hexdigest()
+
+
+def _dockerignore(folder: Path) -> list[str]:
+    try:
+        text = (folder / ".dockerignore").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = (line.strip() for line in text.splitlines())
+    return [line.removeprefix("/").rstrip("/") for line in lines if line and line[0] != "#"]
+
+
+def _is_ignored(relative: str, patterns: list[str]) -> bool:
+    """``.dockerignore`` roughly: the last matching pattern wins, ``!`` re-includes."""
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        body = pattern[1:] if negate else pattern
+        body = body.replace("**/", "")
+        parts = relative.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatch(prefix, body) for prefix in prefixes) or fnmatch.fnmatch(
+            relative, body
+        ):
+            ignored = not negate
+    return ignored

@@ -1,0 +1,355 @@
+"""From spec text to a validated ``StackSpec``: the one way into the compose model.
+
+``parse`` runs the steps in compose's order: YAML (``yamlsource``), interpolation
+(``interpolation``, with the environment passed in), the obsolete ``version`` key (a warning),
+``include`` and ``extends`` (carried out, as compose does), the model (pydantic errors are
+translated once, in ``diagnostics``), ``env_file``/``label_file`` (merged into ``environment``
+and ``labels``) and the cross-field rules (``validation``). Every problem is a ``SpecError``
+with file, line, column, path and hint; several are raised together as ``SpecErrors``.
+
+Files other than the spec are read only when a project folder is known: ``env_file``,
+``label_file``, ``include``d and ``extends``ed files, and the digests of secret/config files
+and build contexts (``StackSpec.sources``). A missing secret file or build context is not an
+error (compose's ``config`` accepts it); a missing required ``env_file`` is.
+
+``load_file`` reads a file and the ``.env`` beside it (the process environment wins over
+``.env``, as in compose). ``canonical``/``from_canonical`` are how the store keeps a spec.
+Called by the CLI (``validate``), the controller (folder watcher) and the API.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kedge.errors import Location, SpecError, SpecErrors
+from kedge.specs import (
+    diagnostics,
+    digests,
+    envfiles,
+    extends,
+    interpolation,
+    validation,
+    yamlsource,
+)
+from kedge.specs.compose_service import Service
+from kedge.specs.stack import StackSpec, normalize_stack_name
+
+__all__ = ["canonical", "from_canonical", "load_file", "parse"]
+
+_TOP_KEYS = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
+_TOP_KEYS |= {"models"}
+_MAX_INCLUDE_DEPTH = 10
+
+
+def load_file(
+    path: Path | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    warnings: list[str] | None = None,
+) -> StackSpec:
+    """Load the spec file at ``path``; ``env`` defaults to the process environment."""
+    path = Path(path).absolute()
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"cannot read the spec file: {exc.strerror}",
+            location=Location(str(path)),
+            hint="check the path and its permissions",
+        ) from exc
+    environment = _environment(path.parent, env=os.environ if env is None else env)
+    return parse(
+        content,
+        source=str(path),
+        project_dir=path.parent,
+        env=environment,
+        name=normalize_stack_name(path.stem),
+        warnings=warnings,
+    )
+
+
+def _environment(folder: Path, *, env: Mapping[str, str]) -> dict[str, str]:
+    dotenv = folder / ".env"
+    values = envfiles.read_env_file(dotenv, lookup=env) if dotenv.is_file() else {}
+    return {**values, **env}
+
+
+def parse(
+    content: bytes | str,
+    *,
+    source: str = "<string>",
+    project_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    interpolate: bool = True,
+    name: str | None = None,
+    warnings: list[str] | None = None,
+) -> StackSpec:
+    """Parse and validate one spec; raise ``SpecError``/``SpecErrors`` saying what is wrong.
+
+    ``name`` is the stack name used when the spec has no top-level ``name`` (``load_file``
+    passes the file's stem). Warnings (obsolete ``version``, unset variables) are appended to
+    ``warnings`` when a list is given.
+    """
+    context = _Context(
+        env=dict(env or {}),
+        interpolate=interpolate,
+        project_dir=project_dir,
+        warnings=warnings if warnings is not None else [],
+        seen=(source,),
+    )
+    document = yamlsource.load_yaml(content, source=source)
+    data = context.prepare(document)
+    if "name" not in data or data["name"] in (None, ""):
+        if not name:
+            raise SpecError(
+                "the stack has no name",
+                location=document.locate(()),
+                hint="add a top-level 'name:' (lowercase letters, digits, '-', '_')",
+            )
+        data["name"] = name
+    spec = _validate(data, document=document, project_dir=project_dir)
+    spec = context.read_service_files(spec, document=document)
+    problems = validation.check(spec)
+    if problems:
+        raise SpecErrors([problem.to_error(document.locate) for problem in problems])
+    return context.record_sources(spec)
+
+
+def canonical(spec: StackSpec) -> dict[str, Any]:
+    """The JSON-able canonical document of ``spec``; ``from_canonical`` turns it back."""
+    return digests.canonical_document(spec)
+
+
+def from_canonical(document: Mapping[str, Any]) -> StackSpec:
+    """The ``StackSpec`` that ``canonical`` made ``document`` from."""
+    return StackSpec.model_validate(dict(document))
+
+
+def _validate(data: dict[str, Any], *, document: Any, project_dir: Path | None) -> StackSpec:
+    try:
+        return StackSpec.model_validate(data, context={"project_dir": project_dir})
+    except ValidationError as exc:
+        errors = diagnostics.from_validation_error(
+            exc, data=data, model=StackSpec, locate=document.locate
+        )
+        raise SpecErrors(errors) from exc
+
+
+@dataclass
+class _Context:
+    """What one ``parse`` carries through its steps (and into included files)."""
+
+    env: dict[str, str]
+    interpolate: bool
+    project_dir: Path | None
+    warnings: list[str]
+    seen: tuple[str, ...]
+    problems: list[SpecError] = field(default_factory=list)
+
+    def prepare(self, document: Any) -> dict[str, Any]:
+        """Plain data ready for the model: interpolated, ``include`` and ``extends`` done."""
+        data = document.data
+        if self.interpolate:
+            unset: list[Any] = []
+            data = interpolation.interpolate(data, self.env, locate=document.locate, unset=unset)
+            self.warnings.extend(u.render() for u in unset)
+        data = dict(data)
+        self._check_top_keys(data, document=document)
+        if "version" in data:
+            data.pop("version")
+            self.warnings.append(
+                f"{document.source}: the attribute 'version' is obsolete, it will be ignored;"
+                " remove it"
+            )
+        if "include" in data:
+            self._include(data, data.pop("include"), document=document)
+        services = data.get("services")
+        if isinstance(services, dict):
+            data["services"] = extends.apply_extends(
+                services, read_service=self._read_base_service, source=document.source
+            )
+        return data
+
+    def _check_top_keys(self, data: dict[str, Any], *, document: Any) -> None:
+        import difflib
+
+        errors = []
+        for key in data:
+            if key in _TOP_KEYS or (key.startswith("x-")):
+                continue
+            close = difflib.get_close_matches(key, sorted(_TOP_KEYS), n=1)
+            errors.append(
+                SpecError(
+                    f"unknown top-level key {key!r}",
+                    location=document.locate((key,)),
+                    hint=f"did you mean {close[0]!r}?" if close else "remove it",
+                )
+            )
+        if errors:
+            raise SpecErrors(errors)
+
+    # -- include and extends ----------------------------------------------------------------
+
+    def _path(self, text: str) -> Path:
+        path = Path(text).expanduser()
+        base = self.project_dir or Path.cwd()
+        return path if path.is_absolute() else Path(os.path.normpath(base / path))
+
+    def _load_other(self, path: Path, *, env: Mapping[str, str], where: Location) -> StackSpec:
+        """Parse another compose file (an included or extended one) as compose would."""
+        if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
+            chain = " -> ".join([*self.seen, str(path)])
+            raise SpecError(f"include/extends loop: {chain}", location=where)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise SpecError(
+                f"cannot read {str(path)!r}: {exc.strerror}",
+                location=where,
+                hint="check the path; it is relative to the spec's folder",
+            ) from exc
+        other = _Context(
+            env=dict(env),
+            interpolate=self.interpolate,
+            project_dir=path.parent,
+            warnings=self.warnings,
+            seen=(*self.seen, str(path)),
+        )
+        document = yamlsource.load_yaml(content, source=str(path))
+        data = other.prepare(document)
+        data["name"] = data.get("name") or "included"
+        spec = _validate(data, document=document, project_dir=path.parent)
+        return other.read_service_files(spec, document=document)
+
+    def _read_base_service(self, file: str, service: str) -> dict[str, Any]:
+        path = self._path(file)
+        where = Location(self.seen[-1], path="extends.file")
+        other = self._load_other(path, env=self.env, where=where)
+        if service not in other.services:
+            raise SpecError(
+                f"cannot extend service {service!r}: {str(path)!r} has no such service",
+                location=where,
+                hint="check extends.service",
+            )
+        base = canonical(other)["services"][service]
+        base.pop("networks", None) if base.get("networks") == {"default": {}} else None
+        return dict(base)
+
+    def _include(self, data: dict[str, Any], entries: Any, *, document: Any) -> None:
+        if not isinstance(entries, list):
+            raise SpecError(
+                "include must be a list of paths",
+                location=document.locate(("include",)),
+                hint="write 'include: [other.yaml]'",
+            )
+        for index, entry in enumerate(entries):
+            where = document.locate(("include", index))
+            for path, env in self._include_entry(entry, where=where):
+                included = canonical(self._load_other(path, env=env, where=where))
+                self._merge_included(data, included, where=where)
+
+    def _include_entry(self, entry: Any, *, where: Location) -> list[tuple[Path, dict[str, str]]]:
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or "path" not in entry:
+            raise SpecError("an include entry needs a 'path'", location=where)
+        unknown = sorted(set(entry) - {"path", "env_file", "project_directory"})
+        if unknown:
+            raise SpecError(
+                f"unknown key {unknown[0]!r} in include",
+                location=where,
+                hint="include takes path, env_file and project_directory",
+            )
+        paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
+        resolved = [self._path(str(p)) for p in paths]
+        folder = self._path(str(entry.get("project_directory") or resolved[0].parent))
+        env_files = entry.get("env_file") or [str(folder / ".env")]
+        env_files = env_files if isinstance(env_files, list) else [env_files]
+        values: dict[str, str] = {}
+        for env_file in env_files:
+            file = self._path(str(env_file))
+            if file.is_file():
+                values.update(envfiles.read_env_file(file, lookup=self.env))
+        return [(path, {**values, **self.env}) for path in resolved]
+
+    def _merge_included(
+        self, data: dict[str, Any], included: dict[str, Any], *, where: Location
+    ) -> None:
+        for section in ("services", "networks", "volumes", "secrets", "configs"):
+            theirs = included.get(section) or {}
+            ours = data.get(section)
+            ours = dict(ours) if isinstance(ours, dict) else {}
+            for key, value in theirs.items():
+                if key in ours and section == "services":
+                    raise SpecError(
+                        f"services.{key} conflicts with a service of an included file",
+                        location=where,
+                        hint="rename one of the two services",
+                    )
+                ours.setdefault(key, value)
+            if ours:
+                data[section] = ours
+
+    # -- files the services read -------------------------------------------------------------
+
+    def read_service_files(self, spec: StackSpec, *, document: Any) -> StackSpec:
+        """Merge ``env_file`` and ``label_file`` values, and resolve bare environment keys."""
+        services: dict[str, Service] = {}
+        errors: list[SpecError] = []
+        for name, service in spec.services.items():
+            try:
+                services[name] = self._read_files(name, service, document=document)
+            except SpecError as exc:
+                errors.append(exc)
+        if errors:
+            raise SpecErrors(errors)
+        return spec.model_copy(update={"services": services})
+
+    def _read_files(self, name: str, service: Service, *, document: Any) -> Service:
+        environment: dict[str, str | None] = {}
+        labels: dict[str, str | None] = {}
+        if self.project_dir is not None:
+            for index, env_file in enumerate(service.env_file):
+                path = Path(env_file.path)
+                if not path.is_file():
+                    if env_file.required:
+                        raise SpecError(
+                            f"env file {env_file.path} not found",
+                            location=document.locate(("services", name, "env_file", index)),
+                            hint="create it, or mark the entry 'required: false'",
+                        )
+                    continue
+                environment.update(envfiles.read_env_file(path, lookup=self.env))
+            for label_file in service.label_file:
+                labels.update(envfiles.read_env_file(self._path(label_file), lookup=self.env))
+        environment.update(service.environment)
+        if self.interpolate:
+            environment = {k: self.env.get(k) if v is None else v for k, v in environment.items()}
+        labels.update(service.labels)
+        if environment == service.environment and labels == service.labels:
+            return service
+        return service.model_copy(update={"environment": environment, "labels": labels})
+
+    def record_sources(self, spec: StackSpec) -> StackSpec:
+        """Record the digests of secret/config files and build contexts that exist."""
+        if self.project_dir is None:
+            return spec
+        found: dict[str, str] = {}
+        for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
+            for key, obj in objects.items():
+                if obj.file:
+                    value = digests.file_digest(Path(obj.file))
+                    if value is not None:
+                        found[f"{kind}.{key}"] = value
+        for name, service in spec.services.items():
+            if service.build is not None and Path(service.build.context).is_absolute():
+                value = digests.context_digest(Path(service.build.context))
+                if value is not None:
+                    found[f"build.{name}"] = value
+        return spec.model_copy(update={"sources": found}) if found else spec

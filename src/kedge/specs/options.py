@@ -1,0 +1,50 @@
+"""Kedge's own options: the ``x-kedge`` keys of a spec file (DESIGN.md, *Spec files*).
+
+``StackMeta`` is the top-level ``x-kedge`` (stack metadata), ``ServiceOptions`` the ``x-kedge``
+inside a service. ``x-kedge`` is Kedge's namespace, so an unknown key there is an error, not an
+extension. Re-exported by ``kedge.specs.stack``; read by the store (version rules), the
+controller (``on_failure``, ``drift``) and the executor (``update``, ``health_timeout``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, StrictInt, field_validator
+
+from kedge.specs.compose_base import Duration, ListOrDict, StrictModel
+
+__all__ = ["ServiceOptions", "StackMeta"]
+
+
+class StackMeta(StrictModel):
+    """The top-level ``x-kedge``: what Kedge needs to know about a stack beyond compose."""
+
+    description: str = ""
+    labels: ListOrDict = Field(default_factory=dict)
+    # a declared version number: accepted only if it is the next one (DESIGN.md, version rules)
+    version: StrictInt | None = None
+    on_failure: Literal["stay", "rollback"] = "stay"
+    drift: Literal["heal", "warn", "off"] = "heal"
+
+    @field_validator("version")
+    @classmethod
+    def _positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"version must be 1 or more, got {value}")
+        return value
+
+
+class ServiceOptions(StrictModel):
+    """The ``x-kedge`` of one service: how Kedge updates it and how long it waits for health."""
+
+    update: Literal["stop-first", "start-first"] = "stop-first"
+    health_timeout: Duration = timedelta(seconds=120)
+
+    @field_validator("health_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("health_timeout must be longer than 0s")
+        return value

@@ -1,0 +1,120 @@
+"""``StackSpec``: one stack's desired state — its name, Kedge metadata and compose document.
+
+A ``StackSpec`` is what the loader (``kedge.specs.loader.parse``) returns and what the store
+keeps per version (through ``loader.canonical``/``loader.from_canonical``). It is the compose
+model in canonical form (see ``kedge.specs.compose``) plus:
+
+- ``name``: the stack, from the top-level ``name`` or the file's stem, in compose's project-name
+  alphabet (lowercase letters, digits, ``-`` and ``_``, starting with a letter or digit);
+- ``meta``: the top-level ``x-kedge`` (``StackMeta``);
+- ``sources``: sha256 digests of the files the stack reads beyond its spec — secret and config
+  files, build contexts — keyed ``secrets.NAME``, ``configs.NAME``, ``build.SERVICE``; recorded
+  by the loader so that a changed secret file changes the digest and the service's config hash.
+
+Compose's implicit ``default`` network is declared here when a service joins it. Services with
+``profiles`` are inactive (compose's default with no profile enabled): ``active_services``.
+Read by the planner, the reconcilers, the store and the controller.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from kedge.specs.compose_base import NAME_PATTERN, ComposeModel
+from kedge.specs.compose_service import Service
+from kedge.specs.compose_top import Config, Model, Network, Secret, Volume
+from kedge.specs.options import ServiceOptions, StackMeta
+
+__all__ = ["ServiceOptions", "StackMeta", "StackSpec", "is_stack_name", "normalize_stack_name"]
+
+_STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def is_stack_name(name: str) -> bool:
+    """Whether ``name`` is a valid stack name (compose's project-name rule)."""
+    return bool(_STACK_NAME.match(name))
+
+
+def normalize_stack_name(text: str) -> str:
+    """A stack name made from a file stem, as compose makes project names from folder names."""
+    lowered = re.sub(r"[^a-z0-9_-]", "", text.lower())
+    return lowered.lstrip("_-")
+
+
+class StackSpec(ComposeModel):
+    """The desired state of one stack (see the module docstring)."""
+
+    name: str
+    meta: StackMeta = Field(default_factory=StackMeta, alias="x-kedge")
+    services: dict[str, Service] = {}
+    networks: dict[str, Network] = {}
+    volumes: dict[str, Volume] = {}
+    secrets: dict[str, Secret] = {}
+    configs: dict[str, Config] = {}
+    models: dict[str, Model] = {}
+    sources: dict[str, str] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not is_stack_name(value):
+            raise ValueError(
+                f"invalid stack name {value!r}: use lowercase letters, digits, '-' and '_',"
+                " starting with a letter or digit"
+            )
+        return value
+
+    @field_validator(
+        "services", "networks", "volumes", "secrets", "configs", "models", mode="before"
+    )
+    @classmethod
+    def _check_keys(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str) or not NAME_PATTERN.match(key):
+                    raise ValueError(f"invalid name {key!r}: use letters, digits, '.', '_', '-'")
+        return value
+
+    @field_validator("networks", "volumes", mode="before")
+    @classmethod
+    def _null_entries(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _default_network(self) -> StackSpec:
+        joins_default = any("default" in s.networks for s in self.services.values())
+        if joins_default and "default" not in self.networks:
+            networks = {**self.networks, "default": Network()}
+            return self.model_copy(update={"networks": networks})
+        return self
+
+    @property
+    def active_services(self) -> dict[str, Service]:
+        """The services compose would run with no profile enabled (those without ``profiles``)."""
+        return {name: s for name, s in self.services.items() if not s.profiles}
+
+    def network_name(self, key: str) -> str:
+        """The Docker name of network ``key``: its ``name``, else ``<stack>_<key>``."""
+        network = self.networks[key]
+        if network.name:
+            return network.name
+        return key if network.external else f"{self.name}_{key}"
+
+    def volume_name(self, key: str) -> str:
+        """The Docker name of volume ``key``: its ``name``, else ``<stack>_<key>``."""
+        volume = self.volumes[key]
+        if volume.name:
+            return volume.name
+        return key if volume.external else f"{self.name}_{key}"
+
+    def container_name(self, service: str, number: int = 1) -> str:
+        """The Docker name of replica ``number`` of ``service``: ``container_name`` or compose's."""
+        declared = self.services[service].container_name
+        return declared or f"{self.name}-{service}-{number}"

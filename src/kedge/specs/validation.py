@@ -1,0 +1,273 @@
+"""Cross-field rules of a stack: what one model alone cannot see.
+
+The rules are compose-go's consistency checks (``checkConsistency``: image or build, undefined
+services, networks, volumes, secrets and configs, ``depends_on`` cycles, ``network_mode`` vs
+``networks``, ``container_name`` with several replicas, values set twice that differ), plus
+Kedge's own: a host port published twice, and keys Kedge cannot carry out
+(``compose.REJECTED_KEYS``). As in compose, services disabled by ``profiles`` are not checked.
+``check`` is pure; the loader locates each problem in the file. Called by
+``kedge.specs.loader``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from kedge.errors import Location, SpecError
+from kedge.specs.compose import REJECTED_KEYS
+from kedge.specs.compose_ports import PortMapping
+from kedge.specs.compose_service import Service
+from kedge.specs.stack import StackSpec
+
+__all__ = ["Problem", "check", "find_cycle"]
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One broken rule: where (a field path), what, and how to fix it."""
+
+    path: Path
+    message: str
+    hint: str = ""
+
+    def to_error(self, locate: Callable[[Sequence[str | int]], Location]) -> SpecError:
+        return SpecError(self.message, location=locate(self.path), hint=self.hint)
+
+
+def check(spec: StackSpec) -> list[Problem]:
+    """Every broken rule of ``spec``, services in file order."""
+    problems: list[Problem] = []
+    active = spec.active_services
+    for name, service in active.items():
+        problems.extend(_check_service(spec, name, service))
+    problems.extend(_check_secrets(spec))
+    problems.extend(_check_ports(active))
+    cycle = find_cycle({n: list(s.depends_on) for n, s in active.items()})
+    if cycle:
+        problems.append(
+            Problem(
+                ("services", cycle[0], "depends_on"),
+                f"dependency cycle detected: {' -> '.join(cycle)}",
+                "remove one of these depends_on entries",
+            )
+        )
+    if spec.models:
+        problems.append(Problem(("models",), "'models' is not supported", REJECTED_KEYS["models"]))
+    return problems
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A depends_on cycle as a path that ends where it starts (``a -> b -> a``), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in graph:
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph.get(start, [])))]
+        if state.get(start):
+            continue
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                path = [n for n, _ in stack]
+                return [*path[path.index(child) :], child]
+            elif child in graph and not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(graph[child])))
+    return None
+
+
+def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Problem]:
+    at: Path = ("services", name)
+    if service.image is None and service.build is None:
+        yield Problem(
+            at,
+            f"service {name!r} has neither an image nor a build context",
+            "add 'image:' or 'build:'",
+        )
+    yield from _check_references(spec, name, service)
+    yield from _check_twice_set(name, service)
+    yield from _check_rejected(name, service)
+    if service.build is not None:
+        build = service.build
+        if build.dockerfile and build.dockerfile_inline:
+            yield Problem(
+                (*at, "build"),
+                "dockerfile and dockerfile_inline are mutually exclusive",
+                "keep one of them",
+            )
+        if build.platforms and service.platform and service.platform not in build.platforms:
+            yield Problem(
+                (*at, "build", "platforms"),
+                f"build.platforms must include the service's platform {service.platform!r}",
+                "add it to build.platforms",
+            )
+    if service.container_name and service.replicas > 1:
+        yield Problem(
+            (*at, "container_name"),
+            f"container_name is set but the service runs {service.replicas} replicas",
+            "a container name must be unique: remove container_name or run one replica",
+        )
+    if service.develop is not None:
+        for index, rule in enumerate(service.develop.watch):
+            if rule.action != "rebuild" and not rule.target:
+                yield Problem(
+                    (*at, "develop", "watch", index),
+                    "develop.watch: target is required for non-rebuild actions",
+                    "add 'target:'",
+                )
+
+
+def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[Problem]:
+    at: Path = ("services", name)
+    for dependency, condition in service.depends_on.items():
+        target = spec.services.get(dependency)
+        if target is None or (target.profiles and condition.required):
+            yield Problem(
+                (*at, "depends_on", dependency),
+                f"service {name!r} depends on undefined service {dependency!r}",
+                _did_you_mean(dependency, spec.active_services) or "define it under 'services'",
+            )
+    if service.network_mode and service.networks:
+        yield Problem(
+            (*at, "network_mode"),
+            f"service {name!r} declares mutually exclusive 'network_mode' and 'networks'",
+            "remove one of them",
+        )
+    mode = service.network_mode or ""
+    if mode.startswith("service:") and mode.removeprefix("service:") not in spec.services:
+        yield Problem(
+            (*at, "network_mode"),
+            f"service {mode.removeprefix('service:')!r} not found for network_mode {mode!r}",
+            "name a service of this stack",
+        )
+    for network in service.networks:
+        if network not in spec.networks:
+            yield Problem(
+                (*at, "networks", network),
+                f"service {name!r} refers to undefined network {network!r}",
+                _did_you_mean(network, spec.networks) or "define it under top-level 'networks'",
+            )
+    for index, mount in enumerate(service.volumes):
+        if mount.type == "volume" and mount.source and mount.source not in spec.volumes:
+            yield Problem(
+                (*at, "volumes", index),
+                f"service {name!r} refers to undefined volume {mount.source!r}",
+                _did_you_mean(mount.source, spec.volumes)
+                or "define it under top-level 'volumes', or use './path' for a bind mount",
+            )
+    for kind, refs, defined in (
+        ("secret", service.secrets, spec.secrets),
+        ("config", service.configs, spec.configs),
+        ("build secret", service.build.secrets if service.build else [], spec.secrets),
+    ):
+        for index, ref in enumerate(refs):
+            if ref.source not in defined:
+                key = "configs" if kind == "config" else "secrets"
+                where = (
+                    (*at, "build", key, index) if kind.startswith("build") else (*at, key, index)
+                )
+                yield Problem(
+                    where,
+                    f"service {name!r} refers to undefined {kind} {ref.source!r}",
+                    _did_you_mean(ref.source, defined) or f"define it under top-level '{key}'",
+                )
+
+
+def _check_twice_set(name: str, service: Service) -> Iterator[Problem]:
+    """Values compose lets you write twice, which must then agree."""
+    limits = service.deploy.resources.limits if service.deploy else None
+    reservations = service.deploy.resources.reservations if service.deploy else None
+    pairs = (
+        ("cpus", service.cpus, "deploy.resources.limits.cpus", limits and limits.cpus),
+        (
+            "mem_limit",
+            service.mem_limit,
+            "deploy.resources.limits.memory",
+            limits and limits.memory,
+        ),
+        ("pids_limit", service.pids_limit, "deploy.resources.limits.pids", limits and limits.pids),
+        (
+            "mem_reservation",
+            service.mem_reservation,
+            "deploy.resources.reservations.memory",
+            reservations and reservations.memory,
+        ),
+    )
+    for key, value, other, other_value in pairs:
+        if value and other_value is not None and value != other_value:
+            yield Problem(
+                ("services", name, key),
+                f"'{key}' and '{other}' are set to different values",
+                "keep one of them",
+            )
+
+
+def _check_rejected(name: str, service: Service) -> Iterator[Problem]:
+    at: Path = ("services", name)
+    if service.provider is not None:
+        yield Problem((*at, "provider"), "'provider' is not supported", REJECTED_KEYS["provider"])
+    if service.models:
+        yield Problem((*at, "models"), "'models' is not supported", REJECTED_KEYS["models"])
+    if service.use_api_socket:
+        yield Problem(
+            (*at, "use_api_socket"),
+            "'use_api_socket' is not supported",
+            REJECTED_KEYS["use_api_socket"],
+        )
+
+
+def _check_secrets(spec: StackSpec) -> Iterator[Problem]:
+    for name, secret in spec.secrets.items():
+        if not secret.external and not secret.file and not secret.environment:
+            yield Problem(
+                ("secrets", name),
+                f"secret {name!r} must declare either 'file' or 'environment'",
+                "add 'file: ./path' or 'environment: VAR', or mark it 'external: true'",
+            )
+
+
+def _check_ports(services: dict[str, Service]) -> Iterator[Problem]:
+    """Kedge's rule: one host port (per host IP and protocol) is published once in a stack."""
+    published = [
+        (name, index, port)
+        for name, service in services.items()
+        for index, port in enumerate(service.ports)
+        if port.published is not None
+    ]
+    for (name_a, _, a), (name_b, index_b, b) in combinations(published, 2):
+        shared = _shared_host_port(a, b)
+        if shared is not None:
+            yield Problem(
+                ("services", name_b, "ports", index_b),
+                f"host port {shared}/{b.protocol} is published twice (also by service {name_a!r})",
+                "publish a different host port, or leave 'published' out for a random one",
+            )
+
+
+def _shared_host_port(a: PortMapping, b: PortMapping) -> int | None:
+    if a.protocol != b.protocol or not _ips_overlap(a.host_ip, b.host_ip):
+        return None
+    ports_a, ports_b = a.host_ports(), b.host_ports()
+    # a host range with a single container port picks one free port of the range
+    if len(ports_a) > 1 or len(ports_b) > 1:
+        return None
+    shared = set(ports_a) & set(ports_b)
+    return min(shared) if shared else None
+
+
+def _ips_overlap(a: str | None, b: str | None) -> bool:
+    wildcard = (None, "0.0.0.0", "::")
+    return a in wildcard or b in wildcard or a == b
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
