@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from kedge import errors
 from kedge.controller.status import Health, Sync, derive_health, derive_sync
 from kedge.observability.metrics import Metrics
-from kedge.planning import planner
+from kedge.controller import passes
 from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.desired import desire
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers.engine import Engine
-from kedge.reconcilers.observe import observe_stack
 from kedge.specs import loader
 from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
-__all__ = ["Assessment", "assess_stack", "desired_spec", "observe_for", "record_assessment"]
+__all__ = ["Assessment", "assess_stack", "desired_spec", "record_assessment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +52,6 @@ def desired_spec(store: Store, stack: str, number: int) -> StackSpec:
     return loader.from_canonical(store.versions.get(stack, number).document)
 
 
-def observe_for(engine: Engine, spec: StackSpec) -> ObservedStack:
-    """Observe a stack with the images and external objects its spec names."""
-    desired = desire(spec)
-    return observe_stack(
-        engine,
-        spec.name,
-        images=sorted({s.image for s in desired.services.values()}),
-        external_networks=[o.name for o in desired.networks.values() if o.external],
-        external_volumes=[o.name for o in desired.volumes.values() if o.external],
-    )
-
-
 def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessment:
     """Observe and plan the stack against its applied version; never acts."""
     number = status.applied_version or status.desired_version
@@ -72,7 +59,7 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
         return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
     try:
         spec = desired_spec(store, status.stack, number)
-        observed = observe_for(engine, spec)
+        plan, observed = _plan(engine, spec)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
     desired = desire(spec)
@@ -81,16 +68,18 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
         replicas={name: s.replicas for name, s in desired.services.items()},
         one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
     )
-    try:
-        plan: Plan | None = planner.plan(spec, observed)
-    except PlanRefused as exc:
-        plan = exc.plan
-    except errors.PlanError as exc:
-        return Assessment(status.stack, number, Sync.UNKNOWN, health, spec=spec, error=str(exc))
-    sync = derive_sync(plan_actions=None if plan is None else len(plan))
+    sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:
         sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired
     return Assessment(status.stack, number, sync, health, plan=plan, spec=spec)
+
+
+def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:
+    try:
+        planned = passes.plan_stack(engine, spec.name, spec)
+    except PlanRefused as exc:  # a refused part is drift that only a person can resolve
+        return exc.plan, passes.observe_for(engine, spec.name, spec)
+    return planned.plan, planned.observed
 
 
 def record_assessment(store: Store, metrics: Metrics, status: StackStatus, seen: Assessment) -> None:

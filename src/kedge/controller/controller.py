@@ -8,9 +8,9 @@
 - the resync timer and the housekeeping loop (``resync.Resync``).
 
 ``start()`` first recovers commands left RUNNING by a previous process whose lease ran out,
-then starts the threads. ``stop(grace=...)`` stops the sources and claiming at once, lets
-running passes finish within ``grace`` seconds, then asks them to stop between two actions;
-whatever is still RUNNING after that is recovered by the next start. ``wake()`` lets an
+then starts the threads. ``stop(grace=...)`` stops the sources and claiming at once and lets
+running passes finish within ``grace`` seconds; a pass still running after that stays
+RUNNING and is recovered (and retried) by the next start, exactly as after a crash. ``wake()`` lets an
 in-process enqueue (the API) start a pass without waiting for the poll.
 
 Callers: ``kedge controller`` (``cli.controller``) and ``kedge serve`` (API + controller in
@@ -136,10 +136,9 @@ class Controller:
         self.resync.trigger()
         finished = self._join(grace)
         if not finished:
-            log.warning("grace period over: asking running passes to stop", grace=grace)
-            for worker in self.workers:
-                worker.ask_stop()
-            finished = self._join(min(10.0, grace))
+            # what still runs stays RUNNING: the next start recovers it once its lease is
+            # over and the retry policy runs it again, so no intent is lost
+            log.warning("grace period over: leaving running passes to recovery", grace=grace)
         log.info("controller stopped", clean=finished)
         return finished
 

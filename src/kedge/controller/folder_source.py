@@ -17,6 +17,7 @@ Callers: ``controller.Controller`` (threads), tests (``sync`` directly).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ import watchfiles
 from kedge import errors
 from kedge.controller.folder import SpecFile, decide_prune, git_commit, scan_folder
 from kedge.observability.metrics import Metrics
-from kedge.specs import digests, loader
+from kedge.specs import digests, envfiles, loader
 from kedge.specs.commands import CommandReason, CommandType
 from kedge.specs.stack import StackSpec, normalize_stack_name
 from kedge.store.protocol import Store
@@ -156,17 +157,17 @@ class FolderSource:
         path = spec_file.path
         fallback = self._stack_of.get(path, normalize_stack_name(path.stem))
         try:
-            spec = loader.parse(spec_file.text, source=str(path))
+            spec = self._parse(spec_file)
         except errors.SpecError as exc:
             return self._spec_error(path, fallback, exc, spec_file=spec_file, report=report)
         stack = spec.name
         if stack in owner:
-            exc = errors.SpecError(
+            twice = errors.SpecError(
                 f"stack {stack!r} is already declared by {owner[stack].name}",
                 location=errors.Location(file=str(path)),
-                hint="keep one spec file per stack, or give this one another name:",
+                hint="keep one spec file per stack, or give this one another name",
             )
-            return self._spec_error(path, fallback, exc, spec_file=spec_file, report=report)
+            return self._spec_error(path, fallback, twice, spec_file=spec_file, report=report)
         owner[stack] = path
         self._stack_of[path] = stack
         if self._recorded.get(path) == (spec_file.mtime_ns, spec_file.size):
@@ -181,13 +182,24 @@ class FolderSource:
         self._reported.pop(path, None)
         return stack
 
+    def _parse(self, spec_file: SpecFile) -> StackSpec:
+        """As ``loader.load_file`` does, from the content the scan read."""
+        dotenv = self.folder / ".env"
+        values = envfiles.read_env_file(dotenv, lookup=os.environ) if dotenv.is_file() else {}
+        return loader.parse(
+            spec_file.text,
+            source=str(spec_file.path),
+            project_dir=self.folder,
+            env={**values, **os.environ},
+            name=normalize_stack_name(spec_file.path.stem),
+        )
+
     def _record(self, spec: StackSpec, *, path: Path, commit: str | None,
                 report: SyncReport) -> None:
-        document = loader.canonical(spec)
         recorded = self._store.versions.record(
             spec.name,
-            document,
-            digest=digests.digest(document),
+            loader.canonical(spec),
+            digest=digests.digest(spec),
             declared=spec.meta.version,
             source=str(path),
             created_by=FOLDER_AUTHOR,

@@ -136,12 +136,11 @@ class Resync:
         if not seen.has_drift or seen.spec is None or status.applied_version is None:
             return 0
         mode = seen.spec.meta.drift
-        if mode == "off":
-            return 0
-        self._metrics.drift.labels(stack=status.stack, mode=mode).inc()
         assert seen.plan is not None
-        if mode == "warn":
-            log.warning("drift (warn: not healed)", stack=status.stack, plan=seen.plan.summary())
+        if mode != "heal":  # counted here; a healing RECONCILE counts when it acts
+            self._metrics.drift.labels(stack=status.stack, mode=mode).inc()
+            log.warning("drift not healed", stack=status.stack, drift=mode,
+                        plan=seen.plan.summary())
             return 0
         return self._heal(status, summary=seen.plan.summary())
 

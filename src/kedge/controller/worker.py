@@ -62,8 +62,6 @@ class Worker:
         self._store, self._engine, self._metrics = store, engine, metrics
         self._settings, self._doorbell, self._backoff = settings, doorbell, backoff
         self._clock = clock
-        self._beat: Heartbeat | None = None
-        self._lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
         """Claim and run commands until ``stop`` is set; a running pass is finished first."""
@@ -74,12 +72,6 @@ class Worker:
                 self._doorbell.wait(seen, timeout=self._settings.poll)
                 continue
             self.work(command)
-
-    def ask_stop(self) -> None:
-        """Ask the running pass, if any, to stop between two actions."""
-        with self._lock:
-            if self._beat is not None:
-                self._beat.ask_stop()
 
     def _claim(self) -> Command | None:
         try:
@@ -92,8 +84,14 @@ class Worker:
         """Run one claimed command to its end and record the outcome."""
         started = self._clock()
         with bind_command(command.stack, command.id):
-            log.info("pass started", type=command.type.value, version=command.version,
-                     reason=command.reason.value, attempt=command.attempt, worker=self.name)
+            log.info(
+                "pass started",
+                type=command.type.value,
+                version=command.version,
+                reason=command.reason.value,
+                attempt=command.attempt,
+                worker=self.name,
+            )
             finished = self._run(command)
             seconds = self._clock() - started
             self._count(finished, seconds=seconds)
@@ -112,23 +110,51 @@ class Worker:
         return finished
 
     def _run(self, command: Command) -> Finished:
-        with Heartbeat(self._store, command, every=self._settings.heartbeat) as beat:
-            with self._lock:
-                self._beat = beat
+        spec_error = command.options.get("spec_error")
+        if spec_error:  # the folder source's record of a broken file: nothing to run
+            return self._store.commands.finish(
+                command.id,
+                token=command.token,
+                status=CommandStatus.FAILED,
+                error=str(spec_error),
+                outcome="spec rejected; the stack keeps its last good version",
+            )
+        with Heartbeat(self._store, command, every=self._settings.heartbeat):
             try:
-                return passes.run_command(
-                    command,
-                    store=self._store,
-                    engine=self._engine,
-                    retry=self._settings.retry,
-                    should_stop=beat.should_stop,
+                passes.run_command(
+                    command, store=self._store, engine=self._engine, retry=self._settings.retry
                 )
             except errors.FencingError as exc:
                 log.warning("pass abandoned: hold lost", reason=str(exc))
-                return Finished(command=self._store.commands.get(command.id))
-            finally:
-                with self._lock:
-                    self._beat = None
+            except errors.KedgeError as exc:  # recorded by run_command; counted here
+                if isinstance(exc, errors.EngineError):
+                    self._metrics.docker_errors.labels(kind=type(exc).__name__).inc()
+            except Exception as exc:  # a bug must not leave the command RUNNING
+                log.exception("pass crashed")
+                self._fail_crashed(command, exc)
+        return self._finished(command)
+
+    def _fail_crashed(self, command: Command, exc: Exception) -> None:
+        try:
+            self._store.commands.finish(
+                command.id,
+                token=command.token,
+                status=CommandStatus.FAILED,
+                error=f"internal error: {type(exc).__name__}: {exc}",
+            )
+        except errors.FencingError:
+            pass  # already finished by the pass before it crashed
+
+    def _finished(self, command: Command) -> Finished:
+        """The command as it ended, and the retry the policy enqueued for it, if any."""
+        done = self._store.commands.get(command.id)
+        retry = None
+        if done.status is CommandStatus.FAILED:
+            pending = self._store.commands.list(
+                stack=command.stack, status=CommandStatus.PENDING, limit=20
+            )
+            retry = next((c for c in pending.items if c.retry_of == command.id), None)
+        return Finished(command=done, retry=retry)
 
     def _count(self, finished: Finished, *, seconds: float) -> None:
         done = finished.command
@@ -138,8 +164,9 @@ class Worker:
         self._metrics.commands.labels(type=kind, status=done.status.value).inc()
         if finished.retry is not None:
             self._metrics.commands.labels(type=kind, status="PENDING").inc()
-        if done.error and _is_engine_error(done.error):
-            self._metrics.docker_errors.labels(kind=done.error.split(":", 1)[0]).inc()
+        if done.type is CommandType.RECONCILE and (done.actions or 0) > 0:
+            # a RECONCILE that had to act found drift (from an event or a resync) and healed it
+            self._metrics.drift.labels(stack=done.stack, mode="heal").inc()
 
     def _follow_up(self, finished: Finished) -> None:
         """Status, backoff and auto-rollback after a pass; failures here never stop the worker."""
@@ -190,15 +217,3 @@ class Worker:
                     rollback=rollback.id)
         self._doorbell.ring()
 
-
-def _is_engine_error(error: str) -> bool:
-    return error.startswith(tuple(cls.__name__ for cls in _ENGINE_ERRORS))
-
-
-_ENGINE_ERRORS = (
-    errors.EngineUnavailable,
-    errors.EngineNotFound,
-    errors.EngineConflict,
-    errors.EngineRejected,
-    errors.EngineError,
-)
