@@ -11,6 +11,21 @@ from the ``StackSpec`` itself. Targets read ``<kind>:<name>``: ``container:shop-
 ``network:shop_default``, ``volume:shop_data``, ``image:shop-web``, ``service:db`` (a wait on
 every container of a service).
 
+What each kind asks of the executor (fields of ``Action``):
+
+- ``build_image`` / ``pull_image``: ``name`` is the image reference, ``service`` the service
+  whose ``build`` section it is built from;
+- ``create_network`` / ``create_volume``: ``name``, ``key`` (its config in the spec) and the
+  ``config_hash`` label to stamp; ``remove_network``: ``object_id`` (and ``name``);
+  ``remove_volume``: ``name``;
+- ``create_container``: ``service``, ``number``, ``name``, ``config_hash``; the container also
+  carries ``kedge.container-number`` and ``kedge.depends-on`` (``desired.depends_on_label``);
+- ``start_container``: ``object_id`` for an existing container, else ``name`` (one created
+  earlier in the same plan); ``stop_container`` / ``remove_container``: ``object_id``;
+  ``rename_container``: ``object_id`` and ``new_name``;
+- ``wait``: ``condition`` and ``required``; on ``service:<name>`` every container of that
+  service (by label: replica numbers need not be 1..n), on ``container:<name>`` that one.
+
 Images: an image reference that is not present locally becomes ``build_image`` when the
 service has ``build`` and ``pull_image`` otherwise. Kedge plans the pull rather than failing
 the plan: the planner cannot know whether a registry answers, and where none does the pull
@@ -107,7 +122,10 @@ class Action(BaseModel):
     required: bool = True
 
     def render(self) -> str:
-        return f"{self.wave:>2} {self.kind.value:<16} {self.target}: {self.cause}"
+        kind = self.kind.value
+        if self.condition is not None:
+            kind += f":{self.condition.value}"
+        return f"{self.wave:<3}{kind:<17}{self.target}: {self.cause}"
 
 
 class Refusal(BaseModel):
@@ -119,7 +137,7 @@ class Refusal(BaseModel):
     cause: str
 
     def render(self) -> str:
-        return f"!! refused          {self.target}: {self.cause}"
+        return f"!! refused         {self.target}: {self.cause}"
 
 
 class Plan(BaseModel):

@@ -430,6 +430,8 @@ class _Converter:
         return node.kind == "scalar" and self._tag(node) == _TAG + "merge"
 
     def _key(self, node: _Node, path: Path) -> str:
+        if node.kind == "scalar" and self._tag(node) != _TAG + "null":
+            return node.value
         where = Location(self.source, node.line, node.column, render_path(path))
         if node.kind != "scalar":
             raise SpecError(
@@ -437,13 +439,11 @@ class _Converter:
                 location=where,
                 hint="use a plain word as the key; complex keys ('? ') are not used by compose",
             )
-        if self._tag(node) == _TAG + "null":
-            raise SpecError(
-                "a key is empty (null)",
-                location=where,
-                hint="give the entry a name before the colon, or quote it",
-            )
-        return node.value
+        raise SpecError(
+            "a key is empty (null)",
+            location=where,
+            hint="give the entry a name before the colon, or quote it",
+        )
 
     def _tag(self, node: _Node) -> str:
         if node.tag is not None and node.tag != "!":

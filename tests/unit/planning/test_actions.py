@@ -25,9 +25,9 @@ def test_plan_groups_actions_by_wave_and_renders_one_line_each() -> None:
     assert not plan.is_empty
     assert [len(w) for w in plan.waves()] == [1, 2]
     assert plan.render() == (
-        " 1 create_network   network:shop_default: missing\n"
-        " 2 create_container container:shop-db-1: missing\n"
-        " 2 create_container container:shop-db-2: missing"
+        "1  create_network   network:shop_default: missing\n"
+        "2  create_container container:shop-db-1: missing\n"
+        "2  create_container container:shop-db-2: missing"
     )
     assert plan.summary() == "2 create_container, 1 create_network"
 
@@ -46,7 +46,7 @@ def test_a_refused_plan_is_an_error_that_keeps_the_plan() -> None:
     assert isinstance(error, PlanError)
     assert error.plan is plan
     assert "volume:shop_data: no" in str(error)
-    assert plan.render() == "!! refused          volume:shop_data: no"
+    assert plan.render() == "!! refused         volume:shop_data: no"
 
 
 @pytest.mark.parametrize(

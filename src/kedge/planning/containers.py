@@ -1,0 +1,298 @@
+"""Container rules of the planner: replicas, recreation, starts, gates, in depends_on layers.
+
+Called by ``planning.planner`` only. ``split_replicas`` decides which observed containers
+a service keeps (lowest numbers, one per number) and which go (surplus, duplicates);
+``plan_layers`` then walks the depends_on layers and, per service, recreates, starts and
+creates containers, with the health gates its dependencies ask for. A recreation is
+stop-first (stop, remove, create, start); start-first (``x-kedge: {update: start-first}``)
+renames the old container to ``<id12>_<name>`` as compose does, creates and starts the new
+one, waits for it, then stops and removes the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kedge.errors import PlanError
+from kedge.planning.actions import ActionKind, WaitFor
+from kedge.planning.desired import DesiredService, DesiredStack
+from kedge.planning.observed import ObservedContainer, ObservedStack
+from kedge.planning.steps import (
+    CREATE,
+    GATE,
+    REMOVE,
+    RETIRE_REMOVE,
+    RETIRE_STOP,
+    SETTLE,
+    START,
+    STOP,
+    Steps,
+    fields_of,
+    in_layer,
+)
+from kedge.planning.waves import Condition, order_layers
+
+__all__ = ["plan_layers", "split_replicas"]
+
+K = ActionKind
+Kept = dict[str, list[ObservedContainer]]
+Leaving = dict[str, tuple[ObservedContainer, str]]
+
+_RUNNING = ("running", "restarting", "paused")
+_GATED = (Condition.HEALTHY, Condition.COMPLETED)  # service_started is ordering alone
+
+
+def split_replicas(desired: DesiredStack, observed: ObservedStack) -> tuple[Kept, Leaving]:
+    """The containers each service keeps, and those that go (surplus, duplicates) with why."""
+    kept: Kept = {}
+    leaving: Leaving = {}
+    for name in sorted(desired.services):
+        replicas = desired.services[name].replicas
+        unique: list[ObservedContainer] = []
+        for container in observed.containers_of(name):
+            if container.state == "removing":
+                continue
+            if any(c.number == container.number for c in unique):
+                leaving[container.id] = (container, f"duplicate of replica {container.number}")
+            else:
+                unique.append(container)
+        for container in unique[replicas:]:
+            s = "" if replicas == 1 else "s"
+            leaving[container.id] = (container, f"scaled down to {replicas} replica{s}")
+        kept[name] = unique[:replicas]
+    return kept, leaving
+
+
+@dataclass
+class _Layer:
+    """What one pass over the layers has decided so far."""
+
+    steps: Steps
+    desired: DesiredStack
+    images: Mapping[str, str]
+    recreated: Leaving  # containers torn down already, to be created again
+    index: int = 0
+    recreated_services: set[str] = field(default_factory=set)
+
+
+def plan_layers(
+    steps: Steps,
+    desired: DesiredStack,
+    observed: ObservedStack,
+    *,
+    kept: Kept,
+    recreated: Leaving,
+) -> None:
+    """Plan every desired service's containers, layer by layer of depends_on."""
+    _must_resolve_dependencies(desired)
+    layers = order_layers({n: s.dependencies for n, s in desired.services.items()})
+    state = _Layer(steps, desired, observed.images, recreated)
+    for index, layer in enumerate(layers):
+        state.index = index
+        gates: dict[tuple[str, WaitFor], list[tuple[str, bool]]] = {}
+        for name in layer:
+            service = desired.services[name]
+            if _plan_service(state, service, kept[name]):
+                for dep in service.dependencies:
+                    if dep.condition in _GATED and _has_replicas(desired, dep.service):
+                        gates.setdefault((dep.service, dep.wait_for), []).append(
+                            (name, dep.required)
+                        )
+        _add_gates(state, gates)
+
+
+def _must_resolve_dependencies(desired: DesiredStack) -> None:
+    for name in sorted(desired.services):
+        for dep in desired.services[name].dependencies:
+            if dep.required and dep.service not in desired.services:
+                raise PlanError(f"service {name} depends on {dep.service}, which is not defined")
+
+
+def _has_replicas(desired: DesiredStack, name: str) -> bool:
+    service = desired.services.get(name)
+    return service is not None and service.replicas > 0
+
+
+def _add_gates(state: _Layer, gates: dict[tuple[str, WaitFor], list[tuple[str, bool]]]) -> None:
+    for dep, wait_for in sorted(gates):
+        waiting = gates[(dep, wait_for)]
+        required = any(r for _, r in waiting)
+        names = ", ".join(sorted({n for n, _ in waiting}))
+        cause = f"{names} depend{'s' if len(waiting) == 1 else ''} on it"
+        if not required:
+            cause += " (required: false)"
+        state.steps.add(
+            in_layer(state.index, GATE),
+            kind=K.WAIT,
+            target=f"service:{dep}",
+            cause=cause,
+            service=dep,
+            condition=wait_for,
+            required=required,
+        )
+
+
+def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedContainer]) -> bool:
+    """Plan one service's containers; returns whether any of them is started."""
+    starts = False
+    for container in kept:
+        if container.id in state.recreated:
+            _create(state, service, container.number, cause=state.recreated[container.id][1])
+            state.recreated_services.add(service.name)
+            starts = True
+        elif cause := _recreate_cause(container, service, state):
+            _recreate(state, service, container, cause=cause)
+            state.recreated_services.add(service.name)
+            starts = True
+        elif cause := _start_cause(container, service):
+            _start(state, container, cause=cause)
+            starts = True
+        elif cause := _restart_cause(container, service, state.recreated_services):
+            _stop(state, container, STOP, cause=cause)
+            _start(state, container, cause=cause)
+            starts = True
+    taken = {c.number for c in kept}
+    free = (n for n in range(1, service.replicas + len(taken) + 1) if n not in taken)
+    for number, _ in zip(free, range(service.replicas - len(kept)), strict=False):
+        cause = "missing" if service.replicas == 1 else f"missing replica {number}"
+        _create(state, service, number, cause=cause)
+        starts = True
+    return starts
+
+
+def _recreate_cause(container: ObservedContainer, service: DesiredService, state: _Layer) -> str:
+    if container.state == "dead":
+        return "dead"
+    if container.config_hash != service.config_hash:
+        return "config changed"
+    if service.joins in state.recreated_services:
+        return f"joins the network namespace of {service.joins}, recreated"
+    image_id = state.images.get(service.image)
+    if image_id is None:
+        return f"image {service.image} not present"
+    if container.image_id and image_id != container.image_id:
+        return f"image {service.image} now resolves to {_short(image_id)}"
+    return ""
+
+
+def _start_cause(container: ObservedContainer, service: DesiredService) -> str:
+    if container.state == "created":
+        return "created, not started"
+    if container.state != "exited":
+        return ""
+    if container.exit_code == 0 and service.is_one_shot:
+        return ""  # a one-shot that has done its job
+    code = "" if container.exit_code is None else f" with code {container.exit_code}"
+    return f"exited{code}"
+
+
+def _restart_cause(
+    container: ObservedContainer, service: DesiredService, recreated_services: set[str]
+) -> str:
+    if container.state not in _RUNNING:
+        return ""
+    for dep in service.dependencies:
+        if dep.restart and dep.service in recreated_services:
+            return f"dependency {dep.service} recreated (restart: true)"
+    return ""
+
+
+def _recreate(
+    state: _Layer, service: DesiredService, container: ObservedContainer, *, cause: str
+) -> None:
+    obstacle = service.start_first_obstacle() if service.start_first else ""
+    if obstacle:
+        cause += f", stop-first (start-first blocked: {obstacle})"
+    elif service.start_first and container.state in ("running", "restarting"):
+        _recreate_start_first(state, service, container, cause=f"{cause}, start-first")
+        return
+    if container.state in _RUNNING:
+        _stop(state, container, STOP, cause=cause)
+    _remove(state, container, REMOVE, cause=cause)
+    _create(state, service, container.number, cause=cause)
+
+
+def _recreate_start_first(
+    state: _Layer, service: DesiredService, container: ObservedContainer, *, cause: str
+) -> None:
+    old = container.model_copy(update={"name": f"{container.id[:12]}_{container.name}"})
+    state.steps.add(
+        in_layer(state.index, STOP),
+        kind=K.RENAME_CONTAINER,
+        target=f"container:{container.name}",
+        cause=cause,
+        new_name=old.name,
+        **fields_of(container),
+    )
+    name = _create(state, service, container.number, cause=cause)
+    wait_for = WaitFor.STARTED
+    if service.healthcheck or (not service.healthcheck_disabled and container.health != "none"):
+        wait_for = WaitFor.HEALTHY  # declared, or the image's own (the old container has one)
+    state.steps.add(
+        in_layer(state.index, SETTLE),
+        kind=K.WAIT,
+        target=f"container:{name}",
+        cause=f"{cause}: ready before the old one stops",
+        service=service.name,
+        number=container.number,
+        name=name,
+        condition=wait_for,
+    )
+    _stop(state, old, RETIRE_STOP, cause=cause)
+    _remove(state, old, RETIRE_REMOVE, cause=cause)
+
+
+def _create(state: _Layer, service: DesiredService, number: int, *, cause: str) -> str:
+    name = service.container_name_for(state.desired.stack, number)
+    fields = {"service": service.name, "number": number, "name": name}
+    state.steps.add(
+        in_layer(state.index, CREATE),
+        kind=K.CREATE_CONTAINER,
+        target=f"container:{name}",
+        cause=cause,
+        config_hash=service.config_hash,
+        **fields,
+    )
+    state.steps.add(
+        in_layer(state.index, START),
+        kind=K.START_CONTAINER,
+        target=f"container:{name}",
+        cause=cause,
+        **fields,
+    )
+    return name
+
+
+def _start(state: _Layer, container: ObservedContainer, *, cause: str) -> None:
+    state.steps.add(
+        in_layer(state.index, START),
+        kind=K.START_CONTAINER,
+        target=f"container:{container.name}",
+        cause=cause,
+        **fields_of(container),
+    )
+
+
+def _stop(state: _Layer, container: ObservedContainer, sub_step: int, *, cause: str) -> None:
+    state.steps.add(
+        in_layer(state.index, sub_step),
+        kind=K.STOP_CONTAINER,
+        target=f"container:{container.name}",
+        cause=cause,
+        **fields_of(container),
+    )
+
+
+def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause: str) -> None:
+    state.steps.add(
+        in_layer(state.index, sub_step),
+        kind=K.REMOVE_CONTAINER,
+        target=f"container:{container.name}",
+        cause=cause,
+        **fields_of(container),
+    )
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]

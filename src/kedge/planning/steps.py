@@ -1,0 +1,115 @@
+"""Steps: how the planner collects actions into waves, and the teardown it shares.
+
+``planning.planner`` and ``planning.containers`` add each action at a *step*, a sortable
+tuple that says where in the pass it belongs (teardown, network and volume removal, creation
+of objects, then per depends_on layer its sub-steps). ``Steps.actions()`` sorts the actions by
+step, keeps the order of addition within one step, leaves out empty steps and numbers the rest
+as waves from 1. Actions of one step have no order between them: the executor runs them in
+parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kedge.planning.actions import Action, ActionKind, Refusal
+from kedge.planning.observed import ObservedContainer
+from kedge.planning.waves import DEPENDS_ON_LABEL, find_cycle, order_layers, parse_depends_on_label
+
+__all__ = [
+    "CREATE_OBJECTS",
+    "REMOVE_OBJECTS",
+    "TEARDOWN_REMOVE",
+    "Step",
+    "Steps",
+    "fields_of",
+    "in_layer",
+    "plan_teardown",
+]
+
+Step = tuple[int, ...]
+
+REMOVE_OBJECTS: Step = (2,)  # networks and volumes that go, after their containers
+CREATE_OBJECTS: Step = (3,)  # networks, volumes and images, before any container
+TEARDOWN_REMOVE: Step = (1,)
+
+# sub-steps within a depends_on layer
+GATE, STOP, REMOVE, CREATE, START, SETTLE, RETIRE_STOP, RETIRE_REMOVE = range(8)
+
+
+def teardown_stop(reverse_layer: int) -> Step:
+    """Stops of containers that go: dependents (reverse layer 0) first."""
+    return (0, reverse_layer)
+
+
+def in_layer(layer: int, sub_step: int) -> Step:
+    return (4, layer, sub_step)
+
+
+class Steps:
+    """Actions at their steps, and refusals, as the planner adds them."""
+
+    def __init__(self) -> None:
+        self._added: list[tuple[Step, Action]] = []
+        self.refusals: list[Refusal] = []
+
+    def add(self, step: Step, *, kind: ActionKind, target: str, cause: str, **fields: Any) -> None:
+        self._added.append((step, Action(kind=kind, target=target, cause=cause, **fields)))
+
+    def refuse(self, target: str, cause: str) -> None:
+        self.refusals.append(Refusal(target=target, cause=cause))
+
+    def actions(self) -> tuple[Action, ...]:
+        waves = {step: n for n, step in enumerate(sorted({s for s, _ in self._added}), start=1)}
+        ordered = sorted(self._added, key=lambda added: added[0])
+        return tuple(a.model_copy(update={"wave": waves[s]}) for s, a in ordered)
+
+
+def plan_teardown(steps: Steps, leaving: Iterable[tuple[ObservedContainer, str]]) -> None:
+    """Stop and remove containers, dependents first, each with its cause.
+
+    Their services' dependencies come from the ``kedge.depends-on`` label, since a service
+    that goes (or a deleted stack) has no desired state left to read them from. A cycle in
+    the labels puts every service in one layer rather than blocking the teardown.
+    """
+    leaving = sorted(leaving, key=lambda pair: (pair[0].service, pair[0].number, pair[0].id))
+    reverse = _reverse_layers(c for c, _ in leaving)
+    for container, cause in leaving:
+        target = f"container:{container.name}"
+        if container.state in ("running", "restarting", "paused"):
+            steps.add(
+                teardown_stop(reverse[container.service]),
+                kind=ActionKind.STOP_CONTAINER,
+                target=target,
+                cause=cause,
+                **fields_of(container),
+            )
+    for container, cause in leaving:
+        steps.add(
+            TEARDOWN_REMOVE,
+            kind=ActionKind.REMOVE_CONTAINER,
+            target=f"container:{container.name}",
+            cause=cause,
+            **fields_of(container),
+        )
+
+
+def fields_of(container: ObservedContainer) -> dict[str, Any]:
+    return {
+        "service": container.service,
+        "number": container.number,
+        "name": container.name,
+        "object_id": container.id,
+    }
+
+
+def _reverse_layers(containers: Iterable[ObservedContainer]) -> dict[str, int]:
+    labels: dict[str, str] = {}
+    for container in containers:
+        labels.setdefault(container.service, container.labels.get(DEPENDS_ON_LABEL, ""))
+    graph = {service: parse_depends_on_label(text) for service, text in labels.items()}
+    if find_cycle(graph):
+        return dict.fromkeys(graph, 0)
+    layers = order_layers(graph)
+    return {service: len(layers) - 1 - n for n, layer in enumerate(layers) for service in layer}
