@@ -63,8 +63,13 @@ def spec_text(
     services: tuple[str, ...] = ("db", "web"),
 ) -> str:
     """A stack of a healthy ``db`` and a ``web`` that depends on it; ``rev`` changes web only."""
-    lines = [f"name: {name}", "x-kedge:", f"  on_failure: {on_failure}", f"  drift: {drift}",
-             "services:"]
+    lines = [
+        f"name: {name}",
+        "x-kedge:",
+        f"  on_failure: {on_failure}",
+        f"  drift: {drift}",
+        "services:",
+    ]
     if "db" in services:
         lines += [
             "  db:",
@@ -98,17 +103,33 @@ class ControllerProcess:
     """``kedge controller`` as a child process, with its log in ``log_path``."""
 
     def __init__(
-        self, specs: Path, db: Path, *, resync: float = 60.0, workers: int = 2,
+        self,
+        specs: Path,
+        db: Path,
+        *,
+        resync: float = 60.0,
+        workers: int = 2,
         extra: tuple[str, ...] = (),
     ) -> None:
         self.specs, self.db = specs, db
         self.port = free_port()
         self.log_path = db.with_suffix(".log")
         self.args = [
-            sys.executable, "-m", "kedge", "controller",
-            "--specs", str(specs), "--db", str(db),
-            "--workers", str(workers), "--resync", str(resync),
-            "--metrics-addr", f"127.0.0.1:{self.port}", *extra,
+            sys.executable,
+            "-m",
+            "kedge",
+            "controller",
+            "--specs",
+            str(specs),
+            "--db",
+            str(db),
+            "--workers",
+            str(workers),
+            "--resync",
+            str(resync),
+            "--metrics-addr",
+            f"127.0.0.1:{self.port}",
+            *extra,
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 

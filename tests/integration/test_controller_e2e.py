@@ -61,8 +61,11 @@ def test_the_controller_keeps_a_folder_converged(
     try:
         # -- a new file converges to healthy -------------------------------------------------
         for name in (a, b, c):
-            wait_for(lambda n=name: running_healthy(docker_client, n), timeout=90,
-                     what=f"{name} running and healthy")
+            wait_for(
+                lambda n=name: running_healthy(docker_client, n),
+                timeout=90,
+                what=f"{name} running and healthy",
+            )
         wait_for(lambda: store.stacks.get(a).health == "Healthy", timeout=30, what="a Healthy")
         status = store.stacks.get(a)
         assert (status.sync, status.applied_version, status.desired_version) == ("Synced", 1, 1)
@@ -87,7 +90,8 @@ def test_the_controller_keeps_a_folder_converged(
         assert f"{a}.yaml:" in error
         failed = wait_for(
             lambda: [x for x in _commands(store, a) if x.status is CommandStatus.FAILED],
-            timeout=30, what="a FAILED command with the spec error",
+            timeout=30,
+            what="a FAILED command with the spec error",
         )
         assert f"{a}.yaml:" in (failed[0].error or "")
         time.sleep(1.0)
@@ -123,7 +127,8 @@ def test_the_controller_keeps_a_folder_converged(
 
         def rolled_back() -> list[Any]:
             return [
-                x for x in _commands(store, d)
+                x
+                for x in _commands(store, d)
                 if x.type is CommandType.ROLLBACK and x.status is CommandStatus.DONE
             ]
 
@@ -142,13 +147,16 @@ def test_the_controller_keeps_a_folder_converged(
         time.sleep(4.0)
         for name in (a, b, d):
             assert running_healthy(docker_client, name), f"{name} was deleted"
-        deletes = [x for x in store.commands.list(type=CommandType.DELETE, limit=50).items]
+        deletes = list(store.commands.list(type=CommandType.DELETE, limit=50).items)
         assert {x.stack for x in deletes} == {c}
         assert "prune refused" in ctl.log()
 
         # -- metrics match what happened (Done when 3) ---------------------------------------
-        wait_for(lambda: sample(ctl.scrape(), "kedge_queue_depth") == 0, timeout=30,
-                 what="an empty queue")
+        wait_for(
+            lambda: sample(ctl.scrape(), "kedge_queue_depth") == 0,
+            timeout=30,
+            what="an empty queue",
+        )
         _check_metrics(ctl.scrape(), store, stacks=(a, b, c, d))
     finally:
         store.close()
@@ -157,7 +165,9 @@ def test_the_controller_keeps_a_folder_converged(
     assert "controller stopped" in ctl.log()
 
 
-def _check_metrics(samples: dict[Any, float], store: SqliteStore, *, stacks: tuple[str, ...]) -> None:
+def _check_metrics(
+    samples: dict[Any, float], store: SqliteStore, *, stacks: tuple[str, ...]
+) -> None:
     a, b, c, d = stacks
     names = {name for name, _ in samples}
     for name in (
@@ -180,7 +190,8 @@ def _check_metrics(samples: dict[Any, float], store: SqliteStore, *, stacks: tup
                 finished[key] = finished.get(key, 0) + 1
     for (kind, result), count in finished.items():
         assert sample(samples, "kedge_reconcile_passes_total", type=kind, result=result) == count, (
-            kind, result
+            kind,
+            result,
         )
     assert sample(samples, "kedge_reconcile_pass_duration_seconds_count", type="APPLY") == sum(
         n for (kind, _), n in finished.items() if kind == "APPLY"
@@ -191,8 +202,11 @@ def _check_metrics(samples: dict[Any, float], store: SqliteStore, *, stacks: tup
     assert sample(samples, "kedge_spec_errors_total", stack=a) == 1
     assert sample(samples, "kedge_drift_detected_total", stack=b, mode="heal") >= 1
     assert sample(samples, "kedge_queue_oldest_pending_age_seconds") == 0
-    info = {dict(labels)["stack"]: dict(labels) for (name, labels), value in samples.items()
-            if name == "kedge_stack_info" and value == 1}
+    info = {
+        dict(labels)["stack"]: dict(labels)
+        for (name, labels), value in samples.items()
+        if name == "kedge_stack_info" and value == 1
+    }
     assert info[b] == {"stack": b, "version": "1", "sync": "Synced", "health": "Healthy"}
     assert info[d]["version"] == "1"
     assert info[d]["sync"] == "OutOfSync"  # runs 1, while 2 is desired

@@ -38,9 +38,10 @@ def parse_addr(text: str) -> tuple[str, int]:
 
 
 def controller(
-    specs: Annotated[Path, typer.Option("--specs", help="The folder of spec files to watch.")] = Path(
-        "specs"
-    ),
+    *,
+    specs: Annotated[
+        Path, typer.Option("--specs", help="The folder of spec files to watch.")
+    ] = Path("specs"),
     db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Passes run at once.")] = 2,
     resync: Annotated[
@@ -68,8 +69,9 @@ def controller(
         typer.echo(f"kedge controller: Docker is not reachable: {exc}", err=True)
         raise typer.Exit(2) from exc
     store = SqliteStore.open(db)
-    ctl = Controller(store=store, engine=engine, registry=registry, specs_dir=specs,
-                     settings=settings)
+    ctl = Controller(
+        store=store, engine=engine, registry=registry, specs_dir=specs, settings=settings
+    )
     if metrics_addr:
         host, port = parse_addr(metrics_addr)
         start_http_server(port, addr=host, registry=registry)

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kedge import errors
+from kedge.controller import passes
 from kedge.controller.status import Health, Sync, derive_health, derive_sync
 from kedge.observability.metrics import Metrics
-from kedge.controller import passes
 from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.desired import desire
 from kedge.planning.observed import ObservedStack
@@ -82,7 +82,9 @@ def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:
     return planned.plan, planned.observed
 
 
-def record_assessment(store: Store, metrics: Metrics, status: StackStatus, seen: Assessment) -> None:
+def record_assessment(
+    store: Store, metrics: Metrics, status: StackStatus, seen: Assessment
+) -> None:
     """Store the stack's sync and health and show them as its info series."""
     store.stacks.set_status(status.stack, sync=seen.sync.value, health=seen.health.value)
     metrics.set_stack_info(

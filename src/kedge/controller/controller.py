@@ -10,8 +10,8 @@
 ``start()`` first recovers commands left RUNNING by a previous process whose lease ran out,
 then starts the threads. ``stop(grace=...)`` stops the sources and claiming at once and lets
 running passes finish within ``grace`` seconds; a pass still running after that stays
-RUNNING and is recovered (and retried) by the next start, exactly as after a crash. ``wake()`` lets an
-in-process enqueue (the API) start a pass without waiting for the poll.
+RUNNING and is recovered (and retried) by the next start, exactly as after a crash.
+``wake()`` lets an in-process enqueue (the API) start a pass without waiting for the poll.
 
 Callers: ``kedge controller`` (``cli.controller``) and ``kedge serve`` (API + controller in
 one process). The metrics are on the registry passed in; ``metrics.registry`` serves them.
@@ -79,22 +79,34 @@ class Controller:
             for i in range(self.settings.workers)
         ]
         self.resync = Resync(
-            store=store, engine=engine, metrics=self.metrics, settings=self.settings,
-            backoff=self.backoff, wake=self.wake,
+            store=store,
+            engine=engine,
+            metrics=self.metrics,
+            settings=self.settings,
+            backoff=self.backoff,
+            wake=self.wake,
         )
         self.folder = (
             None
             if specs_dir is None
             else FolderSource(
-                specs_dir, store=store, metrics=self.metrics, wake=self.wake,
-                prune=self.settings.prune, settle=self.settings.settle,
+                specs_dir,
+                store=store,
+                metrics=self.metrics,
+                wake=self.wake,
+                prune=self.settings.prune,
+                settle=self.settings.settle,
                 debounce_ms=self.settings.debounce_ms,
             )
         )
         self.events = (
             EventsSource(
-                store=store, engine=engine, metrics=self.metrics, backoff=self.backoff,
-                wake=self.wake, resync=self.resync.trigger,
+                store=store,
+                engine=engine,
+                metrics=self.metrics,
+                backoff=self.backoff,
+                wake=self.wake,
+                resync=self.resync.trigger,
                 backoff_cap=self.settings.events_backoff_cap,
             )
             if self.settings.events
@@ -121,9 +133,13 @@ class Controller:
             thread = threading.Thread(target=loop, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        log.info("controller started", name=self.name, workers=len(self.workers),
-                 specs=None if self.folder is None else str(self.folder.folder),
-                 resync=self.settings.resync)
+        log.info(
+            "controller started",
+            name=self.name,
+            workers=len(self.workers),
+            specs=None if self.folder is None else str(self.folder.folder),
+            resync=self.settings.resync,
+        )
 
     def stop(self, grace: float = 30.0) -> bool:
         """Stop claiming, let running passes finish within ``grace``; True if all did."""

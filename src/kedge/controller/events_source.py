@@ -152,8 +152,7 @@ class EventsSource:
         )
         self._metrics.events.labels(action=action).inc()
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
-        log.info("event: reconcile", stack=stack, action=action, command_id=command.id,
-                 delay=delay)
+        log.info("event: reconcile", stack=stack, action=action, command_id=command.id, delay=delay)
         self._wake()
 
     def _has_active_command(self, stack: str) -> bool:

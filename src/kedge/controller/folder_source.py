@@ -31,7 +31,7 @@ from kedge import errors
 from kedge.controller.folder import SpecFile, decide_prune, git_commit, scan_folder
 from kedge.observability.metrics import Metrics
 from kedge.specs import digests, envfiles, loader
-from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec, normalize_stack_name
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
@@ -82,8 +82,9 @@ class FolderSource:
 
     def run(self, stop: threading.Event) -> None:
         """Scan at start, then on every change, until ``stop``."""
-        watcher = threading.Thread(target=self._watch, args=(stop,), name="folder-watch",
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=self._watch, args=(stop,), name="folder-watch", daemon=True
+        )
         watcher.start()
         wait: float | None = 0.0
         while not stop.is_set():
@@ -132,12 +133,11 @@ class FolderSource:
 
     def sync(self) -> SyncReport:
         """Scan the folder once and turn what changed into versions and commands."""
-        scan = scan_folder(
-            self.folder, now_ns=time.time_ns(), settle_ns=int(self._settle * 1e9)
-        )
+        scan = scan_folder(self.folder, now_ns=time.time_ns(), settle_ns=int(self._settle * 1e9))
         report = SyncReport(unsettled=len(scan.unsettled))
-        present: set[str] = {self._stack_of.get(p, normalize_stack_name(p.stem))
-                             for p in scan.unsettled}
+        present: set[str] = {
+            self._stack_of.get(p, normalize_stack_name(p.stem)) for p in scan.unsettled
+        }
         owner: dict[str, Path] = {}
         commit: list[str | None] = []  # looked up once, only when a version is recorded
         for spec_file in scan.files:
@@ -151,7 +151,11 @@ class FolderSource:
         return report
 
     def _sync_file(
-        self, spec_file: SpecFile, *, owner: dict[str, Path], commit: list[str | None],
+        self,
+        spec_file: SpecFile,
+        *,
+        owner: dict[str, Path],
+        commit: list[str | None],
         report: SyncReport,
     ) -> str:
         path = spec_file.path
@@ -167,7 +171,10 @@ class FolderSource:
                 location=errors.Location(file=str(path)),
                 hint="keep one spec file per stack, or give this one another name",
             )
-            return self._spec_error(path, fallback, twice, spec_file=spec_file, report=report)
+            # not recorded on a stack: the stack is the other file's, and this file has none
+            return self._spec_error(
+                path, fallback, twice, spec_file=spec_file, report=report, record=False
+            )
         owner[stack] = path
         self._stack_of[path] = stack
         if self._recorded.get(path) == (spec_file.mtime_ns, spec_file.size):
@@ -194,8 +201,9 @@ class FolderSource:
             name=normalize_stack_name(spec_file.path.stem),
         )
 
-    def _record(self, spec: StackSpec, *, path: Path, commit: str | None,
-                report: SyncReport) -> None:
+    def _record(
+        self, spec: StackSpec, *, path: Path, commit: str | None, report: SyncReport
+    ) -> None:
         recorded = self._store.versions.record(
             spec.name,
             loader.canonical(spec),
@@ -212,19 +220,35 @@ class FolderSource:
                 self._store.stacks.set_status(spec.name, last_error=None)  # the file is fixed
             return
         command = self._store.commands.enqueue(
-            spec.name, CommandType.APPLY, reason=CommandReason.FILE, version=number,
+            spec.name,
+            CommandType.APPLY,
+            reason=CommandReason.FILE,
+            version=number,
             created_by=FOLDER_AUTHOR,
         )
         self._store.stacks.set_status(spec.name, desired_version=number, last_error=None)
         self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
         report.applied[spec.name] = number
-        log.info("spec recorded", stack=spec.name, version=number, new=recorded.created,
-                 file=str(path), commit=commit, command_id=command.id)
+        log.info(
+            "spec recorded",
+            stack=spec.name,
+            version=number,
+            new=recorded.created,
+            file=str(path),
+            commit=commit,
+            command_id=command.id,
+        )
         self._wake()
 
     def _spec_error(
-        self, path: Path, stack: str, exc: errors.KedgeError, *, spec_file: SpecFile,
+        self,
+        path: Path,
+        stack: str,
+        exc: errors.KedgeError,
+        *,
+        spec_file: SpecFile,
         report: SyncReport,
+        record: bool = True,
     ) -> str:
         text = exc.render() if isinstance(exc, errors.SpecError) else f"{path}: {exc}"
         report.errors[stack] = text
@@ -234,14 +258,18 @@ class FolderSource:
         self._reported[path] = (spec_file.mtime_ns, spec_file.size)
         self._metrics.spec_errors.labels(stack=stack).inc()
         log.warning("spec rejected", stack=stack, file=str(path), error=text)
-        self._store.stacks.set_status(stack, last_error=text)
-        self._record_failed_command(stack, text)
+        if record:
+            self._store.stacks.set_status(stack, last_error=text)
+            self._record_failed_command(stack, text)
         return stack
 
     def _record_failed_command(self, stack: str, text: str) -> None:
         """A FAILED APPLY without a version carries the error into the command history."""
         self._store.commands.enqueue(
-            stack, CommandType.APPLY, reason=CommandReason.FILE, created_by=FOLDER_AUTHOR,
+            stack,
+            CommandType.APPLY,
+            reason=CommandReason.FILE,
+            created_by=FOLDER_AUTHOR,
             options={"spec_error": text},
         )
         self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
@@ -271,10 +299,12 @@ class FolderSource:
             if cursor is None:
                 return frozenset(known)
 
-    def _prune_vanished(self, present: frozenset[str], *, folder_exists: bool,
-                        report: SyncReport) -> None:
-        decision = decide_prune(self.known_stacks(), present, folder_exists=folder_exists,
-                                enabled=self._prune)
+    def _prune_vanished(
+        self, present: frozenset[str], *, folder_exists: bool, report: SyncReport
+    ) -> None:
+        decision = decide_prune(
+            self.known_stacks(), present, folder_exists=folder_exists, enabled=self._prune
+        )
         if decision.refused:
             report.prune_refused = decision.refused
             if decision.refused != self._last_refusal:
@@ -283,6 +313,9 @@ class FolderSource:
             return
         self._last_refusal = ""
         for stack in sorted(decision.delete):
+            pending = self._store.commands.list(stack=stack, status=CommandStatus.PENDING)
+            for older in pending.items:  # a DELETE supersedes whatever was still to come
+                self._store.commands.cancel(older.id, by=f"prune of {stack}")
             command = self._store.commands.enqueue(
                 stack, CommandType.DELETE, reason=CommandReason.PRUNE, created_by=FOLDER_AUTHOR
             )
@@ -291,4 +324,3 @@ class FolderSource:
             report.deleted.add(stack)
             log.info("stack pruned", stack=stack, command_id=command.id)
             self._wake()
-

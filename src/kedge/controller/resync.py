@@ -106,8 +106,13 @@ class Resync:
         ):
             done = finished.command
             self._metrics.commands.labels(type=done.type.value, status=done.status.value).inc()
-            log.warning("command recovered", stack=done.stack, command_id=done.id,
-                        error=done.error, retry=None if finished.retry is None else finished.retry.id)
+            log.warning(
+                "command recovered",
+                stack=done.stack,
+                command_id=done.id,
+                error=done.error,
+                retry=None if finished.retry is None else finished.retry.id,
+            )
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
                 self._wake()
@@ -139,8 +144,9 @@ class Resync:
         assert seen.plan is not None
         if mode != "heal":  # counted here; a healing RECONCILE counts when it acts
             self._metrics.drift.labels(stack=status.stack, mode=mode).inc()
-            log.warning("drift not healed", stack=status.stack, drift=mode,
-                        plan=seen.plan.summary())
+            log.warning(
+                "drift not healed", stack=status.stack, drift=mode, plan=seen.plan.summary()
+            )
             return 0
         return self._heal(status, summary=seen.plan.summary())
 

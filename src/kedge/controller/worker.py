@@ -16,6 +16,7 @@ Callers: ``controller.Controller`` (threads), tests (one ``work`` call at a time
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -135,15 +136,13 @@ class Worker:
         return self._finished(command)
 
     def _fail_crashed(self, command: Command, exc: Exception) -> None:
-        try:
+        with contextlib.suppress(errors.FencingError):  # finished by the pass before it crashed
             self._store.commands.finish(
                 command.id,
                 token=command.token,
                 status=CommandStatus.FAILED,
                 error=f"internal error: {type(exc).__name__}: {exc}",
             )
-        except errors.FencingError:
-            pass  # already finished by the pass before it crashed
 
     def _finished(self, command: Command) -> Finished:
         """The command as it ended, and the retry the policy enqueued for it, if any."""
@@ -181,8 +180,13 @@ class Worker:
         if done.status is CommandStatus.DONE:
             self._backoff.succeeded(done.stack)
             if done.type is CommandType.DELETE:
-                stacks.set_status(done.stack, applied_version=None, sync="Synced",
-                                  health="Missing", last_error=None)
+                stacks.set_status(
+                    done.stack,
+                    applied_version=None,
+                    sync="Synced",
+                    health="Missing",
+                    last_error=None,
+                )
                 self._metrics.forget_stack(done.stack)
                 return
             if done.type in _CONVERGING:
@@ -213,7 +217,7 @@ class Worker:
             created_by=f"on_failure: rollback after #{failed.id}",
         )
         self._metrics.commands.labels(type=rollback.type.value, status="PENDING").inc()
-        log.warning("auto-rollback", to_version=applied, failed_version=failed.version,
-                    rollback=rollback.id)
+        log.warning(
+            "auto-rollback", to_version=applied, failed_version=failed.version, rollback=rollback.id
+        )
         self._doorbell.ring()
-
