@@ -15,6 +15,9 @@ stream is re-opened, and from tests.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,11 +33,29 @@ from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.store.protocol import Store
-from kedge.store.records import StackStatus
+from kedge.store.records import Finished, StackStatus
 
-__all__ = ["Resync", "iter_stacks", "refresh_queue_metrics"]
+__all__ = ["Resync", "dead_local_pid", "iter_stacks", "refresh_queue_metrics"]
 
 log = structlog.get_logger(__name__)
+
+
+def dead_local_pid(worker: str) -> int | None:
+    """The pid of a worker name ``host:pid/wN`` of this host whose process is gone, else None."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid
+    except PermissionError:
+        return None  # alive, another user's
+    return None
 
 
 def iter_stacks(store: Store) -> Iterator[StackStatus]:
@@ -101,9 +122,12 @@ class Resync:
 
     def recover(self) -> None:
         """Fail stale RUNNING commands ("worker lost") and enqueue their retries."""
-        for finished in self._store.commands.recover(
-            lease=self._settings.lease_delta, policy=self._settings.retry
-        ):
+        for finished in [
+            *self._recover_dead_local(),
+            *self._store.commands.recover(
+                lease=self._settings.lease_delta, policy=self._settings.retry
+            ),
+        ]:
             done = finished.command
             self._metrics.commands.labels(type=done.type.value, status=done.status.value).inc()
             log.warning(
@@ -116,6 +140,31 @@ class Resync:
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
                 self._wake()
+
+    def _recover_dead_local(self) -> list[Finished]:
+        """RUNNING commands held by a process of this host that no longer exists.
+
+        Their holder is certainly gone (killed, crashed), so they need not wait for the lease:
+        the recovery finishes them with the holder's own fencing token. A pid that was reused
+        looks alive and falls back to the lease, which is the safe side.
+        """
+        found: list[Finished] = []
+        running = self._store.commands.list(status=CommandStatus.RUNNING, limit=500).items
+        for command in running:
+            pid = dead_local_pid(command.worker or "")
+            if pid is None:
+                continue
+            with contextlib.suppress(errors.FencingError):  # it moved on meanwhile
+                found.append(
+                    self._store.commands.finish(
+                        command.id,
+                        token=command.token,
+                        status=CommandStatus.FAILED,
+                        error=f"worker lost: process {pid} of {command.worker} is gone",
+                        retry=self._settings.retry,
+                    )
+                )
+        return found
 
     def resync_all(self, stop: threading.Event | None = None) -> int:
         """Look at every stack once; returns how many RECONCILE commands were enqueued."""
