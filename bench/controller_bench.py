@@ -28,18 +28,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import docker  # noqa: E402
-
-from kedge.specs.commands import CommandType  # noqa: E402
-from kedge.store import SqliteStore  # noqa: E402
-from tests.conftest import build_test_image, remove_stack_objects  # noqa: E402
-from tests.integration.controller_process import (  # noqa: E402
+import docker
+from tests.conftest import build_test_image, remove_stack_objects
+from tests.integration.controller_process import (
     ControllerProcess,
     running_healthy,
     spec_text,
     wait_for,
     write_atomically,
 )
+
+from kedge.specs.commands import CommandType
+from kedge.store import SqliteStore
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,7 +49,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def show(label: str, values: list[float]) -> None:
     print(
-        f"{label:<36} p50 {statistics.median(values):7.3f} s   p95 {percentile(values, 0.95):7.3f} s"
+        f"{label:<36} p50 {statistics.median(values):7.3f} s"
+        f"   p95 {percentile(values, 0.95):7.3f} s"
         f"   (n={len(values)}, min {min(values):.3f}, max {max(values):.3f})"
     )
 
@@ -97,11 +98,11 @@ def removal_to_running(client: Any, stacks: list[str], *, trials: int) -> list[f
         old.remove(force=True)
         removed = time.monotonic()
 
-        def replaced(s: str = stack) -> bool:
+        def replaced(s: str = stack, old_id: str = old.id) -> bool:
             found = client.containers.list(
                 filters={"label": [f"kedge.stack={s}"], "status": "running"}
             )
-            return any(c.id != old.id for c in found)
+            return any(c.id != old_id for c in found)
 
         wait_for(replaced, timeout=60, what=f"{stack} running again", every=0.01)
         took.append(time.monotonic() - removed)

@@ -69,7 +69,8 @@ def test_sigkill_at_random_points_loses_nothing(
         killed_running += bool(peek.commands.list(status=CommandStatus.RUNNING).items)
         peek.close()
         ctl.kill()
-        assert ctl.proc is not None and ctl.proc.returncode == -9, f"kill {kill}"
+        assert ctl.proc is not None
+        assert ctl.proc.returncode == -9, f"kill {kill}"
 
     ctl = ControllerProcess(specs, db, resync=30).start()
     store = SqliteStore.open(db)
