@@ -183,14 +183,29 @@ def sample(samples: Samples, name: str, **labels: str) -> float:
 
 
 def containers_of(client: Any, stack: str) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": [f"kedge.stack={stack}"]}))
+    """The stack's containers; a list that raced with a removal is taken again."""
+    import docker
+
+    for _ in range(20):
+        try:
+            return list(
+                client.containers.list(all=True, filters={"label": [f"kedge.stack={stack}"]})
+            )
+        except docker.errors.NotFound:
+            time.sleep(0.05)
+    raise AssertionError(f"the containers of {stack} keep changing")
 
 
 def running_healthy(client: Any, stack: str, *, services: int = 2) -> dict[str, Any] | None:
     """{service: container} when every service has one running, healthy container."""
+    import docker
+
     found: dict[str, Any] = {}
     for c in containers_of(client, stack):
-        c.reload()
+        try:
+            c.reload()
+        except docker.errors.NotFound:
+            return None  # removed while we looked: not settled
         state = c.attrs["State"]
         if state["Status"] != "running" or state.get("Health", {}).get("Status") != "healthy":
             return None

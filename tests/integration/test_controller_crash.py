@@ -79,9 +79,11 @@ def test_sigkill_at_random_points_loses_nothing(
 
             def converged(n: str = name) -> bool:
                 found = running_healthy(docker_client, n)
-                return bool(found) and all(
-                    c.labels["kedge.version"] == str(store.stacks.get(n).desired_version)
-                    for c in found.values()
+                status = store.stacks.get(n)
+                return (
+                    bool(found)
+                    and f"REV={revision[n]}" in found["web"].attrs["Config"]["Env"]
+                    and status.applied_version == status.desired_version
                 )
 
             wait_for(converged, timeout=180, what=f"{name} converged", every=0.5)
@@ -98,6 +100,9 @@ def test_sigkill_at_random_points_loses_nothing(
                 by_service[service] = by_service.get(service, 0) + 1
             assert by_service == {"db": 1, "web": 1}, f"duplicate or orphan in {name}"
         assert not store.commands.list(status=CommandStatus.RUNNING).items
+    except BaseException:
+        print(ctl.log()[-30000:])  # shown by pytest with the failure
+        raise
     finally:
         store.close()
         code = ctl.terminate()

@@ -158,6 +158,9 @@ def test_the_controller_keeps_a_folder_converged(
             what="an empty queue",
         )
         _check_metrics(ctl.scrape(), store, stacks=(a, b, c, d))
+    except BaseException:
+        print(ctl.log()[-30000:])  # shown by pytest with the failure
+        raise
     finally:
         store.close()
         code = ctl.terminate()

@@ -40,6 +40,8 @@ __all__ = ["Worker"]
 
 log = structlog.get_logger(__name__)
 
+#: commands that are done only when the version runs healthy (the gate of on_failure: rollback)
+_GATED = frozenset({CommandType.APPLY, CommandType.ROLLBACK})
 #: commands after which the stack runs the command's version
 _CONVERGING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
 
@@ -123,7 +125,11 @@ class Worker:
         with Heartbeat(self._store, command, every=self._settings.heartbeat):
             try:
                 passes.run_command(
-                    command, store=self._store, engine=self._engine, retry=self._settings.retry
+                    command,
+                    store=self._store,
+                    engine=self._engine,
+                    retry=self._settings.retry,
+                    wait=command.type in _GATED,
                 )
             except errors.FencingError as exc:
                 log.warning("pass abandoned: hold lost", reason=str(exc))
