@@ -55,3 +55,12 @@ def test_published_examples_use_real_images(path: pathlib.Path) -> None:
     images = {name: service.image or "" for name, service in spec.services.items()}
     assert all(":" in image for image in images.values()), images
     assert not any(image.startswith("kedge-test/") for image in images.values()), images
+
+
+def test_compose_file_of_kedge_itself_validates() -> None:
+    spec = loader.load_file(EXAMPLES.parent / "compose.yaml", env={})
+    kedge = spec.services["kedge"]
+    assert kedge.command is not None
+    assert list(kedge.command)[:1] == ["serve"]
+    targets = {volume.target for volume in kedge.volumes}
+    assert {"/var/run/docker.sock", "/data", "/specs"} <= targets

@@ -5,11 +5,20 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import controller, db, validate
+from kedge.cli import apply, db, describe, diff, get, logs, remote, validate
+from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
     name="kedge",
-    help="Kedge keeps Docker stacks converged on the specs you commit.",
+    help=(
+        "Kedge keeps Docker stacks converged on the specs you commit.\n\n"
+        "Where a verb runs, one rule: the kubectl-like verbs (get, describe, apply, diff,"
+        " rollback, delete, cancel, history, logs, status) are clients of a Kedge server,"
+        " named by --server or KEDGE_SERVER (default http://127.0.0.1:8080, where"
+        " `kedge serve` listens); the compose-like verbs (up, down, plan, validate, db) work"
+        " offline on a local store (--db) and need no server. A verb that exists in both"
+        " forms (rollback) is the server's when a server is named, the local one otherwise."
+    ),
     no_args_is_help=True,
     add_completion=False,
 )
@@ -22,5 +31,18 @@ def version() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.command("controller")(controller_verb.controller)
 app.command("validate")(validate.validate)
-app.command("controller")(controller.controller)
+
+# the server and its clients (see the rule in the help above)
+# app.command("serve")(serve.serve)
+app.add_typer(get.app, name="get")
+app.add_typer(describe.app, name="describe")
+app.command("apply")(apply.apply)
+app.command("diff")(diff.diff)
+app.command("rollback")(remote.rollback)
+app.command("delete")(remote.delete)
+app.command("cancel")(remote.cancel)
+app.command("history")(remote.history)
+app.command("logs")(logs.logs)
+app.command("status")(remote.status)

@@ -20,6 +20,7 @@ from kedge.planning.desired import DesiredService, DesiredStack
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.planning.steps import (
     CREATE,
+    CREATE_CONTAINERS,
     GATE,
     REMOVE,
     RETIRE_REMOVE,
@@ -33,7 +34,7 @@ from kedge.planning.steps import (
 )
 from kedge.planning.waves import Condition, order_layers
 
-__all__ = ["plan_layers", "split_replicas"]
+__all__ = ["image_id_of", "plan_layers", "split_replicas"]
 
 K = ActionKind
 Kept = dict[str, list[ObservedContainer]]
@@ -48,20 +49,36 @@ def split_replicas(desired: DesiredStack, observed: ObservedStack) -> tuple[Kept
     kept: Kept = {}
     leaving: Leaving = {}
     for name in sorted(desired.services):
-        replicas = desired.services[name].replicas
+        service = desired.services[name]
+        replicas = service.replicas
         unique: list[ObservedContainer] = []
-        for container in observed.containers_of(name):
-            if container.state == "removing":
-                continue
+        present = [c for c in observed.containers_of(name) if c.state != "removing"]
+        for container in sorted(present, key=lambda c: _preference(c, service, desired.stack)):
             if any(c.number == container.number for c in unique):
                 leaving[container.id] = (container, f"duplicate of replica {container.number}")
             else:
                 unique.append(container)
+        unique.sort(key=lambda c: (c.number, c.id))
         for container in unique[replicas:]:
             s = "" if replicas == 1 else "s"
             leaving[container.id] = (container, f"scaled down to {replicas} replica{s}")
         kept[name] = unique[:replicas]
     return kept, leaving
+
+
+def _preference(
+    container: ObservedContainer, service: DesiredService, stack: str
+) -> tuple[int, bool, bool, bool, str]:
+    """Order of the containers of one service: by number; of two with one number, the one to
+    keep first (its proper name, its current config, running) — e.g. after a start-first
+    update was interrupted between creating the new container and removing the old one."""
+    return (
+        container.number,
+        container.name != service.container_name_for(stack, container.number),
+        container.config_hash != service.config_hash,
+        not container.is_running,
+        container.id,
+    )
 
 
 @dataclass
@@ -74,6 +91,7 @@ class _Layer:
     recreated: Leaving  # containers torn down already, to be created again
     index: int = 0
     recreated_services: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # held by containers that stay
 
 
 def plan_layers(
@@ -88,6 +106,7 @@ def plan_layers(
     _must_resolve_dependencies(desired)
     layers = order_layers({n: s.dependencies for n, s in desired.services.items()})
     state = _Layer(steps, desired, observed.images, recreated)
+    state.names = {c.name for cs in kept.values() for c in cs if c.id not in recreated}
     for index, layer in enumerate(layers):
         state.index = index
         gates: dict[tuple[str, WaitFor], list[tuple[str, bool]]] = {}
@@ -138,7 +157,8 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
     starts = False
     for container in kept:
         if container.id in state.recreated:
-            _create(state, service, container.number, cause=state.recreated[container.id][1])
+            cause = state.recreated[container.id][1]
+            _create(state, service, container.number, cause=cause, early=True)
             state.recreated_services.add(service.name)
             starts = True
         elif cause := _recreate_cause(container, service, state):
@@ -146,17 +166,21 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
             state.recreated_services.add(service.name)
             starts = True
         elif cause := _start_cause(container, service):
+            _rename_back(state, service, container)
             _start(state, container, cause=cause)
             starts = True
         elif cause := _restart_cause(container, service, state.recreated_services):
+            _rename_back(state, service, container)
             _stop(state, container, STOP, cause=cause)
             _start(state, container, cause=cause)
             starts = True
+        else:
+            _rename_back(state, service, container)
     taken = {c.number for c in kept}
     free = (n for n in range(1, service.replicas + len(taken) + 1) if n not in taken)
     for number, _ in zip(free, range(service.replicas - len(kept)), strict=False):
         cause = "missing" if service.replicas == 1 else f"missing replica {number}"
-        _create(state, service, number, cause=cause)
+        _create(state, service, number, cause=cause, early=True)
         starts = True
     return starts
 
@@ -168,7 +192,7 @@ def _recreate_cause(container: ObservedContainer, service: DesiredService, state
         return "config changed"
     if service.joins in state.recreated_services:
         return f"joins the network namespace of {service.joins}, recreated"
-    image_id = state.images.get(service.image)
+    image_id = image_id_of(service.image, state.images)
     if image_id is None:
         return f"image {service.image} not present"
     if container.image_id and image_id != container.image_id:
@@ -213,18 +237,37 @@ def _recreate(
     _create(state, service, container.number, cause=cause)
 
 
+def _rename_back(state: _Layer, service: DesiredService, container: ObservedContainer) -> None:
+    """Give a container its proper name back (one left renamed by an interrupted update),
+    unless another container that stays holds that name."""
+    name = service.container_name_for(state.desired.stack, container.number)
+    if container.name != name and name not in state.names:
+        state.names = (state.names - {container.name}) | {name}
+        state.steps.add(
+            in_layer(state.index, STOP),
+            kind=K.RENAME_CONTAINER,
+            target=f"container:{container.name}",
+            cause=f"renamed back to {name}",
+            new_name=name,
+            **fields_of(container),
+        )
+
+
 def _recreate_start_first(
     state: _Layer, service: DesiredService, container: ObservedContainer, *, cause: str
 ) -> None:
-    old = container.model_copy(update={"name": f"{container.id[:12]}_{container.name}"})
-    state.steps.add(
-        in_layer(state.index, STOP),
-        kind=K.RENAME_CONTAINER,
-        target=f"container:{container.name}",
-        cause=cause,
-        new_name=old.name,
-        **fields_of(container),
-    )
+    temporary = f"{container.id[:12]}_"
+    old = container
+    if not container.name.startswith(temporary):  # else an interrupted update renamed it
+        old = container.model_copy(update={"name": temporary + container.name})
+        state.steps.add(
+            in_layer(state.index, STOP),
+            kind=K.RENAME_CONTAINER,
+            target=f"container:{container.name}",
+            cause=cause,
+            new_name=old.name,
+            **fields_of(container),
+        )
     name = _create(state, service, container.number, cause=cause)
     wait_for = WaitFor.STARTED
     if service.healthcheck or (not service.healthcheck_disabled and container.health != "none"):
@@ -243,11 +286,17 @@ def _recreate_start_first(
     _remove(state, old, RETIRE_REMOVE, cause=cause)
 
 
-def _create(state: _Layer, service: DesiredService, number: int, *, cause: str) -> str:
+def _create(
+    state: _Layer, service: DesiredService, number: int, *, cause: str, early: bool = False
+) -> str:
+    """Create and start a container. ``early``: its name is free before the pass begins, so
+    it is created with every other such container right after networks, volumes and images
+    (creating needs no dependency to run), and its layer only starts it."""
     name = service.container_name_for(state.desired.stack, number)
     fields = {"service": service.name, "number": number, "name": name}
+    step = CREATE_CONTAINERS if early and not service.needs_peers else in_layer(state.index, CREATE)
     state.steps.add(
-        in_layer(state.index, CREATE),
+        step,
         kind=K.CREATE_CONTAINER,
         target=f"container:{name}",
         cause=cause,
@@ -292,6 +341,13 @@ def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause
         cause=cause,
         **fields_of(container),
     )
+
+
+def image_id_of(reference: str, images: Mapping[str, str]) -> str | None:
+    """The id a reference resolves to now; a reference that is an image id is itself."""
+    if reference.startswith("sha256:"):
+        return reference
+    return images.get(reference)
 
 
 def _short(image_id: str) -> str:

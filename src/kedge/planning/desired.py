@@ -51,6 +51,7 @@ class DesiredService:
     healthcheck: bool = False  # declares a healthcheck that is not disabled
     healthcheck_disabled: bool = False  # declares ``disable: true`` / ``test: [NONE]``
     network_mode: str | None = None  # "host", "none", "service:db", "container:x", a network
+    needs_peers: bool = False  # its create names other containers (links, volumes_from, …)
     dependencies: tuple[Dependency, ...] = ()
 
     def container_name_for(self, stack: str, number: int) -> str:
@@ -155,6 +156,7 @@ def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredServ
         healthcheck=bool(healthcheck and healthcheck.test and not healthcheck.is_disabled),
         healthcheck_disabled=bool(healthcheck and healthcheck.is_disabled),
         network_mode=service.network_mode,
+        needs_peers=_needs_peers(service),
         dependencies=_dependencies(service),
     )
 
@@ -178,6 +180,13 @@ def _dependencies(service: Service) -> tuple[Dependency, ...]:
     if mode.startswith("service:"):
         found.setdefault(mode.removeprefix("service:"), Dependency(mode.removeprefix("service:")))
     return tuple(found[name] for name in sorted(found))
+
+
+def _needs_peers(service: Service) -> bool:
+    """Whether creating its container needs other containers to exist already."""
+    modes = (service.network_mode, service.ipc, service.pid, service.uts)
+    shared = any(m and m.startswith(("service:", "container:")) for m in modes)
+    return shared or bool(service.links) or bool(service.volumes_from)
 
 
 def _host_port(port: PortMapping) -> str:

@@ -19,9 +19,12 @@ and the executor; it makes no Docker call and reads no clock. Rules (issue 4, *P
 - containers of services no longer desired are removed, dependents first.
 
 Waves, in order: teardown (stop by reverse dependency layers, then remove), removal of
-networks and volumes, creation of networks, volumes and images, then per depends_on layer:
-health gates, stop/rename, remove, create, start, start-first wait, start-first stop and
-remove. Empty waves are left out and the rest numbered from 1. Loops go through sorted keys.
+networks and volumes, creation of networks, volumes and images, creation of every new
+container whose name is free (creating needs no dependency to run; those that name other
+containers — links, volumes_from, ``service:`` namespaces — wait for their layer), then per
+depends_on layer: health gates, stop/rename, remove, create, start, start-first wait,
+start-first stop and remove. Empty waves are left out and the rest numbered from 1. Loops go
+through sorted keys.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Iterable
 
 from kedge.errors import PlanError
 from kedge.planning.actions import ActionKind, Plan, PlanOptions, PlanRefused
-from kedge.planning.containers import plan_layers, split_replicas
+from kedge.planning.containers import image_id_of, plan_layers, split_replicas
 from kedge.planning.desired import DesiredObject, DesiredStack, desire
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.planning.steps import CREATE_OBJECTS, REMOVE_OBJECTS, Steps, plan_teardown
@@ -66,11 +69,13 @@ def plan_desired(desired: DesiredStack, observed: ObservedStack, *, options: Pla
     kept, teardown = split_replicas(desired, observed)
     for container in _orphans(desired, observed):
         teardown[container.id] = (container, f"service {container.service} no longer desired")
-    going = _plan_networks(steps, desired, observed)
-    going |= _plan_volumes(steps, desired, observed, options=options)
+    networks_going = _plan_networks(steps, desired, observed)
+    volumes_going = _plan_volumes(steps, desired, observed, options=options)
     for containers in kept.values():
         for container in containers:
-            cause = _leaving_cause(container, going)
+            cause = _leaving_cause(container.networks, networks_going) or _leaving_cause(
+                container.volumes, volumes_going
+            )
             if cause and container.id not in teardown:
                 teardown[container.id] = (container, cause)
     plan_teardown(steps, teardown.values())
@@ -115,12 +120,9 @@ def _orphans(desired: DesiredStack, observed: ObservedStack) -> list[ObservedCon
     return [c for c in observed.containers if c.service not in desired.services]
 
 
-def _leaving_cause(container: ObservedContainer, going: dict[str, str]) -> str:
-    """Why a kept container must go with a network or volume that goes, or ''."""
-    for name in sorted(set(container.networks) | set(container.volumes)):
-        if name in going:
-            return going[name]
-    return ""
+def _leaving_cause(names: Iterable[str], going: dict[str, str]) -> str:
+    """Why a kept container must go with a network (or volume) of ``names`` that goes, or ''."""
+    return next((going[name] for name in sorted(names) if name in going), "")
 
 
 def _plan_networks(steps: Steps, desired: DesiredStack, observed: ObservedStack) -> dict[str, str]:
@@ -228,10 +230,10 @@ def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -
     planned: set[str] = set()
     for name in sorted(desired.services):
         service = desired.services[name]
-        if service.image in planned:
+        if service.image in planned or service.replicas == 0:
             continue
         cause = ""
-        if service.image not in observed.images:
+        if image_id_of(service.image, observed.images) is None:
             cause = "not present"
         elif service.build and _has_stale(observed.containers_of(name), service.config_hash):
             cause = "config changed, rebuilt"

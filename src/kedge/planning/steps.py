@@ -18,6 +18,7 @@ from kedge.planning.observed import ObservedContainer
 from kedge.planning.waves import DEPENDS_ON_LABEL, find_cycle, order_layers, parse_depends_on_label
 
 __all__ = [
+    "CREATE_CONTAINERS",
     "CREATE_OBJECTS",
     "REMOVE_OBJECTS",
     "TEARDOWN_REMOVE",
@@ -32,6 +33,8 @@ Step = tuple[int, ...]
 
 REMOVE_OBJECTS: Step = (2,)  # networks and volumes that go, after their containers
 CREATE_OBJECTS: Step = (3,)  # networks, volumes and images, before any container
+# new containers whose name is free, all at once: a layer then only starts them
+CREATE_CONTAINERS: Step = (3, 1)
 TEARDOWN_REMOVE: Step = (1,)
 
 # sub-steps within a depends_on layer

@@ -291,3 +291,25 @@ class Engine:
                 since=None if since is None else int(since), filters=dict(filters), decode=True
             )
         return EventStream(api, stream)
+
+    # -- logs (added for the API's `kedge logs`) --------------------------------------------
+
+    def container_logs(
+        self, ref: str, *, tail: int | None = None, follow: bool = False
+    ) -> Iterator[bytes]:
+        """A container's output (stdout and stderr, with timestamps) in chunks; ``follow``
+        keeps the stream open, on a connection of its own, until the container stops."""
+        api = self._connect(pool=1) if follow else self._api
+        try:
+            with _translated(f"logs of container {ref}"):
+                found = api.logs(
+                    ref,
+                    stream=True,
+                    follow=follow,
+                    timestamps=True,
+                    tail="all" if tail is None else tail,
+                )
+                yield from found
+        finally:
+            if follow:
+                api.close()

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,7 @@ from kedge.specs import durations
 
 __all__ = [
     "NAME_PATTERN",
+    "NULL",
     "Bool",
     "Bytes",
     "ComposeModel",
@@ -60,10 +61,36 @@ _TRUE = {"y", "yes", "true", "on"}
 _FALSE = {"n", "no", "false", "off"}
 
 
+class Null:
+    """An explicit YAML ``null`` where compose's schema does not allow one: fails validation."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = Null()
+
+
 class StrictModel(BaseModel):
-    """A frozen model that forbids unknown keys (where compose allows no ``x-*`` key either)."""
+    """A frozen model that forbids unknown keys (where compose allows no ``x-*`` key either).
+
+    An explicit ``null`` is an error unless the key is in ``nullable`` (compose's schema allows
+    ``null`` for few keys: ``command: null`` is fine, ``environment: null`` is not).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mark_nulls(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or None not in data.values():
+            return data
+        return {
+            k: NULL if v is None and k not in cls.nullable and not str(k).startswith("x-") else v
+            for k, v in data.items()
+        }
 
 
 class ComposeModel(StrictModel):
@@ -175,6 +202,7 @@ def to_dict(value: Any, *, separator: str = "=") -> Any:
     if value is None:
         return {}
     if isinstance(value, list):
+        unique_items(value)
         result: dict[str, Any] = {}
         for item in value:
             if not isinstance(item, str):

@@ -6,16 +6,16 @@
 joins ``default``, as in compose), ``healthcheck.test`` a list starting with ``CMD``,
 ``CMD-SHELL`` or ``NONE``, ``scale`` folded into ``deploy.replicas``, durations ``timedelta``
 and sizes bytes. Which keys the reconcilers carry out is listed in ``kedge.specs.compose``.
-Used by ``compose_top.ComposeDocument`` and read by the planner and the container reconciler.
+Its parts live in ``compose_parts``. Used by ``kedge.specs.stack.StackSpec``; read by the
+planner and the container reconciler.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kedge.specs.compose_base import (
     Bool,
@@ -25,11 +25,9 @@ from kedge.specs.compose_base import (
     Float,
     Int,
     ListOrDict,
-    StrictModel,
     StringList,
     StringOrNumber,
     UniqueList,
-    resolve_path,
     unique_items,
 )
 from kedge.specs.compose_deploy import (
@@ -41,6 +39,22 @@ from kedge.specs.compose_deploy import (
     expand_references,
     to_extra_hosts,
     to_ulimits,
+)
+from kedge.specs.compose_parts import (
+    BlkioConfig,
+    Command,
+    CredentialSpec,
+    DependsOn,
+    Develop,
+    DeviceMapping,
+    EnvFile,
+    Healthcheck,
+    Logging,
+    ModelUse,
+    Provider,
+    ServiceHook,
+    ServiceNetwork,
+    parse_device,
 )
 from kedge.specs.compose_ports import PortMapping, expand_ports
 from kedge.specs.compose_volumes import ServiceMount, expand_mounts
@@ -58,155 +72,10 @@ _CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _PULL_POLICY = re.compile(r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_")
 
 
-def to_command(value: Any) -> Any:
-    """A string command is split as compose does (shell words); a list is kept."""
-    if isinstance(value, str):
-        try:
-            return shlex.split(value)
-        except ValueError as exc:
-            raise ValueError(f"cannot split command {value!r}: {exc}; check the quotes") from exc
-    return value
-
-
-Command = Annotated[list[str] | None, BeforeValidator(to_command)]
-
-
-class Healthcheck(ComposeModel):
-    test: list[str] = []
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    retries: Int | None = None
-    start_period: Duration | None = None
-    start_interval: Duration | None = None
-    disable: Bool = False
-
-    @field_validator("test", mode="before")
-    @classmethod
-    def _test(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return ["CMD-SHELL", value]
-        return value
-
-    @field_validator("test")
-    @classmethod
-    def _check_test(cls, value: list[str]) -> list[str]:
-        if value and value[0] not in ("CMD", "CMD-SHELL", "NONE"):
-            raise ValueError(
-                f"healthcheck.test must start with CMD, CMD-SHELL or NONE, got {value[0]!r}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _disable(self) -> Healthcheck:
-        if self.disable:
-            return self.model_copy(update={"test": ["NONE"], "disable": False})
-        return self
-
-    @property
-    def is_disabled(self) -> bool:
-        return self.test[:1] == ["NONE"]
-
-
-class DependsOn(ComposeModel):
-    condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
-    restart: Bool = False
-    required: Bool = True
-
-
-class ServiceNetwork(ComposeModel):
-    aliases: UniqueList = []
-    interface_name: str | None = None
-    ipv4_address: str | None = None
-    ipv6_address: str | None = None
-    link_local_ips: UniqueList = []
-    mac_address: str | None = None
-    driver_opts: ListOrDict = {}
-    priority: Int | None = None
-    gw_priority: Int | None = None
-
-
-class Logging(ComposeModel):
-    driver: str | None = None
-    options: ListOrDict = {}
-
-
-class EnvFile(StrictModel):
-    """An ``env_file`` entry; the loader has already merged its values into ``environment``."""
-
-    path: str
-    required: Bool = True
-    format: str | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _resolve(cls, value: str, info: ValidationInfo) -> str:
-        return resolve_path(value, info)
-
-
-class DeviceMapping(ComposeModel):
-    source: str
-    target: str | None = None
-    permissions: str | None = None
-
-
-class BlkioLimit(StrictModel):
-    path: str
-    rate: Bytes
-
-
-class BlkioWeight(StrictModel):
-    path: str
-    weight: Int
-
-
-class BlkioConfig(StrictModel):
-    device_read_bps: list[BlkioLimit] = []
-    device_read_iops: list[BlkioLimit] = []
-    device_write_bps: list[BlkioLimit] = []
-    device_write_iops: list[BlkioLimit] = []
-    weight: Int | None = None
-    weight_device: list[BlkioWeight] = []
-
-
-class CredentialSpec(ComposeModel):
-    config: str | None = None
-    file: str | None = None
-    registry: str | None = None
-
-
-class ServiceHook(ComposeModel):
-    command: Command
-    user: str | None = None
-    privileged: Bool = False
-    working_dir: str | None = None
-    environment: ListOrDict = {}
-
-
-class WatchRule(ComposeModel):
-    path: str
-    action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
-    target: str | None = None
-    ignore: StringList = []
-    include: StringList = []
-    exec: ServiceHook | None = None
-
-
-class Develop(ComposeModel):
-    watch: list[WatchRule] = []
-
-
-class Provider(ComposeModel):
-    type: str
-    options: dict[str, Any] = {}
-
-
-class ModelUse(ComposeModel):
-    endpoint_var: str | None = None
-    model_var: str | None = None
-
-
 class Service(ComposeModel):
     """One service of a stack, in canonical form (see the module docstring)."""
+
+    nullable = frozenset({"command", "entrypoint", "pid", "deploy", "develop"})
 
     image: str | None = None
     build: Build | None = None
@@ -362,7 +231,7 @@ class Service(ComposeModel):
     @classmethod
     def _devices(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [_parse_device(v) if isinstance(v, str) else v for v in value]
+            return [parse_device(v) if isinstance(v, str) else v for v in value]
         return value
 
     @field_validator("container_name")
@@ -398,9 +267,28 @@ class Service(ComposeModel):
             deploy = self.deploy or Deploy()
             update["deploy"] = deploy.model_copy(update={"replicas": self.scale})
             update["scale"] = None
-        if not self.networks and self.network_mode is None:
+        if not self.networks and self.network_mode is None and self.provider is None:
             update["networks"] = {"default": ServiceNetwork()}
+        implied = self._implied_dependencies()
+        if implied:
+            update["depends_on"] = {**self.depends_on, **implied}
         return self.model_copy(update=update) if update else self
+
+    def _implied_dependencies(self) -> dict[str, DependsOn]:
+        """Services this one needs started first without saying so, as compose-go normalises:
+        ``links``, ``network_mode``/``ipc``/``pid``/``uts: service:x`` and ``volumes_from``.
+        """
+        implied: dict[str, DependsOn] = {}
+        for link in self.links:
+            implied[link.split(":")[0]] = DependsOn(condition="service_started", restart=True)
+        for mode in (self.network_mode, self.ipc, self.pid, self.uts):
+            if mode and mode.startswith("service:"):
+                name = mode.removeprefix("service:")
+                implied[name] = DependsOn(condition="service_started", restart=True)
+        for source in self.volumes_from:
+            if not source.startswith("container:"):
+                implied[source.split(":")[0]] = DependsOn(condition="service_started")
+        return {k: v for k, v in implied.items() if k not in self.depends_on}
 
     @property
     def replicas(self) -> int:
@@ -408,15 +296,3 @@ class Service(ComposeModel):
         if self.deploy is not None and self.deploy.replicas is not None:
             return self.deploy.replicas
         return 1
-
-
-def _parse_device(spec: str) -> dict[str, Any]:
-    parts = spec.split(":")
-    device: dict[str, Any] = {"source": parts[0]}
-    if len(parts) > 1:
-        device["target"] = parts[1]
-    if len(parts) > 2:
-        device["permissions"] = parts[2]
-    if len(parts) > 3 or not parts[0]:
-        raise ValueError(f"invalid device {spec!r}; write '/dev/host[:/dev/container[:rwm]]'")
-    return device

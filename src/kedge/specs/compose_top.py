@@ -40,8 +40,6 @@ class _External(ComposeModel):
     @model_validator(mode="before")
     @classmethod
     def _external_object(cls, data: Any) -> Any:
-        if data is None:
-            return {}
         if isinstance(data, dict) and isinstance(data.get("external"), dict):
             data = dict(data)
             external = dict(data.pop("external"))

@@ -8,6 +8,7 @@ and container reconcilers and by ``validation`` (undefined named volumes).
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Literal
 
 from pydantic import ValidationInfo, field_validator, model_validator
@@ -84,6 +85,13 @@ class ServiceMount(ComposeModel):
         if value and info.data.get("type") == "bind":
             return resolve_path(value, info)
         return value or None
+
+    @field_validator("target")
+    @classmethod
+    def _clean_target(cls, value: str | None) -> str | None:
+        if value and value.startswith("/"):
+            return posixpath.normpath(value).replace("//", "/")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ServiceMount:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from kedge.errors import Location, SpecError
+from kedge.specs.compose_base import Null
 
 __all__ = ["from_validation_error", "raw_path"]
 
@@ -44,7 +45,7 @@ def from_validation_error(
     """One ``SpecError`` per distinct problem in ``exc``, located in the source document."""
     found: dict[tuple[str | int, ...], SpecError] = {}
     for error in exc.errors():
-        path = raw_path(error["loc"], data)
+        path = _item_path(raw_path(error["loc"], data), error)
         if path in found:  # a union reports each branch at the same place; keep the first
             continue
         message, hint = _describe(error, path=path, model=model)
@@ -55,6 +56,16 @@ def from_validation_error(
 
 def _position(error: SpecError) -> tuple[int, int]:
     return (error.location.line or 0, error.location.column or 0)
+
+
+def _item_path(path: tuple[str | int, ...], error: ErrorDetails) -> tuple[str | int, ...]:
+    """Point at the list item a list-level check complained about (``ports[1]``, not ``ports``)."""
+    value = error.get("input")
+    if error["type"] == "value_error" and isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and repr(item) in error["msg"]:
+                return (*path, index)
+    return path
 
 
 def raw_path(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
@@ -120,7 +131,7 @@ def _show(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    if value is None:
+    if value is None or isinstance(value, Null):
         return "nothing (null)"
     return f"{value!r} ({type(value).__name__})"
 

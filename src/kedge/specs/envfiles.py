@@ -18,6 +18,10 @@ The syntax is Docker Compose's (compose-go ``dotenv``), so an existing ``.env`` 
 
 Where compose is lenient about a broken file (text after a closing quote becomes a new
 statement), this parser reports an error with the line instead.
+
+``raw=True`` reads ``env_file`` entries with ``format: raw`` as Docker Compose does: one
+``NAME=value`` per line taken as written (no quotes removed, no escapes, no substitution);
+blank lines and ``#`` comments are skipped, and a bare ``NAME`` is taken from ``lookup``.
 """
 
 from __future__ import annotations
@@ -50,16 +54,20 @@ _ESCAPES = {
 
 
 def parse_env_file(
-    text: str, *, source: str, lookup: Mapping[str, str] | None = None
+    text: str, *, source: str, lookup: Mapping[str, str] | None = None, raw: bool = False
 ) -> dict[str, str]:
     """Parse the text of an env file into its variables, in file order."""
+    if raw:
+        return _parse_raw(text, lookup=lookup or {})
     return _EnvParser(text, source=source, lookup=lookup or {}).parse()
 
 
-def read_env_file(path: pathlib.Path, *, lookup: Mapping[str, str] | None = None) -> dict[str, str]:
+def read_env_file(
+    path: pathlib.Path, *, lookup: Mapping[str, str] | None = None, raw: bool = False
+) -> dict[str, str]:
     """Read and parse the env file at ``path``; ``SpecError`` if it is missing or invalid."""
     try:
-        raw = path.read_bytes()
+        content = path.read_bytes()
     except FileNotFoundError as exc:
         raise SpecError(
             f"the env file {str(path)!r} does not exist",
@@ -73,15 +81,28 @@ def read_env_file(path: pathlib.Path, *, lookup: Mapping[str, str] | None = None
             hint="check that it is a readable file",
         ) from exc
     try:
-        text = raw.decode("utf-8-sig")
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        line = content.count(b"\n", 0, exc.start) + 1
         raise SpecError(
             f"the env file is not valid UTF-8 (byte offset {exc.start})",
             location=Location(str(path), line),
             hint="save the file as UTF-8",
         ) from exc
-    return parse_env_file(text, source=str(path), lookup=lookup)
+    return parse_env_file(text, source=str(path), lookup=lookup, raw=raw)
+
+
+def _parse_raw(text: str, *, lookup: Mapping[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, separator, value = line.partition("=")
+        if separator:
+            values[key] = value
+        elif key in lookup:
+            values[key] = lookup[key]
+    return values
 
 
 class _EnvParser:

@@ -10,7 +10,7 @@ how ``include`` conflicts are judged. Called by ``kedge.specs.loader``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kedge.errors import Location, SpecError
@@ -20,6 +20,7 @@ __all__ = ["apply_extends", "merge_service"]
 
 # (file, service) → that service's data, canonical, with its own extends already applied
 ReadService = Callable[[str, str], dict[str, Any]]
+Locate = Callable[[Sequence[str | int]], Location]
 
 _MAPPING_KEYS = {"environment", "labels", "annotations", "sysctls", "extra_hosts_map"}
 _REPLACE_KEYS = {"command", "entrypoint"}
@@ -27,12 +28,12 @@ _NAMED_KEYS = {"networks", "depends_on", "models"}
 
 
 def apply_extends(
-    services: dict[str, Any], *, read_service: ReadService, source: str = "<string>"
+    services: dict[str, Any], *, read_service: ReadService, locate: Locate
 ) -> dict[str, Any]:
     """Return ``services`` with every ``extends`` carried out (and the key removed)."""
     done: dict[str, Any] = {}
     for name in services:
-        done[name] = _resolve(name, services, done, read_service, source, chain=())
+        done[name] = _resolve(name, services, done, read_service, locate, chain=())
     return done
 
 
@@ -41,7 +42,7 @@ def _resolve(
     services: dict[str, Any],
     done: dict[str, Any],
     read_service: ReadService,
-    source: str,
+    locate: Locate,
     *,
     chain: tuple[str, ...],
 ) -> Any:
@@ -54,26 +55,26 @@ def _resolve(
         cycle = " -> ".join([*chain, name])
         raise SpecError(
             f"circular extends: {cycle}",
-            location=Location(source, path=f"services.{name}.extends"),
+            location=locate(("services", name, "extends")),
             hint="remove one of these extends",
         )
     reference = service["extends"]
-    base_name, base_file = _reference(reference, name=name, source=source)
+    base_name, base_file = _reference(reference, name=name, locate=locate)
     if base_file is not None:
         base = read_service(base_file, base_name)
     elif base_name not in services:
         raise SpecError(
             f"service {name!r} extends undefined service {base_name!r}",
-            location=Location(source, path=f"services.{name}.extends"),
+            location=locate(("services", name, "extends")),
             hint="name a service of this file, or add 'file:' for another file",
         )
     else:
-        base = _resolve(base_name, services, done, read_service, source, chain=(*chain, name))
+        base = _resolve(base_name, services, done, read_service, locate, chain=(*chain, name))
     own = {k: v for k, v in service.items() if k != "extends"}
     return merge_service(base if isinstance(base, dict) else {}, own)
 
 
-def _reference(reference: Any, *, name: str, source: str) -> tuple[str, str | None]:
+def _reference(reference: Any, *, name: str, locate: Locate) -> tuple[str, str | None]:
     if isinstance(reference, str):
         return reference, None
     if isinstance(reference, dict) and isinstance(reference.get("service"), str):
@@ -81,19 +82,19 @@ def _reference(reference: Any, *, name: str, source: str) -> tuple[str, str | No
         if unknown:
             raise SpecError(
                 f"unknown key {unknown[0]!r} under extends",
-                location=Location(source, path=f"services.{name}.extends"),
+                location=locate(("services", name, "extends")),
                 hint="extends takes 'service' and 'file'",
             )
         file = reference.get("file")
         if file is not None and not isinstance(file, str):
             raise SpecError(
                 "extends.file must be a path",
-                location=Location(source, path=f"services.{name}.extends.file"),
+                location=locate(("services", name, "extends", "file")),
             )
         return reference["service"], file
     raise SpecError(
         "extends must be a service name or a mapping with 'service' (and 'file')",
-        location=Location(source, path=f"services.{name}.extends"),
+        location=locate(("services", name, "extends")),
         hint="write 'extends: base' or 'extends: {service: base, file: other.yaml}'",
     )
 
@@ -166,5 +167,5 @@ def _build(value: Any) -> dict[str, Any]:
 
 def _hosts(value: Any) -> list[Any]:
     if isinstance(value, dict):
-        return [f"{k}={v}" for k, v in value.items()]
+        return [f"{k}={ip}" for k, v in value.items() for ip in (v if isinstance(v, list) else [v])]
     return list(value) if isinstance(value, list) else [value]

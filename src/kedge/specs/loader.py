@@ -19,6 +19,7 @@ Called by the CLI (``validate``), the controller (folder watcher) and the API.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,10 +35,11 @@ from kedge.specs import (
     envfiles,
     extends,
     interpolation,
+    service_files,
     validation,
     yamlsource,
 )
-from kedge.specs.compose_service import Service
+from kedge.specs.compose_base import NULL
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -105,19 +107,15 @@ def parse(
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
-    if "name" not in data or data["name"] in (None, ""):
-        if not name:
-            raise SpecError(
-                "the stack has no name",
-                location=document.locate(()),
-                hint="add a top-level 'name:' (lowercase letters, digits, '-', '_')",
-            )
-        data["name"] = name
+    declared = NULL if "name" in data and data["name"] is None else data.get("name")
+    data["name"] = context.stack_name(declared, fallback=name, document=document)
     spec = _validate(data, document=document, project_dir=project_dir)
     spec = context.read_service_files(spec, document=document)
     problems = validation.check(spec)
     if problems:
-        raise SpecErrors([problem.to_error(document.locate) for problem in problems])
+        errors = [problem.to_error(document.locate) for problem in problems]
+        errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
+        raise SpecErrors(errors)
     return context.record_sources(spec)
 
 
@@ -160,9 +158,20 @@ class _Context:
             data = interpolation.interpolate(data, self.env, locate=document.locate, unset=unset)
             self.warnings.extend(u.render() for u in unset)
         data = dict(data)
+        if not data:
+            raise SpecError(
+                "empty compose file",
+                location=document.locate(()),
+                hint="declare at least 'services:'",
+            )
         self._check_top_keys(data, document=document)
         if "version" in data:
-            data.pop("version")
+            if not isinstance(data.pop("version"), str):
+                raise SpecError(
+                    "version must be a string",
+                    location=document.locate(("version",)),
+                    hint="remove 'version:', it is obsolete",
+                )
             self.warnings.append(
                 f"{document.source}: the attribute 'version' is obsolete, it will be ignored;"
                 " remove it"
@@ -172,13 +181,11 @@ class _Context:
         services = data.get("services")
         if isinstance(services, dict):
             data["services"] = extends.apply_extends(
-                services, read_service=self._read_base_service, source=document.source
+                services, read_service=self._read_base_service, locate=document.locate
             )
         return data
 
     def _check_top_keys(self, data: dict[str, Any], *, document: Any) -> None:
-        import difflib
-
         errors = []
         for key in data:
             if key in _TOP_KEYS or (key.startswith("x-")):
@@ -193,6 +200,30 @@ class _Context:
             )
         if errors:
             raise SpecErrors(errors)
+
+    def stack_name(self, declared: Any, *, fallback: str | None, document: Any) -> str:
+        """The top-level ``name``, normalised as compose does (``My App`` → ``myapp``)."""
+        if declared is not None and not isinstance(declared, str):
+            raise SpecError(
+                f"name must be a string, got {declared!r}",
+                location=document.locate(("name",)),
+                hint="write e.g. 'name: shop'",
+            )
+        normalized = normalize_stack_name(declared or "")
+        if declared and normalized != declared:
+            self.warnings.append(
+                f"{document.source}: the name {declared!r} is used as {normalized!r}"
+                " (lowercase letters, digits, '-' and '_')"
+            )
+        if normalized:
+            return normalized
+        if not fallback:
+            raise SpecError(
+                "the stack has no name",
+                location=document.locate(("name",) if declared else ()),
+                hint="add a top-level 'name:' (lowercase letters, digits, '-', '_')",
+            )
+        return fallback
 
     # -- include and extends ----------------------------------------------------------------
 
@@ -237,9 +268,10 @@ class _Context:
                 location=where,
                 hint="check extends.service",
             )
-        base = canonical(other)["services"][service]
-        base.pop("networks", None) if base.get("networks") == {"default": {}} else None
-        return dict(base)
+        base: dict[str, Any] = canonical(other)["services"][service]
+        if base.get("networks") == {"default": {}}:
+            del base["networks"]  # implied in its file; the extending service decides its own
+        return base
 
     def _include(self, data: dict[str, Any], entries: Any, *, document: Any) -> None:
         if not isinstance(entries, list):
@@ -296,60 +328,16 @@ class _Context:
             if ours:
                 data[section] = ours
 
-    # -- files the services read -------------------------------------------------------------
-
     def read_service_files(self, spec: StackSpec, *, document: Any) -> StackSpec:
-        """Merge ``env_file`` and ``label_file`` values, and resolve bare environment keys."""
-        services: dict[str, Service] = {}
-        errors: list[SpecError] = []
-        for name, service in spec.services.items():
-            try:
-                services[name] = self._read_files(name, service, document=document)
-            except SpecError as exc:
-                errors.append(exc)
-        if errors:
-            raise SpecErrors(errors)
-        return spec.model_copy(update={"services": services})
-
-    def _read_files(self, name: str, service: Service, *, document: Any) -> Service:
-        environment: dict[str, str | None] = {}
-        labels: dict[str, str | None] = {}
-        if self.project_dir is not None:
-            for index, env_file in enumerate(service.env_file):
-                path = Path(env_file.path)
-                if not path.is_file():
-                    if env_file.required:
-                        raise SpecError(
-                            f"env file {env_file.path} not found",
-                            location=document.locate(("services", name, "env_file", index)),
-                            hint="create it, or mark the entry 'required: false'",
-                        )
-                    continue
-                environment.update(envfiles.read_env_file(path, lookup=self.env))
-            for label_file in service.label_file:
-                labels.update(envfiles.read_env_file(self._path(label_file), lookup=self.env))
-        environment.update(service.environment)
-        if self.interpolate:
-            environment = {k: self.env.get(k) if v is None else v for k, v in environment.items()}
-        labels.update(service.labels)
-        if environment == service.environment and labels == service.labels:
-            return service
-        return service.model_copy(update={"environment": environment, "labels": labels})
+        return service_files.read_service_files(
+            spec,
+            env=self.env,
+            project_dir=self.project_dir,
+            interpolate=self.interpolate,
+            locate=document.locate,
+        )
 
     def record_sources(self, spec: StackSpec) -> StackSpec:
-        """Record the digests of secret/config files and build contexts that exist."""
         if self.project_dir is None:
             return spec
-        found: dict[str, str] = {}
-        for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
-            for key, obj in objects.items():
-                if obj.file:
-                    value = digests.file_digest(Path(obj.file))
-                    if value is not None:
-                        found[f"{kind}.{key}"] = value
-        for name, service in spec.services.items():
-            if service.build is not None and Path(service.build.context).is_absolute():
-                value = digests.context_digest(Path(service.build.context))
-                if value is not None:
-                    found[f"build.{name}"] = value
-        return spec.model_copy(update={"sources": found}) if found else spec
+        return service_files.record_sources(spec)

@@ -72,8 +72,6 @@ class StackSpec(ComposeModel):
     )
     @classmethod
     def _check_keys(cls, value: Any) -> Any:
-        if value is None:
-            return {}
         if isinstance(value, dict):
             for key in value:
                 if not isinstance(key, str) or not NAME_PATTERN.match(key):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from kedge.errors import Location, SpecError
+from kedge.specs import labels as labels_module
 from kedge.specs.compose import REJECTED_KEYS
 from kedge.specs.compose_ports import PortMapping
 from kedge.specs.compose_service import Service
@@ -93,6 +94,9 @@ def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Pro
             "add 'image:' or 'build:'",
         )
     yield from _check_references(spec, name, service)
+    deploy_labels = service.deploy.labels if service.deploy else {}
+    yield from _check_labels((*at, "labels"), service.labels)
+    yield from _check_labels((*at, "deploy", "labels"), deploy_labels)
     yield from _check_twice_set(name, service)
     yield from _check_rejected(name, service)
     if service.build is not None:
@@ -117,6 +121,12 @@ def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Pro
         )
     if service.develop is not None:
         for index, rule in enumerate(service.develop.watch):
+            if not rule.path:
+                yield Problem(
+                    (*at, "develop", "watch", index, "path"),
+                    "develop.watch: path can't be blank",
+                    "name a folder or file to watch",
+                )
             if rule.action != "rebuild" and not rule.target:
                 yield Problem(
                     (*at, "develop", "watch", index),
@@ -224,13 +234,58 @@ def _check_rejected(name: str, service: Service) -> Iterator[Problem]:
         )
 
 
+def _check_labels(at: Path, labels: dict[str, str | None]) -> Iterator[Problem]:
+    """Kedge's rule: ``kedge.*`` labels are Kedge's; observed state is read from them."""
+    reserved = sorted(k for k in labels if k.startswith(labels_module.PREFIX))
+    if reserved:
+        yield Problem(
+            at,
+            f"the label {reserved[0]!r} is reserved for Kedge",
+            f"rename it: Kedge finds the objects it manages by their '{labels_module.PREFIX}*'"
+            " labels",
+        )
+
+
 def _check_secrets(spec: StackSpec) -> Iterator[Problem]:
+    """Secrets, configs and external volumes, as compose-go's ``validation`` package."""
     for name, secret in spec.secrets.items():
-        if not secret.external and not secret.file and not secret.environment:
+        sources = [k for k in ("file", "environment") if getattr(secret, k)]
+        if len(sources) > 1:
+            yield Problem(
+                ("secrets", name),
+                "file|environment attributes are mutually exclusive",
+                "keep one of them",
+            )
+        elif not sources and not secret.external and not secret.driver:
             yield Problem(
                 ("secrets", name),
                 f"secret {name!r} must declare either 'file' or 'environment'",
                 "add 'file: ./path' or 'environment: VAR', or mark it 'external: true'",
+            )
+    for name, config in spec.configs.items():
+        sources = [k for k in ("file", "environment", "content") if getattr(config, k) is not None]
+        if len(sources) > 1:
+            yield Problem(
+                ("configs", name),
+                "file|environment|content attributes are mutually exclusive",
+                "keep one of them",
+            )
+        elif not sources and not config.external:
+            yield Problem(
+                ("configs", name),
+                f"config {name!r}: one of file|environment|content must be set",
+                "add 'file: ./path', 'content: ...' or 'environment: VAR'",
+            )
+    for kind, objects in (("networks", spec.networks), ("volumes", spec.volumes)):
+        for name, obj in objects.items():
+            yield from _check_labels((kind, name, "labels"), obj.labels)
+    for name, volume in spec.volumes.items():
+        conflicts = [k for k in ("driver", "driver_opts", "labels") if getattr(volume, k)]
+        if volume.external and conflicts:
+            yield Problem(
+                ("volumes", name, conflicts[0]),
+                f'volumes.{name}: conflicting parameters "external" and "{conflicts[0]}" specified',
+                "an external volume exists already: remove the other keys or 'external'",
             )
 
 

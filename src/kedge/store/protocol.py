@@ -18,7 +18,7 @@ tests in ``tests/unit/store`` run against this protocol so that another backend 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -187,6 +187,11 @@ class CommandStore(Protocol):
 
     def logs(self, command_id: int, *, after: int = 0, limit: int = 1000) -> list[LogLine]:
         """The command's log lines with a sequence number above ``after``, in order."""
+        ...
+
+    def latest(self, stacks: Sequence[str]) -> dict[str, Command]:
+        """The newest command of each of ``stacks`` that has one, in one query (the API's
+        list of stacks shows it for a whole page at once)."""
         ...
 
     def list(

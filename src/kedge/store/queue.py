@@ -10,7 +10,7 @@ heartbeat, log, record_plan, finish) and recovery (recover, prune); the API (enq
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,18 +44,24 @@ SUPERSEDING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RE
 _SUPERSEDING_SQL = "(" + ", ".join(f"'{kind}'" for kind in sorted(SUPERSEDING)) + ")"
 
 # The oldest PENDING command of each stack is its head; a head may run when its not-before
-# time has passed and its stack has no RUNNING command. The oldest such head is claimed.
+# time has passed and its stack has no RUNNING command. The oldest such head is claimed:
+# PENDING commands are scanned oldest first and the first that qualifies is taken. A scan
+# passes over only the PENDING commands of busy or waiting stacks, and those stay few,
+# because a new APPLY/ROLLBACK/RECONCILE supersedes the older ones of its stack.
 _CLAIM = """
-WITH heads AS (
-    SELECT stack, min(id) AS id FROM commands WHERE status = 'PENDING' GROUP BY stack
-)
 UPDATE commands
-SET status = 'RUNNING', worker = :worker, token = :token, started_at = :now, heartbeat_at = :now
+SET status = 'RUNNING', worker = :worker, started_at = :now, heartbeat_at = :now,
+    token = (SELECT value + 1 FROM counters WHERE name = 'fencing_token')
 WHERE id = (
-    SELECT c.id FROM heads JOIN commands AS c ON c.id = heads.id
-    WHERE (c.not_before IS NULL OR c.not_before <= :now)
+    SELECT c.id FROM commands AS c INDEXED BY commands_pending_in_order
+    WHERE c.status = 'PENDING'
+      AND (c.not_before IS NULL OR c.not_before <= :now)
       AND NOT EXISTS (
-        SELECT 1 FROM commands AS r WHERE r.stack = heads.stack AND r.status = 'RUNNING'
+        SELECT 1 FROM commands AS r WHERE r.stack = c.stack AND r.status = 'RUNNING'
+      )
+      AND NOT EXISTS (
+        SELECT 1 FROM commands AS o INDEXED BY commands_pending
+        WHERE o.stack = c.stack AND o.status = 'PENDING' AND o.id < c.id
       )
     ORDER BY c.id LIMIT 1
 )
@@ -70,8 +76,13 @@ class SqliteCommands:
         self._database = database
         self._clock = clock
 
+    # Each write reads the clock inside its transaction, after the write lock is taken, so
+    # that the times it keeps follow the order in which writes commit.
     def _now(self) -> datetime:
         return self._clock()
+
+    def _stamp(self) -> str:
+        return render_time(self._clock())
 
     def enqueue(
         self,
@@ -84,7 +95,6 @@ class SqliteCommands:
         options: Mapping[str, Any] | None = None,
         not_before: datetime | None = None,
     ) -> Command:
-        now = self._now()
         fields = {
             "stack": stack,
             "type": CommandType(type).value,
@@ -96,6 +106,7 @@ class SqliteCommands:
         }
 
         def write(db: sqlite_utils.Database) -> Command:
+            now = self._now()
             ensure_stack(db, stack, now=render_time(now))
             if version is not None:
                 _must_have_version(db, stack, version)
@@ -112,29 +123,24 @@ class SqliteCommands:
         return self._database.write(write)
 
     def claim(self, worker: str) -> Command | None:
-        now = render_time(self._now())
-
         def write(db: sqlite_utils.Database) -> Command | None:
-            token = _counter(db, "fencing_token") + 1
-            row = query_one(db, _CLAIM, {"worker": worker, "token": token, "now": now})
+            row = query_one(db, _CLAIM, {"worker": worker, "now": render_time(self._now())})
             if row is None:
                 return None
-            db.execute("UPDATE counters SET value = ? WHERE name = 'fencing_token'", [token])
+            db.execute("UPDATE counters SET value = ? WHERE name = 'fencing_token'", [row["token"]])
             return history.command_from_row(row)
 
         return self._database.write(write)
 
     def heartbeat(self, command_id: int, *, token: int) -> Command:
-        now = render_time(self._now())
         return self._database.write(
-            lambda db: _hold(db, command_id, token=token, changes={"heartbeat_at": now})
+            lambda db: _hold(db, command_id, token=token, changes={"heartbeat_at": self._stamp()})
         )
 
     def record_plan(self, command_id: int, *, token: int, plan: str) -> Command:
-        now = render_time(self._now())
         return self._database.write(
             lambda db: _hold(
-                db, command_id, token=token, changes={"plan": plan, "heartbeat_at": now}
+                db, command_id, token=token, changes={"plan": plan, "heartbeat_at": self._stamp()}
             )
         )
 
@@ -147,10 +153,10 @@ class SqliteCommands:
         level: str = "info",
         fields: Mapping[str, Any] | None = None,
     ) -> LogLine:
-        now = render_time(self._now())
         extra = json.dumps(dict(fields or {}), sort_keys=True, default=str)
 
         def write(db: sqlite_utils.Database) -> LogLine:
+            now = self._stamp()
             _hold(db, command_id, token=token, changes={"heartbeat_at": now})
             row = query_one(
                 db,
@@ -179,17 +185,17 @@ class SqliteCommands:
             raise errors.ConflictError(
                 f"command #{command_id} can only finish as DONE, FAILED or CANCELLED, not {status}"
             )
-        now = self._now()
-        changes = {
-            "status": CommandStatus(status).value,
-            "finished_at": render_time(now),
-            "heartbeat_at": render_time(now),
-            "error": error,
-            "outcome": outcome,
-            "actions": actions,
-        }
 
         def write(db: sqlite_utils.Database) -> Finished:
+            now = self._now()
+            changes = {
+                "status": CommandStatus(status).value,
+                "finished_at": render_time(now),
+                "heartbeat_at": render_time(now),
+                "error": error,
+                "outcome": outcome,
+                "actions": actions,
+            }
             command = _hold(db, command_id, token=token, changes=changes)
             if command.status is CommandStatus.FAILED and retry is not None:
                 return _retry(db, command, policy=retry, now=now)
@@ -198,9 +204,8 @@ class SqliteCommands:
         return self._database.write(write)
 
     def cancel(self, command_id: int, *, by: str = "") -> Command:
-        now = render_time(self._now())
-
         def write(db: sqlite_utils.Database) -> Command:
+            now = self._stamp()
             command = _get(db, command_id)
             changes: dict[str, Any]
             if command.status is CommandStatus.PENDING:
@@ -221,9 +226,8 @@ class SqliteCommands:
         return self._database.write(write)
 
     def recover(self, *, lease: timedelta, policy: RetryPolicy) -> list[Finished]:
-        now = self._now()
-
         def write(db: sqlite_utils.Database) -> list[Finished]:
+            now = self._now()
             stale = query_all(
                 db,
                 "SELECT id, worker, heartbeat_at FROM commands"
@@ -247,11 +251,10 @@ class SqliteCommands:
         return self._database.write(write)
 
     def prune(self, policy: RetentionPolicy) -> Pruned:
-        now = self._now()
-        logs_before = render_time(now - policy.logs_for)
-        noop_before = render_time(now - policy.noop_reconciles_for)
-
         def write(db: sqlite_utils.Database) -> Pruned:
+            now = self._now()
+            logs_before = render_time(now - policy.logs_for)
+            noop_before = render_time(now - policy.noop_reconciles_for)
             noop = (
                 "FROM commands WHERE type = 'RECONCILE' AND status = 'DONE' AND actions = 0"
                 " AND finished_at < ?"
@@ -275,6 +278,22 @@ class SqliteCommands:
             lambda db: history.list_log_lines(db, command_id, after=after, limit=limit)
         )
 
+    def latest(self, stacks: Sequence[str]) -> dict[str, Command]:
+        names = sorted(set(stacks))
+        if not names:
+            return {}
+        # one index seek per stack (MAX over commands_by_stack), not a scan of their commands
+        values = ", ".join("(?)" for _ in names)
+        rows = self._database.read(
+            lambda db: query_all(
+                db,
+                "SELECT * FROM commands WHERE id IN (SELECT (SELECT MAX(id) FROM commands"
+                f" WHERE stack = v.column1) FROM (VALUES {values}) AS v)",
+                names,
+            )
+        )
+        return {row["stack"]: history.command_from_row(row) for row in rows}
+
     def list(
         self,
         *,
@@ -292,12 +311,6 @@ class SqliteCommands:
         return self._database.read(
             lambda db: history.list_commands(db, query, limit=limit, cursor=cursor)
         )
-
-
-def _counter(db: sqlite_utils.Database, name: str) -> int:
-    row = query_one(db, "SELECT value FROM counters WHERE name = ?", [name])
-    assert row is not None, f"the counter {name} is created by the first migration"
-    return int(row["value"])
 
 
 def _must_have_version(db: sqlite_utils.Database, stack: str, version: int) -> None:

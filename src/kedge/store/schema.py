@@ -119,6 +119,12 @@ def create_initial(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@MIGRATIONS(name="0002_pending_in_order")
+def index_pending_in_order(db: sqlite_utils.Database) -> None:
+    """Claims scan PENDING commands oldest first; this index holds just those."""
+    db.execute("CREATE INDEX commands_pending_in_order ON commands(id) WHERE status = 'PENDING'")
+
+
 def migration_names() -> list[str]:
     """The names of all migrations this Kedge knows, in order."""
     return [migration.name for migration in MIGRATIONS._migrations]

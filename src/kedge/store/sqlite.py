@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -54,7 +55,11 @@ class SqliteStore:
         if not migrate and not path.exists():
             raise errors.NotFoundError(f"no Kedge database at {path}")
         database = Database(
-            path, durability=durability, busy_timeout=busy_timeout, retry_for=retry_for
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            retry_for=retry_for,
+            wal=migrate,
         )
         if migrate:
             database.write(schema.MIGRATIONS.apply)
@@ -102,13 +107,20 @@ class SqliteStore:
         """Integrity problems (none when healthy) and the schema version."""
 
         def inspect(db: sqlite_utils.Database) -> CheckReport:
-            rows = query_all(db, "PRAGMA integrity_check")
+            try:
+                rows = query_all(db, "PRAGMA integrity_check")
+            except sqlite3.DatabaseError as exc:  # damage so bad the check cannot finish
+                if exc.sqlite_errorcode != sqlite3.SQLITE_CORRUPT:
+                    raise
+                rows = [{"integrity_check": f"the check stopped: {exc}"}]
             problems = [str(v) for row in rows for v in row.values() if v != "ok"]
             problems += [
                 f"foreign key broken: {row}" for row in query_all(db, "PRAGMA foreign_key_check")
             ]
             applied = [m.name for m in schema.MIGRATIONS.applied(db)]
             known = schema.migration_names()
+            if not applied:
+                problems.append("the file holds no Kedge schema: no Kedge migration was applied")
             return CheckReport(
                 problems=problems,
                 schema_version=len(applied),
@@ -118,6 +130,15 @@ class SqliteStore:
             )
 
         return self._database.run_outside_transaction(inspect)
+
+    def settings(self) -> dict[str, Any]:
+        """The connection's journal mode, synchronous level, busy timeout and foreign keys."""
+
+        def read(db: sqlite_utils.Database) -> dict[str, Any]:
+            names = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+            return {name: db.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+        return self._database.run_outside_transaction(read)
 
     def close(self) -> None:
         self._database.close()

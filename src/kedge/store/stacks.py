@@ -90,9 +90,9 @@ class SqliteStacks:
             }.items()
             if not isinstance(value, Keep)
         }
-        now = render_time(self._clock())
 
         def write(db: sqlite_utils.Database) -> dict[str, Any] | None:
+            now = render_time(self._clock())  # inside the transaction: times follow commits
             ensure_stack(db, stack, now=now)
             assignments = ", ".join(f"{name} = ?" for name in [*changes, "updated_at"])
             return query_one(

@@ -60,9 +60,9 @@ class SqliteVersions:
         commit: str | None = None,
     ) -> Recorded:
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
-        now = render_time(self._clock())
 
         def write(db: sqlite_utils.Database) -> Recorded:
+            now = render_time(self._clock())  # inside the transaction: times follow commits
             ensure_stack(db, stack, now=now)
             same = _find(db, stack, digest)
             if same is not None:

@@ -66,13 +66,13 @@ def converged(text: str = SHOP) -> ObservedStack:
 Change = Callable[[ObservedStack], ObservedStack]
 
 
-def container(name: str, **update: object) -> Change:
+def container(named: str, **update: object) -> Change:
     """Change one container as Docker or a person would."""
 
     def change(observed: ObservedStack) -> ObservedStack:
-        found = [c for c in observed.containers if c.name == name]
-        assert found, name
-        kept = tuple(c for c in observed.containers if c.name != name)
+        found = [c for c in observed.containers if c.name == named]
+        assert found, named
+        kept = tuple(c for c in observed.containers if c.name != named)
         return observed.model_copy(
             update={"containers": (*kept, found[0].model_copy(update=update))}
         )
@@ -233,10 +233,10 @@ APPLY = [
         1  create_network   network:shop_default: missing
         1  create_volume    volume:shop_data: missing
         2  create_container container:shop-db-1: missing
+        2  create_container container:shop-web-1: missing
         3  start_container  container:shop-db-1: missing
         4  wait:healthy     service:db: web depends on it
-        5  create_container container:shop-web-1: missing
-        6  start_container  container:shop-web-1: missing
+        5  start_container  container:shop-web-1: missing
         """,
         id="missing-everything",
     ),
@@ -529,10 +529,10 @@ APPLY = [
         """
         1  create_network   network:shop_default: missing
         2  create_container container:shop-cache-1: missing
+        2  create_container container:shop-web-1: missing
         3  start_container  container:shop-cache-1: missing
         4  wait:healthy     service:cache: web depends on it (required: false)
-        5  create_container container:shop-web-1: missing
-        6  start_container  container:shop-web-1: missing
+        5  start_container  container:shop-web-1: missing
         """,
         id="optional-dependency",
     ),
@@ -729,10 +729,27 @@ def test_the_order_of_keys_in_the_spec_does_not_change_the_plan() -> None:
 
 def test_the_waves_of_a_plan_follow_depends_on() -> None:
     plan = planner.plan(parse(SHOP), nothing())
-    waves = [{a.target for a in wave} for wave in plan.waves()]
-    db_started = waves.index({"container:shop-db-1"}, 2)
-    web_created = next(i for i, w in enumerate(waves) if "container:shop-web-1" in w)
-    assert db_started < waves.index({"service:db"}) < web_created
+    wave_of = {(a.kind.value, a.target): a.wave for a in plan.actions}
+    assert (
+        wave_of["create_network", "network:shop_default"]
+        < wave_of["create_container", "container:shop-web-1"]
+        < wave_of["start_container", "container:shop-db-1"]
+        < wave_of["wait", "service:db"]
+        < wave_of["start_container", "container:shop-web-1"]
+    )
+
+
+def test_containers_that_name_other_containers_are_created_in_their_layer() -> None:
+    plan = planner.plan(parse(JOINED), nothing(JOINED))
+    assert plan.render() == expect(
+        """
+        1  create_network   network:shop_default: missing
+        2  create_container container:shop-vpn-1: missing
+        3  start_container  container:shop-vpn-1: missing
+        4  create_container container:shop-app-1: missing
+        5  start_container  container:shop-app-1: missing
+        """
+    )
 
 
 def test_a_depends_on_cycle_fails_the_plan_naming_it() -> None:
@@ -756,3 +773,89 @@ def test_start_first_waits_started_without_a_healthcheck() -> None:
     plan = planner.plan(parse(desired), converged(applied))
     waits = [a for a in plan.actions if a.target == "container:shop-web-1" and a.kind == "wait"]
     assert [w.condition for w in waits] == ["started"]
+
+
+def interrupted_start_first(*, new_created: bool) -> tuple[StackSpec, ObservedStack]:
+    """A start-first update that stopped after renaming the old container (and maybe after
+    creating and starting the new one): what the next pass finds."""
+    desired = edit(START_FIRST, ("    expose", "    environment: {MODE: fast}\n    expose"))
+    spec, before = parse(desired), converged(START_FIRST)
+    plan = planner.plan(spec, before)
+    done = 3 if new_created else 1  # rename | rename, create, start
+    partial = plan.model_copy(
+        update={"actions": tuple(a for a in plan.actions if a.wave <= done + 1)}
+    )
+    partial = partial.model_copy(
+        update={"actions": tuple(a for a in partial.actions if a.kind != "wait")}
+    )
+    return spec, carry_out(partial, before, spec)
+
+
+def test_an_interrupted_start_first_update_keeps_the_new_container() -> None:
+    spec, before = interrupted_start_first(new_created=True)
+    assert sorted(c.name for c in before.containers) == [
+        "000000000002_shop-web-1",
+        "shop-db-1",
+        "shop-web-1",
+    ]
+    plan = planner.plan(spec, before)
+    assert plan.render() == expect(
+        """
+        1  stop_container   container:000000000002_shop-web-1: duplicate of replica 1
+        2  remove_container container:000000000002_shop-web-1: duplicate of replica 1
+        """
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_an_interrupted_start_first_update_is_not_renamed_twice() -> None:
+    spec, before = interrupted_start_first(new_created=False)
+    assert sorted(c.name for c in before.containers) == ["000000000002_shop-web-1", "shop-db-1"]
+    plan = planner.plan(spec, before)
+    assert plan.render() == expect(
+        """
+        1  wait:healthy     service:db: web depends on it
+        2  create_container container:shop-web-1: config changed, start-first
+        3  start_container  container:shop-web-1: config changed, start-first
+        4  wait:healthy     container:shop-web-1: config changed, start-first: ready before the old one stops
+        5  stop_container   container:000000000002_shop-web-1: config changed, start-first
+        6  remove_container container:000000000002_shop-web-1: config changed, start-first
+        """  # noqa: E501
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_a_container_left_under_a_temporary_name_is_renamed_back() -> None:
+    spec = parse(START_FIRST)
+    before = apply(converged(START_FIRST), container("shop-web-1", name="abc_shop-web-1"))
+    plan = planner.plan(spec, before)
+    assert (
+        plan.render() == "1  rename_container container:abc_shop-web-1: renamed back to shop-web-1"
+    )
+    check_converges(spec, before, plan, options=PlanOptions())
+
+
+def test_a_network_and_a_volume_of_one_name_are_told_apart() -> None:
+    text = edit(
+        SHOP,
+        ("    ports", "    networks: [data]\n    ports"),
+        ("volumes:\n  data: {}", "volumes:\n  data: {}\nnetworks:\n  data: {}"),
+    )
+    before = apply(converged(text), changed_volume)
+    plan = planner.plan(parse(text), before, options=PlanOptions(allow_data_loss=True))
+    assert "shop-web-1" not in plan.render()  # it uses the network shop_data, not the volume
+    assert "remove_container container:shop-db-1: volume shop_data recreated" in plan.render()
+
+
+def test_an_image_named_by_its_id_is_neither_pulled_nor_recreated() -> None:
+    pinned = image_id("pinned")
+    text = edit(SHOP, ("image: shop:1.4", f"image: {pinned}"))
+    start = nothing(text).model_copy(update={"images": {"postgres:16": image_id("postgres:16")}})
+    spec = parse(text)
+    plan = planner.plan(spec, start)
+    assert "pull_image" not in plan.render()
+    after = carry_out(
+        plan, start.model_copy(update={"images": {**start.images, pinned: pinned}}), spec
+    )
+    after = after.model_copy(update={"images": start.images})  # observe leaves ids out
+    assert planner.plan(spec, after).render() == ""

@@ -120,3 +120,16 @@ def test_read_env_file_not_utf8(tmp_path: pathlib.Path) -> None:
         read_env_file(path)
     assert caught.value.location.line == 2
     assert "UTF-8" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('A="quoted" # kept\n', {"A": '"quoted" # kept'}, id="as-written"),
+        pytest.param("A=$HOME ${X:-y}\\n", {"A": "$HOME ${X:-y}\\n"}, id="no-substitution"),
+        pytest.param("# comment\n\nB=1=2\n", {"B": "1=2"}, id="comments-and-equals"),
+        pytest.param("FROM_ENV\nMISSING\n", {"FROM_ENV": "e"}, id="bare-name-from-lookup"),
+    ],
+)
+def test_raw_format(text: str, expected: dict[str, str]) -> None:
+    assert parse_env_file(text, source="raw.env", lookup={"FROM_ENV": "e"}, raw=True) == expected

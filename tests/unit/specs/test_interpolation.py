@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kedge.errors import SpecError, SpecErrors
 from kedge.specs.interpolation import UnsetVariable, interpolate, substitute
@@ -174,3 +176,30 @@ def test_interpolate_records_unset_variables_with_locations() -> None:
     assert unset[0].render() == (
         's.yaml:3:5: services.web.image: the "TAG" variable is not set, using an empty string'
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_escaped_text_comes_back_unchanged(text: str) -> None:
+    assert substitute(text.replace("$", "$$"), ENV) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="$"), max_size=40))
+def test_text_without_dollar_is_untouched(text: str) -> None:
+    assert substitute(text, {}) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.from_regex(r"[_A-Za-z][_A-Za-z0-9]{0,8}", fullmatch=True),
+    value=st.text(max_size=10),
+    default=st.text(alphabet=st.characters(blacklist_characters="${}"), max_size=10),
+)
+def test_operators_against_a_reference(name: str, value: str, default: str) -> None:
+    for env in ({}, {name: ""}, {name: value}):
+        got = env.get(name)
+        assert substitute(f"${{{name}:-{default}}}", env) == (got if got else default)
+        assert substitute(f"${{{name}-{default}}}", env) == (default if got is None else got)
+        assert substitute(f"${{{name}:+{default}}}", env) == (default if got else got or "")
+        assert substitute(f"${{{name}+{default}}}", env) == ("" if got is None else default)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import time
 import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from kedge.errors import SpecError
 from kedge.specs.yamlsource import Document, Limits, load_yaml, render_path
@@ -236,9 +240,9 @@ def test_limits_are_checked(limits: dict[str, int]) -> None:
 
 def test_a_file_near_the_size_limit_loads() -> None:
     service = "  svc{i}:\n    image: busybox:1\n    command: [sh, -c, 'echo {i}']\n"
-    text = "services:\n" + "".join(service.format(i=i) for i in range(8000))
-    assert 200_000 < len(text) < 1 << 20
-    assert len(load_yaml(text).data["services"]) == 8000
+    text = "services:\n" + "".join(service.format(i=i) for i in range(3000))
+    assert 150_000 < len(text) < 1 << 20
+    assert len(load_yaml(text).data["services"]) == 3000
 
 
 LOCATE = [
@@ -294,3 +298,55 @@ def test_merged_keys_are_located_at_their_anchor() -> None:
     assert doc.data["web"] == {"image": "x", "restart": "always"}
     assert doc.locate(["web", "restart"]).line == 2
     assert doc.locate(["web", "image"]).line == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        pytest.param("a: ok\nb: caf\ud800\n", 2, 7, id="lone-surrogate-in-str"),
+        pytest.param(b"a: ok\nb: \xc3\xa9\xff\n", 2, 5, id="column-counts-characters"),
+    ],
+)
+def test_invalid_utf8_location(text: str | bytes, line: int, column: int) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_yaml(text)
+    assert "not valid UTF-8" in caught.value.message
+    assert (caught.value.location.line, caught.value.location.column) == (line, column)
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+)
+_DATA = st.recursive(
+    _SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), _DATA, max_size=5))
+def test_load_yaml_reads_what_ruamel_writes(data: dict[str, Any]) -> None:
+    stream = io.StringIO()
+    YAML(typ="safe").dump(data, stream)
+    assert load_yaml(stream.getvalue()).data == data
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), _DATA, max_size=5))
+def test_block_and_flow_styles_agree(data: dict[str, Any]) -> None:
+    block, flow = YAML(typ="safe"), YAML(typ="safe")
+    block.default_flow_style = False
+    flow.default_flow_style = True
+    texts = []
+    for dumper in (block, flow):
+        stream = io.StringIO()
+        dumper.dump(data, stream)
+        texts.append(stream.getvalue())
+    assert load_yaml(texts[0]).data == load_yaml(texts[1]).data == data

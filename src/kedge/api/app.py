@@ -1,0 +1,61 @@
+"""The app factory: one FastAPI app over a store and an engine, with no globals.
+
+``create_app`` wires the routes of ``api.stacks``, ``api.commands`` and ``api.probes``, the
+problem+json handlers, the OpenAPI document (``/openapi.json``) and its docs page (``/docs``),
+and ``/metrics`` when a Prometheus registry is given. Everything a route needs reaches it
+through ``request.app.state.kedge`` (a ``deps.Services``), so tests build as many apps as they
+like. Callers: ``cli.serve`` (the composition of ``kedge serve``) and the tests.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from kedge import __version__
+from kedge.api import commands, deps, logs, posted, probes, problems, stacks
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """Kedge keeps Docker stacks converged on the specs you commit.
+
+Read stacks, versions and commands; create versions, apply, roll back, delete and cancel.
+Every write answers with the command it created, so a client can follow it. Errors are
+`application/problem+json` with a stable `type`.
+"""
+
+
+def create_app(
+    store: deps.Store,
+    engine: deps.Engine | None,
+    *,
+    registry: CollectorRegistry | None = None,
+    controller: deps.Controller | None = None,
+) -> FastAPI:
+    """A Kedge API over ``store`` and ``engine`` (``None``: Docker is not asked)."""
+    app = FastAPI(
+        title="Kedge",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+        default_response_class=problems.AsciiJSONResponse,
+    )
+    app.state.kedge = deps.Services(store=store, engine=engine, controller=controller)
+    problems.install_handlers(app)
+    app.include_router(probes.router)
+    app.include_router(stacks.router, prefix="/api/v1")
+    app.include_router(commands.router, prefix="/api/v1")
+    app.include_router(posted.router, prefix="/api/v1")
+    app.include_router(logs.router, prefix="/api/v1")
+    if registry is not None:
+        _serve_metrics(app, registry)
+    return app
+
+
+def _serve_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics of this process (the controller's registry)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

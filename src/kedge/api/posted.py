@@ -1,0 +1,172 @@
+"""Posted specs: create a version from a spec sent as YAML or JSON, or plan one without
+applying it.
+
+The body is parsed by the spec contract (``specs.loader.parse``), so a posted spec obeys the
+same rules, and reports the same errors with file, line and column, as a file in the watched
+folder. ``source`` names the file the client read (relative build contexts and env files
+resolve from its folder); JSON is YAML, so one parser reads both. Callers: ``api.app``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path, PurePath
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request, status
+
+from kedge import errors
+from kedge.api import problems, stacks
+from kedge.api.deps import Engine, Services, ServicesDep
+from kedge.api.models import CommandCreated, PlanView
+from kedge.planning import planner
+from kedge.planning.actions import PlanRefused
+from kedge.planning.observed import ObservedStack
+from kedge.reconcilers import observe
+from kedge.specs import digests, loader
+from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.stack import StackSpec, normalize_stack_name
+
+__all__ = ["MAX_BODY", "router"]
+
+router = APIRouter(tags=["specs"])
+
+#: the largest spec the API reads (the YAML reader has its own limits below this)
+MAX_BODY = 1_000_000
+_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain")
+_SPEC_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A spec file: a compose document with Kedge's options under x-kedge.",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+Source = Annotated[str, Query(max_length=1000, description="The file the spec was read from.")]
+
+
+async def _read_spec(request: Request, *, source: str) -> StackSpec:
+    media = request.headers.get("content-type", "application/yaml").split(";")[0].strip()
+    if media and media not in _MEDIA:
+        raise problems.ProblemError(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the spec as application/yaml or application/json, not {media}",
+        )
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise problems.ProblemError(
+            413, "too-large", "The spec is too large", f"a spec may have {MAX_BODY} bytes at most"
+        )
+    path = PurePath(source)
+    project_dir = Path(path.parent) if path.is_absolute() else None
+    return await anyio.to_thread.run_sync(
+        functools.partial(
+            loader.parse,
+            body,
+            source=source,
+            project_dir=project_dir,
+            env=dict(os.environ),
+            name=normalize_stack_name(path.stem) if path.suffix in (".yaml", ".yml") else None,
+        )
+    )
+
+
+def _record(
+    kedge: Services, spec: StackSpec, *, source: str, author: str, apply: bool
+) -> CommandCreated:
+    recorded = kedge.store.versions.record(
+        spec.name,
+        loader.canonical(spec),
+        digest=digests.digest(spec),
+        declared=spec.meta.version,
+        source=source,
+        created_by=author,
+    )
+    version = recorded.version
+    command = None
+    if apply:
+        command = kedge.store.commands.enqueue(
+            spec.name,
+            CommandType.APPLY,
+            reason=CommandReason.API,
+            version=version.number,
+            created_by=author,
+        )
+        kedge.wake_controller()
+    return CommandCreated(
+        command=command, version=stacks.version_view(version), created=recorded.created
+    )
+
+
+@router.post(
+    "/versions",
+    response_model=CommandCreated,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_SPEC_BODY,
+    responses=problems.problem_responses(409, 413, 415, 422),
+)
+async def create_version(
+    kedge: ServicesDep,
+    request: Request,
+    source: Source = "api",
+    apply: Annotated[bool, Query(description="Also enqueue an APPLY of it.")] = True,
+) -> CommandCreated:
+    """Create (or find, by digest) the version of a posted spec and apply it, unless told not
+    to. 409 with the broken rule when its declared ``x-kedge.version`` conflicts."""
+    spec = await _read_spec(request, source=source)
+    record = functools.partial(
+        _record, kedge, spec, source=source, author=stacks.author_of(request), apply=apply
+    )
+    return await anyio.to_thread.run_sync(record)
+
+
+def _observe_for(engine: Engine, spec: StackSpec) -> ObservedStack:
+    """Observe the stack with the images and external objects its spec names (as a pass
+    does), so that the plan is the one a pass would make."""
+    services = sorted(spec.active_services.items())
+    return observe.observe_stack(
+        engine,
+        spec.name,
+        images=[service.image or f"{spec.name}-{name}" for name, service in services],
+        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
+        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
+    )
+
+
+def _plan(kedge: Services, spec: StackSpec) -> PlanView:
+    if kedge.engine is None:
+        raise errors.EngineUnavailable("this server has no Docker engine to observe the stack")
+    digest = digests.digest(spec)
+    found = kedge.store.versions.find(spec.name, digest)
+    observed = _observe_for(kedge.engine, spec)
+    try:
+        plan = planner.plan(spec, observed)
+    except PlanRefused as exc:
+        plan = exc.plan
+    return PlanView(
+        stack=spec.name,
+        digest=digest,
+        version=found.number if found else None,
+        changed=not plan.is_empty,
+        actions=len(plan.actions),
+        refused=plan.is_refused,
+        plan=plan.render(),
+    )
+
+
+@router.post(
+    "/plan",
+    response_model=PlanView,
+    openapi_extra=_SPEC_BODY,
+    responses=problems.problem_responses(413, 415, 422, 503),
+)
+async def plan_spec(kedge: ServicesDep, request: Request, source: Source = "api") -> PlanView:
+    """The plan of a posted spec against what runs, without applying or recording it."""
+    spec = await _read_spec(request, source=source)
+    return await anyio.to_thread.run_sync(_plan, kedge, spec)

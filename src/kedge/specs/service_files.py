@@ -1,0 +1,133 @@
+"""The files a service reads beyond its spec: ``env_file``, ``label_file``, and the digests of
+secret/config files and build contexts.
+
+``read_service_files`` merges ``env_file`` values into ``environment`` (the spec's own values
+win, as in compose), ``label_file`` values into ``labels``, and takes bare ``environment`` keys
+and ``build.args`` from the environment Kedge runs in. A missing required ``env_file`` is an
+error, as in compose. ``record_sources`` fills ``StackSpec.sources`` for ``digests.config_hash``;
+a missing secret file or build context is no error (compose's ``config`` accepts it).
+Called by ``kedge.specs.loader`` only when a project folder is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kedge.errors import Location, SpecError, SpecErrors
+from kedge.specs import digests, envfiles
+from kedge.specs.compose_service import Service
+from kedge.specs.stack import StackSpec
+
+__all__ = ["read_service_files", "record_sources"]
+
+Locate = Callable[[Sequence[str | int]], Location]
+
+
+def read_service_files(
+    spec: StackSpec,
+    *,
+    env: Mapping[str, str],
+    project_dir: Path | None,
+    interpolate: bool,
+    locate: Locate,
+) -> StackSpec:
+    """``spec`` with env files and label files merged, and bare keys resolved from ``env``."""
+    services: dict[str, Service] = {}
+    errors: list[SpecError] = []
+    for name, service in spec.services.items():
+        try:
+            services[name] = _read_files(
+                name,
+                service,
+                env=env,
+                project_dir=project_dir,
+                interpolate=interpolate,
+                locate=locate,
+            )
+        except SpecError as exc:
+            errors.append(exc)
+    if errors:
+        raise SpecErrors(errors)
+    return spec.model_copy(update={"services": services})
+
+
+def _read_files(
+    name: str,
+    service: Service,
+    *,
+    env: Mapping[str, str],
+    project_dir: Path | None,
+    interpolate: bool,
+    locate: Locate,
+) -> Service:
+    environment: dict[str, str | None] = {}
+    labels: dict[str, str | None] = {}
+    if project_dir is not None:
+        for index, env_file in enumerate(service.env_file):
+            path = Path(env_file.path)
+            if not path.is_file():
+                if env_file.required:
+                    raise SpecError(
+                        f"env file {env_file.path} not found",
+                        location=locate(("services", name, "env_file", index)),
+                        hint="create it, or mark the entry 'required: false'",
+                    )
+                continue
+            environment.update(_read_env_file(path, format=env_file.format, env=env))
+        for label_file in service.label_file:
+            path = Path(label_file)
+            path = path if path.is_absolute() else project_dir / path
+            labels.update(envfiles.read_env_file(path, lookup=env))
+    environment.update(service.environment)
+    if interpolate:
+        environment = {k: env.get(k) if v is None else v for k, v in environment.items()}
+    labels.update(service.labels)
+    update: dict[str, Any] = {}
+    if environment != service.environment:
+        update["environment"] = environment
+    if labels != service.labels:
+        update["labels"] = labels
+    build = service.build
+    if build is not None and interpolate and None in build.args.values():
+        args = {k: env.get(k) if v is None else v for k, v in build.args.items()}
+        update["build"] = build.model_copy(
+            update={"args": {k: v for k, v in args.items() if v is not None}}
+        )
+    return service.model_copy(update=update) if update else service
+
+
+def _read_env_file(path: Path, *, format: str | None, env: Mapping[str, str]) -> dict[str, str]:
+    """An env file in compose's format, or ``format: raw`` (``KEY=VALUE`` taken literally)."""
+    if format in (None, ""):
+        return envfiles.read_env_file(path, lookup=env)
+    if format != "raw":
+        raise SpecError(
+            f"unsupported env_file format {format!r}",
+            location=Location(str(path)),
+            hint="leave 'format' out, or use 'raw'",
+        )
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, found, value = line.partition("=")
+        if found and key.strip() and not key.lstrip().startswith("#"):
+            values[key.strip()] = value
+    return values
+
+
+def record_sources(spec: StackSpec) -> StackSpec:
+    """Record the digests of the secret/config files and build contexts that exist."""
+    found: dict[str, str] = {}
+    for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
+        for key, obj in objects.items():
+            if obj.file:
+                value = digests.file_digest(Path(obj.file))
+                if value is not None:
+                    found[f"{kind}.{key}"] = value
+    for name, service in spec.services.items():
+        if service.build is not None and Path(service.build.context).is_absolute():
+            value = digests.context_digest(Path(service.build.context))
+            if value is not None:
+                found[f"build.{name}"] = value
+    return spec.model_copy(update={"sources": found}) if found else spec
