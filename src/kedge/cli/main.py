@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import apply, db, describe, diff, get, logs, remote, validate
+from kedge.cli import apply, db, describe, diff, get, local, logs, remote, validate
 from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
@@ -33,6 +33,9 @@ def version() -> None:
 app.add_typer(db.app, name="db")
 app.command("controller")(controller_verb.controller)
 app.command("validate")(validate.validate)
+app.command("up")(local.up)
+app.command("down")(local.down)
+app.command("plan")(local.plan)
 
 # the server and its clients (see the rule in the help above)
 # app.command("serve")(serve.serve)
@@ -40,7 +43,7 @@ app.add_typer(get.app, name="get")
 app.add_typer(describe.app, name="describe")
 app.command("apply")(apply.apply)
 app.command("diff")(diff.diff)
-app.command("rollback")(remote.rollback)
+app.command("rollback")(local.rollback)  # the server's with --server/KEDGE_SERVER
 app.command("delete")(remote.delete)
 app.command("cancel")(remote.cancel)
 app.command("history")(remote.history)

@@ -46,6 +46,14 @@ _GATED = frozenset({CommandType.APPLY, CommandType.ROLLBACK})
 _CONVERGING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
 
 
+def _gated(command: Command) -> Command:
+    """An APPLY or ROLLBACK is done only when what it started is healthy (``kedge up
+    --wait``): the health gate that ``on_failure: rollback`` acts on."""
+    if command.type not in _GATED or command.options.get("wait") is not None:
+        return command
+    return command.model_copy(update={"options": {**command.options, "wait": True}})
+
+
 class Worker:
     """One worker thread's loop and the handling of one command."""
 
@@ -125,11 +133,10 @@ class Worker:
         with Heartbeat(self._store, command, every=self._settings.heartbeat):
             try:
                 passes.run_command(
-                    command,
+                    _gated(command),
                     store=self._store,
                     engine=self._engine,
                     retry=self._settings.retry,
-                    wait=command.type in _GATED,
                 )
             except errors.FencingError as exc:
                 log.warning("pass abandoned: hold lost", reason=str(exc))
