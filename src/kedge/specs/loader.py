@@ -34,6 +34,7 @@ from kedge.specs import (
     digests,
     envfiles,
     extends,
+    includes,
     interpolation,
     service_files,
     validation,
@@ -232,11 +233,32 @@ class _Context:
         base = self.project_dir or Path.cwd()
         return path if path.is_absolute() else Path(os.path.normpath(base / path))
 
-    def _load_other(self, path: Path, *, env: Mapping[str, str], where: Location) -> StackSpec:
-        """Parse another compose file (an included or extended one) as compose would."""
-        if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
-            chain = " -> ".join([*self.seen, str(path)])
+    def _load_other(
+        self, paths: list[Path], *, project_dir: Path, env: Mapping[str, str], where: Location
+    ) -> StackSpec:
+        """Parse other compose files (an included project, an extended file) as compose would:
+        the first file, overridden by the others, relative to ``project_dir``.
+        """
+        first = paths[0]
+        if str(first) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
+            chain = " -> ".join([*self.seen, str(first)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
+        other = _Context(
+            env=dict(env),
+            interpolate=self.interpolate,
+            project_dir=project_dir,
+            warnings=self.warnings,
+            seen=(*self.seen, str(first)),
+        )
+        documents = [self._read_document(path, where=where) for path in paths]
+        data = other.prepare(documents[0])
+        for override in documents[1:]:
+            data = includes.merge_documents(data, other.prepare(override))
+        data["name"] = "included"
+        spec = _validate(data, document=documents[0], project_dir=project_dir)
+        return other.read_service_files(spec, document=documents[0])
+
+    def _read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
         try:
             content = path.read_bytes()
         except OSError as exc:
@@ -245,23 +267,12 @@ class _Context:
                 location=where,
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
-        other = _Context(
-            env=dict(env),
-            interpolate=self.interpolate,
-            project_dir=path.parent,
-            warnings=self.warnings,
-            seen=(*self.seen, str(path)),
-        )
-        document = yamlsource.load_yaml(content, source=str(path))
-        data = other.prepare(document)
-        data["name"] = data.get("name") or "included"
-        spec = _validate(data, document=document, project_dir=path.parent)
-        return other.read_service_files(spec, document=document)
+        return yamlsource.load_yaml(content, source=str(path))
 
     def _read_base_service(self, file: str, service: str) -> dict[str, Any]:
         path = self._path(file)
         where = Location(self.seen[-1], path="extends.file")
-        other = self._load_other(path, env=self.env, where=where)
+        other = self._load_other([path], project_dir=path.parent, env=self.env, where=where)
         if service not in other.services:
             raise SpecError(
                 f"cannot extend service {service!r}: {str(path)!r} has no such service",
@@ -280,53 +291,15 @@ class _Context:
                 location=document.locate(("include",)),
                 hint="write 'include: [other.yaml]'",
             )
-        for index, entry in enumerate(entries):
+        for index, raw in enumerate(entries):
             where = document.locate(("include", index))
-            for path, env in self._include_entry(entry, where=where):
-                included = canonical(self._load_other(path, env=env, where=where))
-                self._merge_included(data, included, where=where)
-
-    def _include_entry(self, entry: Any, *, where: Location) -> list[tuple[Path, dict[str, str]]]:
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        if not isinstance(entry, dict) or "path" not in entry:
-            raise SpecError("an include entry needs a 'path'", location=where)
-        unknown = sorted(set(entry) - {"path", "env_file", "project_directory"})
-        if unknown:
-            raise SpecError(
-                f"unknown key {unknown[0]!r} in include",
-                location=where,
-                hint="include takes path, env_file and project_directory",
+            entry = includes.read_entry(raw, resolve=self._path, env=self.env, where=where)
+            included = self._load_other(
+                entry.paths, project_dir=entry.project_dir, env=entry.env, where=where
             )
-        paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
-        resolved = [self._path(str(p)) for p in paths]
-        folder = self._path(str(entry.get("project_directory") or resolved[0].parent))
-        env_files = entry.get("env_file") or [str(folder / ".env")]
-        env_files = env_files if isinstance(env_files, list) else [env_files]
-        values: dict[str, str] = {}
-        for env_file in env_files:
-            file = self._path(str(env_file))
-            if file.is_file():
-                values.update(envfiles.read_env_file(file, lookup=self.env))
-        return [(path, {**values, **self.env}) for path in resolved]
-
-    def _merge_included(
-        self, data: dict[str, Any], included: dict[str, Any], *, where: Location
-    ) -> None:
-        for section in ("services", "networks", "volumes", "secrets", "configs"):
-            theirs = included.get(section) or {}
-            ours = data.get(section)
-            ours = dict(ours) if isinstance(ours, dict) else {}
-            for key, value in theirs.items():
-                if key in ours and section == "services":
-                    raise SpecError(
-                        f"services.{key} conflicts with a service of an included file",
-                        location=where,
-                        hint="rename one of the two services",
-                    )
-                ours.setdefault(key, value)
-            if ours:
-                data[section] = ours
+            includes.import_resources(
+                data, canonical(included), where=where, context={"project_dir": self.project_dir}
+            )
 
     def read_service_files(self, spec: StackSpec, *, document: Any) -> StackSpec:
         return service_files.read_service_files(
