@@ -6,11 +6,17 @@ following a running pass and a stack's containers."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -20,7 +26,7 @@ from kedge.controller.settings import ControllerSettings
 from kedge.reconcilers.engine import Engine
 from kedge.store.records import RetryPolicy
 from kedge.store.sqlite import SqliteStore
-from tests.cli.conftest import Kedge, LiveServer, start_server
+from tests.cli.conftest import Kedge, LiveServer, free_port, start_server
 
 pytestmark = pytest.mark.docker
 
@@ -208,3 +214,43 @@ def test_rollback_without_a_server_is_the_local_form(
     )
     assert back.exit_code == 0, back.output
     assert {c.labels["kedge.config-hash"] for c in containers(docker_client, stack_name)} == first
+
+
+def test_kedge_serve_runs_api_controller_and_metrics(tmp_path: Path, docker_client: Any) -> None:
+    port = free_port()
+    env = {**os.environ, "KEDGE_SERVER": ""}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kedge",
+            "serve",
+            "--db",
+            str(tmp_path / "k.db"),
+            "--specs",
+            str(tmp_path / "specs"),
+            "--addr",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "kedge serve did not answer"
+                time.sleep(0.2)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["docker"]["ok"] is True
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert "kedge_" in metrics
+        assert httpx.get(f"{url}/api/v1/stacks", timeout=5).json()["items"] == []
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0

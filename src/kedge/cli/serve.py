@@ -12,21 +12,26 @@ Callers: ``cli.main``.
 from __future__ import annotations
 
 import ipaddress
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
+import structlog
 import typer
 import uvicorn
 from prometheus_client import CollectorRegistry
 
 from kedge import errors
 from kedge.api.app import create_app
-from kedge.controller.controller import Controller
-from kedge.controller.settings import ControllerSettings
+from kedge.controller import Controller, ControllerSettings
+from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import Engine
-from kedge.store.sqlite import SqliteStore
+from kedge.store import SqliteStore
 
 __all__ = ["parse_addr", "serve"]
+
+log = structlog.get_logger(__name__)
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
@@ -47,6 +52,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(
+    *,
     specs: Annotated[
         Path | None, typer.Option("--specs", help="A folder of spec files to keep converged.")
     ] = None,
@@ -58,8 +64,10 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
     ] = 30.0,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
 ) -> None:
     """Run the API, the controller and /metrics in one process."""
+    configure_logging(level=log_level)
     host, port = parse_addr(addr)
     if not _is_loopback(host):
         typer.echo(
@@ -70,6 +78,7 @@ def serve(
         specs.mkdir(parents=True, exist_ok=True)
     try:
         engine = Engine.from_env()
+        engine.ping()
     except errors.EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -85,9 +94,18 @@ def serve(
     app = create_app(store, engine, registry=registry, controller=controller)
     controller.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
+    # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has
+    # stopped; this handler takes that second delivery, so the controller gets its grace
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _after_server)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
-        controller.stop(grace)
+        clean = controller.stop(grace)
         store.close()
         engine.close()
+    raise typer.Exit(0 if clean else 1)
+
+
+def _after_server(signum: int, _frame: FrameType | None) -> None:
+    log.info("stopping", signal=signal.Signals(signum).name)
