@@ -13,7 +13,18 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from kedge import __version__
-from kedge.api import commands, deps, logs, posted, probes, problems, stacks
+from kedge.api import (
+    commands,
+    dashboard,
+    deps,
+    events,
+    logs,
+    monitoring,
+    posted,
+    probes,
+    problems,
+    stacks,
+)
 
 __all__ = ["create_app"]
 
@@ -44,6 +55,9 @@ def create_app(
     )
     app.state.kedge = deps.Services(store=store, engine=engine, controller=controller)
     problems.install_handlers(app)
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(monitoring.router, prefix="/api/v1")
+    app.include_router(dashboard.router)
     app.include_router(probes.router)
     app.include_router(stacks.router, prefix="/api/v1")
     app.include_router(commands.router, prefix="/api/v1")

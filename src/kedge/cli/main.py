@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import apply, db, describe, diff, get, local, logs, remote, validate
+from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, validate
 
 app = typer.Typer(
     name="kedge",
@@ -38,6 +38,7 @@ app.command("plan")(local.plan)
 # the server and its clients (see the rule in the help above)
 # app.command("serve")(serve.serve)
 app.add_typer(get.app, name="get")
+get.app.command("events")(events.get_events)
 app.add_typer(describe.app, name="describe")
 app.command("apply")(apply.apply)
 app.command("diff")(diff.diff)
