@@ -6,6 +6,7 @@ import typer
 
 from kedge import __version__
 from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, validate
+from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
     name="kedge",
@@ -30,6 +31,7 @@ def version() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.command("controller")(controller_verb.controller)
 app.command("validate")(validate.validate)
 app.command("up")(local.up)
 app.command("down")(local.down)
