@@ -134,6 +134,11 @@ class Engine:
         with self._count_lock:
             self._calls += 1
 
+    def supports(self, version: str) -> bool:
+        """Whether the negotiated API version is at least ``version`` (e.g. "1.44")."""
+        have = tuple(int(p) for p in self.version.split("."))
+        return have >= tuple(int(p) for p in version.split("."))
+
     @property
     def api_calls(self) -> int:
         """How many Docker API requests this engine has made (streams count once)."""
@@ -181,6 +186,11 @@ class Engine:
     def rename_container(self, ref: str, name: str) -> None:
         with _translated(f"rename container {ref} to {name}"):
             self._api.rename(ref, name)
+
+    def put_archive(self, container: str, path: str, archive: bytes) -> None:
+        """Extract a tar archive into a container (created or running) at ``path``."""
+        with _translated(f"copy files into container {container}"):
+            self._api.put_archive(container, path, archive)
 
     def connect_network(self, network: str, container: str, *, endpoint: Body) -> None:
         """Attach a container to a network with an Engine API ``EndpointSettings`` body."""

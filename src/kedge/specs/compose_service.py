@@ -246,6 +246,14 @@ class Service(ComposeModel):
             raise ValueError(f"unknown pull_policy {value!r}; use always, never, missing, build")
         return value
 
+    @field_validator("cpu_rt_period", "cpu_rt_runtime")
+    @classmethod
+    def _microseconds(cls, value: str | None) -> str | None:
+        # compose-go casts these to integers when it interpolates: "400ms" is refused
+        if value is not None and not value.lstrip("-").isdigit():
+            raise ValueError(f"{value!r} is not a whole number of microseconds")
+        return value
+
     @field_validator("oom_score_adj")
     @classmethod
     def _oom_score_adj(cls, value: int | None) -> int | None:

@@ -108,6 +108,7 @@ def parse(
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
+    context.enable_profiles(data)
     declared = NULL if "name" in data and data["name"] is None else data.get("name")
     data["name"] = context.stack_name(declared, fallback=name, document=document)
     spec = _validate(data, document=document, project_dir=project_dir)
@@ -201,6 +202,18 @@ class _Context:
             )
         if errors:
             raise SpecErrors(errors)
+
+    def enable_profiles(self, data: dict[str, Any]) -> None:
+        """Add the profiles of ``COMPOSE_PROFILES`` to ``x-kedge.profiles``, as compose reads it."""
+        names = [p.strip() for p in self.env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        meta = data.get("x-kedge")
+        if not names or not (meta is None or isinstance(meta, dict)):
+            return
+        meta = dict(meta or {})
+        declared = meta.get("profiles") or []
+        if isinstance(declared, list):
+            meta["profiles"] = [*declared, *(n for n in names if n not in declared)]
+            data["x-kedge"] = meta
 
     def stack_name(self, declared: Any, *, fallback: str | None, document: Any) -> str:
         """The top-level ``name``, normalised as compose does (``My App`` → ``myapp``)."""
