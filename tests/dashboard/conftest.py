@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from kedge.controller import Controller
 from kedge.reconcilers.engine import Engine
 from kedge.store.sqlite import SqliteStore
 from tests.dashboard.live import Live, serve
@@ -23,10 +25,9 @@ CHROMIUM = os.environ.get("KEDGE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
-def make_controller(store: Any, engine: Engine) -> Any:
+def make_controller(store: Any, engine: Engine) -> Controller:
     from kedge.controller.controller import Controller
     from kedge.controller.settings import ControllerSettings
-    from prometheus_client import CollectorRegistry
 
     settings = ControllerSettings(workers=2, resync=2.0, heartbeat=0.5, lease=5.0, poll=0.5)
     return Controller(store=store, engine=engine, registry=CollectorRegistry(), settings=settings)
