@@ -61,7 +61,7 @@ def serve(
     if controller_factory is not None:
         controller = controller_factory(published)
         controller.start()
-        stops.append(lambda: controller.stop(grace=10))
+        stops.append(lambda: controller.stop(grace=30))
     app = create_app(published, engine, controller=controller)
     app.state.events = hub
     port = port or free_port()
