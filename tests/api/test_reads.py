@@ -202,3 +202,12 @@ def test_openapi_document_and_docs_page(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+def test_latest_command_of_many_stacks_in_one_query(seed: Seed, store: Any) -> None:
+    v1 = seed.version("shop")
+    seed.command("shop", version=v1)
+    newest = seed.command("shop", type=CommandType.DELETE)
+    seed.version("blog")
+    assert store.commands.latest(["shop", "blog", "nobody"]) == {"shop": newest}
+    assert store.commands.latest([]) == {}

@@ -9,11 +9,11 @@ like. Callers: ``cli.serve`` (the composition of ``kedge serve``) and the tests.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, make_asgi_app
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from kedge import __version__
-from kedge.api import commands, deps, posted, probes, problems, stacks
+from kedge.api import commands, deps, logs, posted, probes, problems, stacks
 
 __all__ = ["create_app"]
 
@@ -48,6 +48,14 @@ def create_app(
     app.include_router(stacks.router, prefix="/api/v1")
     app.include_router(commands.router, prefix="/api/v1")
     app.include_router(posted.router, prefix="/api/v1")
+    app.include_router(logs.router, prefix="/api/v1")
     if registry is not None:
-        app.mount("/metrics", make_asgi_app(registry=registry))
+        _serve_metrics(app, registry)
     return app
+
+
+def _serve_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        """Prometheus metrics of this process (the controller's registry)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -87,11 +87,6 @@ def version_view(version: StackVersion, *, outcome: str | None = None) -> Versio
     )
 
 
-def _last_command(kedge: Services, stack: str) -> Command | None:
-    items = kedge.store.commands.list(stack=stack, limit=1).items
-    return items[0] if items else None
-
-
 def _outcomes(kedge: Services, stack: str) -> dict[int, str]:
     """The status of the newest APPLY/ROLLBACK of each version, from recent commands."""
     found: dict[int, str] = {}
@@ -111,10 +106,11 @@ def list_stacks(
     """Stacks by name, with their status and last command."""
     page = kedge.store.stacks.list(limit=limit, cursor=cursor)
     counts = (observing.count_ready(kedge.engine) or {}) if observe else {}
+    latest = kedge.store.commands.latest([s.stack for s in page.items])
     items = [
         stack_view(
             s,
-            last=_last_command(kedge, s.stack),
+            last=latest.get(s.stack),
             counts=counts.get(s.stack, (0, 0)) if observe else None,
         )
         for s in page.items

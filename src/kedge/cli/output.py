@@ -29,6 +29,7 @@ __all__ = [
     "FormatOption",
     "console",
     "render_age",
+    "render_duration",
     "render_items",
     "render_object",
 ]
@@ -79,7 +80,12 @@ def render_age(value: str | None, *, now: datetime | None = None) -> str:
     at = datetime.fromisoformat(value)
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    seconds = max(0, int(((now or datetime.now(UTC)) - at).total_seconds()))
+    return render_duration(((now or datetime.now(UTC)) - at).total_seconds())
+
+
+def render_duration(total: float) -> str:
+    """A duration as kubectl shows one: 5s, 3m, 2h, 4d."""
+    seconds = max(0, int(total))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"

@@ -34,7 +34,7 @@ from kedge.planning.steps import (
 )
 from kedge.planning.waves import Condition, order_layers
 
-__all__ = ["plan_layers", "split_replicas"]
+__all__ = ["image_id_of", "plan_layers", "split_replicas"]
 
 K = ActionKind
 Kept = dict[str, list[ObservedContainer]]
@@ -192,7 +192,7 @@ def _recreate_cause(container: ObservedContainer, service: DesiredService, state
         return "config changed"
     if service.joins in state.recreated_services:
         return f"joins the network namespace of {service.joins}, recreated"
-    image_id = state.images.get(service.image)
+    image_id = image_id_of(service.image, state.images)
     if image_id is None:
         return f"image {service.image} not present"
     if container.image_id and image_id != container.image_id:
@@ -341,6 +341,13 @@ def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause
         cause=cause,
         **fields_of(container),
     )
+
+
+def image_id_of(reference: str, images: Mapping[str, str]) -> str | None:
+    """The id a reference resolves to now; a reference that is an image id is itself."""
+    if reference.startswith("sha256:"):
+        return reference
+    return images.get(reference)
 
 
 def _short(image_id: str) -> str:

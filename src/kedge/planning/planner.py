@@ -33,7 +33,7 @@ from collections.abc import Iterable
 
 from kedge.errors import PlanError
 from kedge.planning.actions import ActionKind, Plan, PlanOptions, PlanRefused
-from kedge.planning.containers import plan_layers, split_replicas
+from kedge.planning.containers import image_id_of, plan_layers, split_replicas
 from kedge.planning.desired import DesiredObject, DesiredStack, desire
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.planning.steps import CREATE_OBJECTS, REMOVE_OBJECTS, Steps, plan_teardown
@@ -233,7 +233,7 @@ def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -
         if service.image in planned or service.replicas == 0:
             continue
         cause = ""
-        if service.image not in observed.images:
+        if image_id_of(service.image, observed.images) is None:
             cause = "not present"
         elif service.build and _has_stale(observed.containers_of(name), service.config_hash):
             cause = "config changed, rebuilt"

@@ -69,6 +69,16 @@ def _mapped_api_error(what: str, exc: docker.errors.APIError) -> errors.EngineEr
     return errors.EngineRejected(message)
 
 
+def _split_reference(ref: str) -> tuple[str, str | None]:
+    """``repo[:tag]`` (or ``repo@digest``) as (repository, tag or digest)."""
+    if "@" in ref:
+        repository, _, digest = ref.partition("@")
+        return repository, digest
+    head, _, last = ref.rpartition("/")
+    name, _, tag = last.partition(":")
+    return (f"{head}/{name}" if head else name), (tag or "latest")
+
+
 class EventStream:
     """Docker events as decoded dicts, from a connection of its own; ``close()`` ends it."""
 
@@ -147,12 +157,12 @@ class Engine:
         with _translated(f"inspect container {ref}"):
             return dict(self._api.inspect_container(ref))
 
-    def create_container(self, name: str, body: Body) -> str:
+    def create_container(self, name: str, body: Body, *, platform: str | None = None) -> str:
         """Create a container from a full Engine API create body; returns its id."""
         with _translated(f"create container {name}"):
             return str(
                 self._api.create_container_from_config(  # type: ignore[no-untyped-call]
-                    dict(body), name=name
+                    dict(body), name=name, platform=platform
                 )["Id"]
             )
 
@@ -186,6 +196,10 @@ class Engine:
                 driver_opt=endpoint.get("DriverOpts"),
                 mac_address=endpoint.get("MacAddress"),
             )
+
+    def disconnect_network(self, network: str, container: str) -> None:
+        with _translated(f"disconnect container {container} from network {network}"):
+            self._api.disconnect_container_from_network(container, network)
 
     # -- networks and volumes ---------------------------------------------------------------
 
@@ -254,6 +268,12 @@ class Engine:
         target: str | None = None,
         labels: Mapping[str, str] | None = None,
         network_mode: str | None = None,
+        extra_hosts: Mapping[str, str] | None = None,
+        shm_size: int | None = None,
+        no_cache: bool = False,
+        pull: bool = False,
+        cache_from: Sequence[str] = (),
+        isolation: str | None = None,
     ) -> str:
         """Build an image from a context folder (classic builder); returns the image id."""
         with _translated(f"build image {tag} from {context}"):
@@ -265,6 +285,12 @@ class Engine:
                 target=target,
                 labels=dict(labels or {}),
                 network_mode=network_mode,
+                extra_hosts=dict(extra_hosts or {}) or None,
+                shmsize=shm_size,
+                nocache=no_cache,
+                pull=pull,
+                cache_from=list(cache_from) or None,
+                isolation=isolation,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -276,6 +302,19 @@ class Engine:
                     raise errors.EngineRejected(f"build image {tag} from {context}: {detail}")
                 tail.append(str(chunk.get("stream", "")))
             return str(self._api.inspect_image(tag)["Id"])  # type: ignore[no-untyped-call]
+
+    def pull_image(self, ref: str) -> None:
+        """Pull an image from its registry."""
+        repository, tag = _split_reference(ref)
+        with _translated(f"pull image {ref}"):
+            for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in chunk:
+                    raise errors.EngineRejected(f"pull image {ref}: {chunk['error']}")
+
+    def tag_image(self, image: str, ref: str) -> None:
+        repository, tag = _split_reference(ref)
+        with _translated(f"tag image {image} as {ref}"):
+            self._api.tag(image, repository, tag=tag)
 
     # -- events -----------------------------------------------------------------------------
 

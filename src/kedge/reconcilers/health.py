@@ -87,11 +87,20 @@ class HealthWatch:
             self._events.setdefault(cid, []).append(event)
             self._cond.notify_all()
 
-    def wait_healthy(self, container: str, *, name: str, timeout: float) -> None:
-        """Block until the container's current run is healthy; HealthError otherwise."""
+    def wait_healthy(
+        self, container: str, *, name: str, timeout: float, needs_check: bool = True
+    ) -> None:
+        """Block until the container's current run is healthy; HealthError otherwise.
+
+        A container without a healthcheck fails, unless ``needs_check`` is false: then it
+        only has to be running (``kedge up --wait``).
+        """
         state = self._engine.inspect_container(container)
+        container = str(state.get("Id") or container)  # events name containers by id
         since, health, exited = _current_run(state)
-        if not health:
+        if not health and not needs_check and exited is None:
+            return
+        if not health and exited is None:
             raise errors.HealthError(f"{name} has no healthcheck, so it can never be healthy")
         if health == "starting" and exited is None:
             outcome = self._await(container, since, name=name, timeout=timeout, want=_HEALTH)
@@ -106,6 +115,7 @@ class HealthWatch:
     def wait_completed(self, container: str, *, name: str, timeout: float) -> None:
         """Block until the container's current run exits 0; HealthError otherwise."""
         state = self._engine.inspect_container(container)
+        container = str(state.get("Id") or container)  # events name containers by id
         since, _, exited = _current_run(state)
         if exited is None:
             exited = self._await(container, since, name=name, timeout=timeout, want=_EXIT).exit_code

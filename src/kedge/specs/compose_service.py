@@ -203,8 +203,7 @@ class Service(ComposeModel):
     @classmethod
     def _named_list(cls, value: Any) -> Any:
         if isinstance(value, list):
-            unique_items(value)
-            return {name: {} for name in value}
+            return {name: {} for name in _names(value)}
         if isinstance(value, dict):
             return {k: {} if v is None else v for k, v in value.items()}
         return value
@@ -213,8 +212,7 @@ class Service(ComposeModel):
     @classmethod
     def _depends_on(cls, value: Any) -> Any:
         if isinstance(value, list):
-            unique_items(value)
-            return {name: {"condition": "service_started"} for name in value}
+            return {name: {"condition": "service_started"} for name in _names(value)}
         return value
 
     @field_validator("extra_hosts", mode="before")
@@ -296,3 +294,11 @@ class Service(ComposeModel):
         if self.deploy is not None and self.deploy.replicas is not None:
             return self.deploy.replicas
         return 1
+
+
+def _names(value: list[Any]) -> list[str]:
+    """A list of names (the short form of ``networks``, ``depends_on``): strings, each once."""
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"expected a list of names, found {item!r}")
+    return list(unique_items(value))

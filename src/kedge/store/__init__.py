@@ -22,6 +22,7 @@ from kedge.store.records import (
     utc_now,
 )
 from kedge.store.sqlite import SqliteStore, open_store
+from kedge.store.versions import record_spec
 
 __all__ = [
     "KEEP",
@@ -44,5 +45,6 @@ __all__ = [
     "Store",
     "VersionStore",
     "open_store",
+    "record_spec",
     "utc_now",
 ]

@@ -68,6 +68,7 @@ class Database:
         durability: Durability = Durability.NORMAL,
         busy_timeout: float = 5.0,
         retry_for: float = 60.0,
+        wal: bool = True,
     ) -> None:
         self.path = path
         self._retry_for = retry_for
@@ -76,10 +77,11 @@ class Database:
             str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         self.db = sqlite_utils.Database(conn, execute_plugins=False)
-        self._run(lambda: self._configure(durability))
+        self._run(lambda: self._configure(durability, wal=wal))
 
-    def _configure(self, durability: Durability) -> None:
-        self.db.enable_wal()
+    def _configure(self, durability: Durability, *, wal: bool) -> None:
+        if wal:  # a file in WAL mode stays so; only a store that writes needs to switch it
+            self.db.enable_wal()
         self.db.execute(f"PRAGMA synchronous={durability.value}")
         self.db.execute("PRAGMA foreign_keys=ON")
 

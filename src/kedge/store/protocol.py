@@ -5,7 +5,8 @@ Every path into Kedge ends as a row here, so the rules below are the system's ru
 - versions are immutable; equal digests map to the same version; new digests get the next
   number with no gap or duplicate; a declared number must be the next one or an existing one
   with the same digest (else ``ConflictError``);
-- a newer ``APPLY``/``ROLLBACK``/``RECONCILE`` supersedes the older PENDING ones of its stack;
+- a newer ``APPLY``/``ROLLBACK``/``RECONCILE`` supersedes the older PENDING ones of its stack
+  (only the newest desired state matters, so a RECONCILE should name the desired version);
 - a claim takes the oldest PENDING command of a stack that has none RUNNING (commands of one
   stack run in the order they were enqueued), and at most one command per stack is RUNNING;
 - only the holder with the current fencing token may heartbeat, log, record a plan or finish
@@ -18,7 +19,7 @@ tests in ``tests/unit/store`` run against this protocol so that another backend 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,8 +89,14 @@ class VersionStore(Protocol):
         source: str,
         created_by: str = "",
         commit: str | None = None,
+        apply: CommandReason | None = None,
+        apply_options: Mapping[str, Any] | None = None,
     ) -> Recorded:
-        """Map a spec to its version: the existing one with this digest, or the next number."""
+        """Map a spec to its version: the existing one with this digest, or the next number.
+
+        With ``apply``, an APPLY of that version (new or not) is enqueued for that reason in
+        the same transaction, so that the order of versions and of their APPLYs cannot cross
+        between two writers, and a crash cannot keep one without the other."""
         ...
 
     def get(self, stack: str, number: int) -> StackVersion:
@@ -187,6 +194,11 @@ class CommandStore(Protocol):
 
     def logs(self, command_id: int, *, after: int = 0, limit: int = 1000) -> list[LogLine]:
         """The command's log lines with a sequence number above ``after``, in order."""
+        ...
+
+    def latest(self, stacks: Sequence[str]) -> dict[str, Command]:
+        """The newest command of each of ``stacks`` that has one, in one query (the API's
+        list of stacks shows it for a whole page at once)."""
         ...
 
     def list(

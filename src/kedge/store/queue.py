@@ -10,7 +10,7 @@ heartbeat, log, record_plan, finish) and recovery (recover, prune); the API (enq
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from kedge.store.records import (
 )
 from kedge.store.stacks import ensure_stack
 
-__all__ = ["SUPERSEDING", "SqliteCommands"]
+__all__ = ["SUPERSEDING", "SqliteCommands", "enqueue_in"]
 
 #: The types of command that carry a stack's desired state: only the newest one matters.
 SUPERSEDING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
@@ -95,30 +95,18 @@ class SqliteCommands:
         options: Mapping[str, Any] | None = None,
         not_before: datetime | None = None,
     ) -> Command:
-        fields = {
-            "stack": stack,
-            "type": CommandType(type).value,
-            "version": version,
-            "reason": CommandReason(reason).value,
-            "created_by": created_by,
-            "options": json.dumps(dict(options or {}), sort_keys=True),
-            "not_before": None if not_before is None else render_time(not_before),
-        }
-
         def write(db: sqlite_utils.Database) -> Command:
-            now = self._now()
-            ensure_stack(db, stack, now=render_time(now))
-            if version is not None:
-                _must_have_version(db, stack, version)
-            command = _insert(db, fields, now=now)
-            if command.type in SUPERSEDING:
-                db.execute(
-                    "UPDATE commands SET status = 'CANCELLED', finished_at = ?, outcome = ?"
-                    f" WHERE stack = ? AND status = 'PENDING' AND type IN {_SUPERSEDING_SQL}"
-                    " AND id < ?",
-                    [render_time(now), f"superseded by #{command.id}", stack, command.id],
-                )
-            return command
+            return enqueue_in(
+                db,
+                stack,
+                type,
+                reason=reason,
+                version=version,
+                created_by=created_by,
+                options=options,
+                not_before=not_before,
+                now=self._now(),
+            )
 
         return self._database.write(write)
 
@@ -278,6 +266,22 @@ class SqliteCommands:
             lambda db: history.list_log_lines(db, command_id, after=after, limit=limit)
         )
 
+    def latest(self, stacks: Sequence[str]) -> dict[str, Command]:
+        names = sorted(set(stacks))
+        if not names:
+            return {}
+        # one index seek per stack (MAX over commands_by_stack), not a scan of their commands
+        values = ", ".join("(?)" for _ in names)
+        rows = self._database.read(
+            lambda db: query_all(
+                db,
+                "SELECT * FROM commands WHERE id IN (SELECT (SELECT MAX(id) FROM commands"
+                f" WHERE stack = v.column1) FROM (VALUES {values}) AS v)",
+                names,
+            )
+        )
+        return {row["stack"]: history.command_from_row(row) for row in rows}
+
     def list(
         self,
         *,
@@ -295,6 +299,42 @@ class SqliteCommands:
         return self._database.read(
             lambda db: history.list_commands(db, query, limit=limit, cursor=cursor)
         )
+
+
+def enqueue_in(
+    db: sqlite_utils.Database,
+    stack: str,
+    type: CommandType,
+    *,
+    reason: CommandReason,
+    version: int | None,
+    created_by: str,
+    options: Mapping[str, Any] | None,
+    not_before: datetime | None,
+    now: datetime,
+) -> Command:
+    """Enqueue inside the caller's transaction, superseding older PENDING commands."""
+    ensure_stack(db, stack, now=render_time(now))
+    if version is not None:
+        _must_have_version(db, stack, version)
+    fields = {
+        "stack": stack,
+        "type": CommandType(type).value,
+        "version": version,
+        "reason": CommandReason(reason).value,
+        "created_by": created_by,
+        "options": json.dumps(dict(options or {}), sort_keys=True),
+        "not_before": None if not_before is None else render_time(not_before),
+    }
+    command = _insert(db, fields, now=now)
+    if command.type in SUPERSEDING:
+        db.execute(
+            "UPDATE commands SET status = 'CANCELLED', finished_at = ?, outcome = ?"
+            f" WHERE stack = ? AND status = 'PENDING' AND type IN {_SUPERSEDING_SQL}"
+            " AND id < ?",
+            [render_time(now), f"superseded by #{command.id}", stack, command.id],
+        )
+    return command
 
 
 def _must_have_version(db: sqlite_utils.Database, stack: str, version: int) -> None:

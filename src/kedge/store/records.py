@@ -128,10 +128,12 @@ class Pruned(_Record):
 
 
 class Recorded(_Record):
-    """The result of recording a spec: its version, and whether that version is new."""
+    """The result of recording a spec: its version, whether that version is new, and the
+    APPLY enqueued with it in the same transaction, when one was asked for."""
 
     version: StackVersion
     created: bool
+    command: Command | None = None
 
 
 class Finished(_Record):

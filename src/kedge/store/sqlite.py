@@ -55,7 +55,11 @@ class SqliteStore:
         if not migrate and not path.exists():
             raise errors.NotFoundError(f"no Kedge database at {path}")
         database = Database(
-            path, durability=durability, busy_timeout=busy_timeout, retry_for=retry_for
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            retry_for=retry_for,
+            wal=migrate,
         )
         if migrate:
             database.write(schema.MIGRATIONS.apply)
@@ -115,6 +119,8 @@ class SqliteStore:
             ]
             applied = [m.name for m in schema.MIGRATIONS.applied(db)]
             known = schema.migration_names()
+            if not applied:
+                problems.append("the file holds no Kedge schema: no Kedge migration was applied")
             return CheckReport(
                 problems=problems,
                 schema_version=len(applied),

@@ -15,13 +15,18 @@ from typing import Any
 import sqlite_utils
 
 from kedge import errors
+from kedge.specs import digests, loader
+from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.stack import StackSpec
 from kedge.specs.versions import StackVersion
+from kedge.store import queue
 from kedge.store.cursors import check_limit, decode_cursor, encode_cursor
 from kedge.store.database import Database, query_all, query_one, render_time
+from kedge.store.protocol import VersionStore
 from kedge.store.records import Clock, Page, Recorded
 from kedge.store.stacks import ensure_stack
 
-__all__ = ["SqliteVersions"]
+__all__ = ["SqliteVersions", "record_spec"]
 
 _RULE = "a spec that declares x-kedge.version: N is accepted only when N is the next number"
 _RULE += " or N exists with the same content"
@@ -58,37 +63,36 @@ class SqliteVersions:
         source: str,
         created_by: str = "",
         commit: str | None = None,
+        apply: CommandReason | None = None,
+        apply_options: Mapping[str, Any] | None = None,
     ) -> Recorded:
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
 
         def write(db: sqlite_utils.Database) -> Recorded:
-            now = render_time(self._clock())  # inside the transaction: times follow commits
-            ensure_stack(db, stack, now=now)
-            same = _find(db, stack, digest)
-            if same is not None:
-                _must_map(stack, declared=declared, same=same)
-                return Recorded(version=same, created=False)
-            top = query_one(db, "SELECT max(number) AS top FROM versions WHERE stack = ?", [stack])
-            following = ((top or {}).get("top") or 0) + 1
-            if declared is not None and declared != following:
-                _must_fit(
-                    stack, declared=declared, digest=digest, existing=_get(db, stack, declared)
-                )
-                raise errors.ConflictError(
-                    f"stack {stack!r} declares version {declared}, but the next version is"
-                    f" {following}: {_RULE}"
-                    f" (hint: declare version {following} or remove x-kedge.version)"
-                )
-            row = query_one(
+            moment = self._clock()  # inside the transaction: times follow commits
+            recorded = _record_in(db, stack, text, now=render_time(moment), **facts)
+            if apply is None:
+                return recorded
+            command = queue.enqueue_in(
                 db,
-                "INSERT INTO versions (stack, number, digest, document, declared, source,"
-                ' created_by, "commit", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
-                " RETURNING *",
-                [stack, following, digest, text, declared, source, created_by, commit, now],
+                stack,
+                CommandType.APPLY,
+                reason=apply,
+                version=recorded.version.number,
+                created_by=created_by,
+                options=apply_options,
+                not_before=None,
+                now=moment,
             )
-            assert row is not None
-            return Recorded(version=_version(row), created=True)
+            return recorded.model_copy(update={"command": command})
 
+        facts: dict[str, Any] = {
+            "digest": digest,
+            "declared": declared,
+            "source": source,
+            "created_by": created_by,
+            "commit": commit,
+        }
         return self._database.write(write)
 
     def get(self, stack: str, number: int) -> StackVersion:
@@ -128,6 +132,69 @@ class SqliteVersions:
             items=items,
             next_cursor=encode_cursor("versions", filters, items[-1].number) if more else None,
         )
+
+
+def record_spec(
+    versions: VersionStore,
+    spec: StackSpec,
+    *,
+    source: str,
+    created_by: str = "",
+    commit: str | None = None,
+    apply: CommandReason | None = None,
+    apply_options: Mapping[str, Any] | None = None,
+) -> Recorded:
+    """Record a parsed spec: its canonical document, its digest and its declared number
+    (and, with ``apply``, enqueue its APPLY in the same transaction)."""
+    return versions.record(
+        spec.name,
+        loader.canonical(spec),
+        digest=digests.digest(spec),
+        declared=spec.meta.version,
+        source=source,
+        created_by=created_by,
+        commit=commit,
+        apply=apply,
+        apply_options=apply_options,
+    )
+
+
+def _record_in(
+    db: sqlite_utils.Database,
+    stack: str,
+    text: str,
+    *,
+    now: str,
+    digest: str,
+    declared: int | None,
+    source: str,
+    created_by: str,
+    commit: str | None,
+) -> Recorded:
+    """Apply the version rules inside the caller's transaction."""
+    ensure_stack(db, stack, now=now)
+    same = _find(db, stack, digest)
+    if same is not None:
+        _must_map(stack, declared=declared, same=same)
+        return Recorded(version=same, created=False)
+    top = query_one(db, "SELECT max(number) AS top FROM versions WHERE stack = ?", [stack])
+    following = ((top or {}).get("top") or 0) + 1
+    if declared is not None and declared != following:
+        _must_fit(stack, declared=declared, digest=digest, existing=_get(db, stack, declared))
+        raise errors.ConflictError(
+            f"stack {stack!r} declares version {declared}, but the next version is"
+            f" {following}: {_RULE}"
+            f" (hint: declare version {following} or remove x-kedge.version)"
+        )
+    row = query_one(
+        db,
+        "INSERT INTO versions (stack, number, digest, document, declared, source,"
+        ' created_by, "commit", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+        " RETURNING *",
+        [stack, following, digest, text, declared, source, created_by, commit, now],
+    )
+    assert row is not None
+    return Recorded(version=_version(row), created=True)
 
 
 def _must_map(stack: str, *, declared: int | None, same: StackVersion) -> None:

@@ -845,3 +845,17 @@ def test_a_network_and_a_volume_of_one_name_are_told_apart() -> None:
     plan = planner.plan(parse(text), before, options=PlanOptions(allow_data_loss=True))
     assert "shop-web-1" not in plan.render()  # it uses the network shop_data, not the volume
     assert "remove_container container:shop-db-1: volume shop_data recreated" in plan.render()
+
+
+def test_an_image_named_by_its_id_is_neither_pulled_nor_recreated() -> None:
+    pinned = image_id("pinned")
+    text = edit(SHOP, ("image: shop:1.4", f"image: {pinned}"))
+    start = nothing(text).model_copy(update={"images": {"postgres:16": image_id("postgres:16")}})
+    spec = parse(text)
+    plan = planner.plan(spec, start)
+    assert "pull_image" not in plan.render()
+    after = carry_out(
+        plan, start.model_copy(update={"images": {**start.images, pinned: pinned}}), spec
+    )
+    after = after.model_copy(update={"images": start.images})  # observe leaves ids out
+    assert planner.plan(spec, after).render() == ""

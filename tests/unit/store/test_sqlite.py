@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kedge import errors
 from kedge.cli.main import app
-from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.store import Durability, SqliteStore
 from kedge.store import schema as store_schema
 
@@ -145,6 +145,23 @@ def test_check_without_a_file(tmp_path: Path) -> None:
     assert not (tmp_path / "missing.db").exists()
 
 
+def test_check_of_a_file_that_is_not_kedges(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = raw(other)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    store = SqliteStore.open(other, migrate=False)
+    report = store.check()
+    assert report.problems == ["the file holds no Kedge schema: no Kedge migration was applied"]
+    assert (report.schema_version, report.ok) == (0, False)
+    store.close()
+    assert raw(other).execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # untouched
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just some words that fill a page " * 40)
+    with pytest.raises(errors.StoreError, match="file is not a database"):
+        SqliteStore.open(text, migrate=False)
+
+
 def test_check_reports_pending_and_unknown_migrations(tmp_path: Path) -> None:
     path = tmp_path / "kedge.db"
     SqliteStore.open(path).close()
@@ -203,3 +220,30 @@ def test_kedge_db_check_and_backup(tmp_path: Path) -> None:
     assert broken.exit_code == 1, broken.output
     assert "integrity: " in broken.output
     assert "FAILED" in broken.output
+
+
+def test_one_store_is_shared_by_threads(tmp_path: Path) -> None:
+    store = SqliteStore.open(tmp_path / "kedge.db")
+    for n in range(200):
+        store.commands.enqueue(f"s{n % 10}", CommandType.DEPLOY, reason=CommandReason.API)
+    claimed: list[int] = []
+    failures: list[BaseException] = []
+
+    def work(worker: str) -> None:
+        try:
+            while (held := store.commands.claim(worker)) is not None:
+                claimed.append(held.id)
+                store.commands.log(held.id, token=held.token, message=worker)
+                store.commands.finish(held.id, token=held.token, status=CommandStatus.DONE)
+        except BaseException as exc:  # reported below, with the thread's error
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert sorted(claimed) == list(range(1, 201))
+    assert len(store.commands.list(status=CommandStatus.DONE, limit=1000).items) == 200
+    store.close()

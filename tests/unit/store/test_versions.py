@@ -120,3 +120,60 @@ def test_a_cursor_of_another_stack_is_refused(store: Store) -> None:
     assert cursor is not None
     with pytest.raises(errors.QueryError, match="invalid page cursor"):
         store.versions.list("other", cursor=cursor)
+
+
+def test_record_spec_keeps_a_parsed_spec(store: Store) -> None:
+    from kedge.specs import digests, loader
+    from kedge.store import record_spec
+
+    text = "name: shop\nx-kedge: {version: 1}\nservices:\n  web: {image: 'busybox:1'}\n"
+    spec = loader.parse(text, source="specs/shop.yaml")
+    recorded = record_spec(store.versions, spec, source="specs/shop.yaml", commit="abc")
+    version = recorded.version
+    assert (version.stack, version.number, version.declared) == ("shop", 1, 1)
+    assert version.digest == digests.digest(spec)
+    assert loader.from_canonical(version.document) == spec
+    moved = text.replace("version: 1", "version: 2")
+    with pytest.raises(errors.ConflictError, match="already version 1"):
+        record_spec(store.versions, loader.parse(moved, source="x.yaml"), source="x.yaml")
+
+
+def test_record_with_apply_enqueues_in_the_same_write(store: Store) -> None:
+    from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+
+    first = store.versions.record(
+        "shop", {"v": 1}, digest="a", source="api", created_by="ann", apply=CommandReason.API
+    )
+    assert first.command is not None
+    assert (first.command.type, first.command.version) == (CommandType.APPLY, 1)
+    assert (first.command.reason, first.command.created_by) == (CommandReason.API, "ann")
+    second = store.versions.record(
+        "shop",
+        {"v": 2},
+        digest="b",
+        source="f.yaml",
+        apply=CommandReason.FILE,
+        apply_options={"allow_data_loss": True},
+    )
+    assert second.command is not None
+    assert second.command.options == {"allow_data_loss": True}
+    superseded = store.commands.get(first.command.id)
+    assert superseded.status is CommandStatus.CANCELLED
+    assert superseded.outcome == f"superseded by #{second.command.id}"
+    again = store.versions.record(
+        "shop", {"v": 1}, digest="a", source="api", apply=CommandReason.API
+    )
+    assert not again.created
+    assert again.command is not None
+    assert again.command.version == 1
+    assert store.versions.record("shop", {"v": 3}, digest="c", source="api").command is None
+
+
+def test_a_refused_record_enqueues_nothing(store: Store) -> None:
+    from kedge.specs.commands import CommandReason
+
+    with pytest.raises(errors.ConflictError):
+        store.versions.record(
+            "shop", {}, digest="a", declared=5, source="api", apply=CommandReason.API
+        )
+    assert store.commands.list().items == []

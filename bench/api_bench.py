@@ -1,0 +1,160 @@
+"""API latency with a big store: p50 and p99 of ``GET /api/v1/stacks`` and of commands pages.
+
+Fills a fresh SQLite store through the ``Store`` protocol with 1,000 stacks (a version and a
+status each) and 100,000 commands (100 per stack, created over ~4 days), starts the real app
+with uvicorn on a free loopback port, and times real HTTP requests with httpx:
+
+- ``GET /api/v1/stacks`` (first page, default size) and the walk over every stacks page;
+- ``GET /api/v1/commands`` first page, and the walk over every page to the last one
+  (keyset pagination: the last page should cost what the first does);
+- ``GET /api/v1/commands?stack=…`` (one stack's commands) and ``?status=FAILED``.
+
+Usage: ``.venv/bin/python bench/api_bench.py [--stacks 1000] [--commands 100000]
+[--requests 300] [--db PATH]`` (an existing ``--db`` is reused, so a second run skips the fill).
+Aim (issue 6): p99 under 50 ms, and the last page as fast as the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from kedge.api.app import create_app
+from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+from kedge.store.sqlite import SqliteStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def fill(path: Path, *, stacks: int, commands: int) -> None:
+    clock = Clock()
+    store = SqliteStore.open(path, clock=clock)
+    started = time.perf_counter()
+    names = [f"stack-{n:04d}" for n in range(stacks)]
+    for name in names:
+        document = {"name": name, "services": {"web": {"image": "busybox:1"}}}
+        store.versions.record(name, document, digest=f"sha256:{name}", source="bench")
+    rng = random.Random(6)
+    kinds = [CommandType.APPLY, CommandType.RECONCILE, CommandType.DELETE]
+    for n in range(commands):
+        clock.now += timedelta(seconds=3.5)
+        name = names[n % stacks]
+        kind = rng.choice(kinds)
+        store.commands.enqueue(
+            name,
+            kind,
+            reason=CommandReason.FILE,
+            version=None if kind is CommandType.DELETE else 1,
+        )
+        if n % 97 == 0:  # some commands run and fail, as in life
+            claimed = store.commands.claim("bench")
+            if claimed is not None:
+                store.commands.finish(
+                    claimed.id, token=claimed.token, status=CommandStatus.FAILED, error="bench"
+                )
+    for name in names:
+        store.stacks.set_status(name, sync="Synced", health="Healthy", applied_version=1)
+    store.close()
+    print(f"filled {stacks} stacks, {commands} commands in {time.perf_counter() - started:.1f}s")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (
+        f"p50 {statistics.median(ordered) * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms"
+        f"   (n={len(ordered)})"
+    )
+
+
+def timed(client: httpx.Client, path: str, params: dict[str, object]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    answer = client.get(path, params=params)
+    elapsed = time.perf_counter() - started
+    answer.raise_for_status()
+    return elapsed, answer.json()
+
+
+def repeat(client: httpx.Client, path: str, params: dict[str, object], n: int) -> list[float]:
+    timed(client, path, params)  # warm
+    return [timed(client, path, params)[0] for _ in range(n)]
+
+
+def walk(client: httpx.Client, path: str, params: dict[str, object]) -> list[float]:
+    """Every page of a listing in order; the time of each."""
+    samples, cursor = [], None
+    while True:
+        elapsed, page = timed(client, path, {**params, **({"cursor": cursor} if cursor else {})})
+        samples.append(elapsed)
+        cursor = page["next_cursor"]
+        if not cursor:
+            return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stacks", type=int, default=1000)
+    parser.add_argument("--commands", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--db", type=Path, default=None)
+    args = parser.parse_args()
+    path = args.db or Path(tempfile.mkdtemp(prefix="kedge-api-bench-")) / "kedge.db"
+    if not path.exists():
+        fill(path, stacks=args.stacks, commands=args.commands)
+    store = SqliteStore.open(path)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store, None), host="127.0.0.1", port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    n = args.requests
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        rows = [
+            ("GET /api/v1/stacks (first page, 100)", repeat(client, "/api/v1/stacks", {}, n)),
+            ("GET /api/v1/stacks, every page", walk(client, "/api/v1/stacks", {})),
+            ("GET /api/v1/commands (first page, 50)", repeat(client, "/api/v1/commands", {}, n)),
+        ]
+        pages = walk(client, "/api/v1/commands", {"limit": 50})
+        rows.append((f"GET /api/v1/commands, all {len(pages)} pages", pages))
+        rows.append(("  of which the first 100 pages", pages[:100]))
+        rows.append(("  of which the last 100 pages", pages[-100:]))
+        one = {"stack": "stack-0500"}
+        rows.append(("GET /api/v1/commands?stack=…", repeat(client, "/api/v1/commands", one, n)))
+        failed = {"status": "FAILED"}
+        rows.append(
+            ("GET /api/v1/commands?status=FAILED", walk(client, "/api/v1/commands", failed))
+        )
+    server.should_exit = True
+    print(f"store {path}")
+    for label, samples in rows:
+        print(f"{label:<42} {percentiles(samples)}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""The local verbs: ``kedge up``, ``down``, ``plan`` and ``rollback``, with no server.
+
+For people coming from compose and for CI jobs. Each pass is recorded as a command in the
+local store (``--db``, default ``./kedge.db``) and carried out in this process through
+``controller.passes``, so ``kedge`` keeps the same history as a server would:
+
+- ``kedge up -f FILE [--wait]``: record the spec as a version (or reuse the equal one) and
+  apply it; ``--wait`` also waits until every container it started is healthy;
+- ``kedge down -f FILE | NAME [--volumes]``: delete the stack (its volumes only if asked);
+- ``kedge plan -f FILE``: print the plan; exit 0 when there is nothing to do, 1 when there
+  is, 2 on error (as ``kubectl diff`` and ``nomad job plan`` do);
+- ``kedge rollback NAME --to N``: converge the stack to its version N (with ``--server`` or
+  ``KEDGE_SERVER`` set, the server's rollback, ``cli.remote``, does it instead).
+
+``up``, ``down`` and ``rollback`` exit 0 when the pass is DONE, 1 when it failed, 2 when it
+could not start (bad spec, no daemon, busy store). Progress goes to stdout: styled by rich on
+a terminal, plain lines otherwise. Registered in ``kedge.cli.main``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kedge import errors
+from kedge.cli import follow, remote
+from kedge.controller import passes
+from kedge.planning.actions import PlanRefused
+from kedge.reconcilers.engine import Engine
+from kedge.specs import digests, loader
+from kedge.specs.commands import CommandStatus, CommandType
+from kedge.specs.stack import StackSpec
+from kedge.store import SqliteStore, Store
+
+__all__ = ["down", "plan", "rollback", "up"]
+
+DbOption = Annotated[
+    Path, typer.Option("--db", envvar="KEDGE_DB", help="The local store's SQLite file.")
+]
+FileOption = Annotated[Path, typer.Option("--file", "-f", help="The spec file.")]
+
+_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
+_console = Console(highlight=False)
+
+
+def up(
+    file: FileOption,
+    wait: Annotated[bool, typer.Option(help="Wait until what was started is healthy.")] = False,
+    db: DbOption = Path("kedge.db"),
+) -> None:
+    """Apply a spec file: record it as a version and converge the stack to it."""
+    with _failures():
+        spec = _load(file)
+        with _opened(db) as (store, engine):
+            recorded = store.versions.record(
+                spec.name,
+                loader.canonical(spec),
+                digest=digests.digest(spec),
+                declared=spec.meta.version,
+                source=str(file.absolute()),
+                created_by="cli",
+            )
+            number = recorded.version.number
+            news = "new" if recorded.created else "unchanged"
+            _say("info", f"stack {spec.name}: version {number} ({news})")
+            options = {"wait": True} if wait else {}
+            _finish(
+                store,
+                engine,
+                stack=spec.name,
+                type=CommandType.APPLY,
+                version=number,
+                options=options,
+            )
+
+
+def down(
+    name: Annotated[str | None, typer.Argument(help="The stack (or give -f FILE).")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="The spec file.")] = None,
+    volumes: Annotated[bool, typer.Option(help="Remove the stack's volumes too.")] = False,
+    db: DbOption = Path("kedge.db"),
+) -> None:
+    """Delete a stack: its containers, dependents first, and networks; volumes if asked."""
+    with _failures():
+        if (name is None) == (file is None):
+            raise errors.SpecError("give either a stack NAME or -f FILE", hint="kedge down NAME")
+        stack = name if name is not None else _load(file or Path()).name
+        with _opened(db) as (store, engine):
+            options = {"remove_volumes": volumes}
+            _finish(store, engine, stack=stack, type=CommandType.DELETE, options=options)
+
+
+def rollback(
+    name: Annotated[str, typer.Argument(help="The stack.")],
+    *,
+    to: Annotated[int | None, typer.Option("--to", help="The version to converge to.")] = None,
+    db: DbOption = Path("kedge.db"),
+    server: Annotated[
+        str | None,
+        typer.Option("--server", envvar="KEDGE_SERVER", help="Ask this Kedge server instead."),
+    ] = None,
+    wait: follow.WaitOption = False,
+    timeout: follow.TimeoutOption = 300.0,
+) -> None:
+    """Converge a stack to one of its earlier versions (only what differs is touched).
+
+    With ``--server`` (or ``KEDGE_SERVER``) the server does it; otherwise this process does,
+    on the local store, and ``--to`` is required.
+    """
+    if server:
+        remote.rollback(name, to=to, wait=wait, timeout=timeout, server=server)
+        return
+    with _failures():
+        if to is None:
+            raise errors.SpecError(
+                "a local rollback needs --to N", hint=f"kedge rollback {name} --to 1"
+            )
+        with _opened(db) as (store, engine):
+            store.versions.get(name, to)
+            _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
+
+
+def plan(file: FileOption) -> None:
+    """Print the plan for a spec file; exit 0 nothing to do, 1 something to do, 2 error."""
+    with _failures():
+        spec = _load(file)
+        engine = Engine.from_env()
+        try:
+            planned = passes.plan_stack(engine, spec.name, spec)
+        except PlanRefused as exc:
+            typer.echo(exc.plan.render())
+            raise
+        finally:
+            engine.close()
+        text = planned.plan.render()
+        typer.echo(text if text else f"stack {spec.name}: nothing to do")
+        raise typer.Exit(0 if planned.plan.is_empty else 1)
+
+
+def _load(file: Path) -> StackSpec:
+    warnings: list[str] = []
+    spec = loader.load_file(file, warnings=warnings)
+    for warning in warnings:
+        _say("warning", warning)
+    return spec
+
+
+@contextmanager
+def _opened(db: Path) -> Iterator[tuple[Store, Engine]]:
+    store = SqliteStore.open(db)
+    try:
+        engine = Engine.from_env()
+        try:
+            yield store, engine
+        finally:
+            engine.close()
+    finally:
+        store.close()
+
+
+def _finish(
+    store: Store,
+    engine: Engine,
+    *,
+    stack: str,
+    type: CommandType,
+    version: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> None:
+    """Run the command now and say how it ended; a failed pass exits 1."""
+    try:
+        command = passes.run_now(
+            store, engine, stack=stack, type=type, version=version, options=options, echo=_say
+        )
+    except errors.KedgeError as exc:
+        if not isinstance(exc, errors.ConflictError):
+            _say("error", f"failed: {exc}")
+            raise typer.Exit(1) from exc
+        raise
+    if command.status is not CommandStatus.DONE:
+        _say("error", f"command #{command.id} {command.status}: {command.error}")
+        raise typer.Exit(1)
+    _say("info", f"command #{command.id} done: {command.outcome}")
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Errors that keep a pass from starting exit 2 with their message."""
+    try:
+        yield
+    except errors.KedgeError as exc:
+        text = exc.render() if isinstance(exc, errors.SpecError) else str(exc)
+        _say("error", text)
+        raise typer.Exit(2) from exc
+
+
+def _say(level: str, message: str) -> None:
+    style = _STYLES.get(level, "")
+    if _console.is_terminal:
+        _console.print(message, style=style or None, markup=False)
+    else:
+        typer.echo(f"{level}: {message}" if level != "info" else message)

@@ -1,0 +1,202 @@
+"""One reconcile pass of one command: observe → plan → execute → finish (STYLE.md, *shape*).
+
+``run_command`` takes a command the caller has claimed (RUNNING, with its fencing token),
+reads its desired version from the store, observes the stack through Kedge's labels, plans
+with the pure planner, records the plan, carries it out and finishes the command DONE,
+FAILED or CANCELLED, logging each action and its outcome to the command's log. A failure is
+recorded and raised again for the caller to report. ``plan_stack`` is the first half, for
+``kedge plan`` and dry runs.
+
+Callers: the local CLI verbs (``kedge up``/``down``/``rollback``) and the controller's worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kedge import errors
+from kedge.planning import planner
+from kedge.planning.actions import Plan, PlanOptions, PlanRefused
+from kedge.planning.observed import ObservedStack
+from kedge.reconcilers import executor, observe, parameters
+from kedge.reconcilers.desired import Desired
+from kedge.reconcilers.engine import Engine
+from kedge.specs import loader
+from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
+from kedge.specs.stack import StackSpec
+from kedge.store import Store
+
+__all__ = ["Planned", "desired_of", "observe_for", "plan_stack", "run_command", "run_now"]
+
+#: how often a running pass asks the store whether it was cancelled (it is a write)
+CANCEL_CHECK_EVERY = 1.0
+
+Echo = Callable[[str, str], None]
+_SAFE = PlanOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan and what it was made from."""
+
+    spec: StackSpec | None
+    observed: ObservedStack
+    plan: Plan
+
+
+def observe_for(engine: Engine, stack: str, spec: StackSpec | None) -> ObservedStack:
+    """Observe ``stack`` with the images and external objects its desired spec names."""
+    if spec is None:
+        return observe.observe_stack(engine, stack)
+    refs = [parameters.image_reference(spec, name) for name in sorted(spec.active_services)]
+    return observe.observe_stack(
+        engine,
+        stack,
+        images=refs,
+        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
+        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
+    )
+
+
+def plan_stack(
+    engine: Engine, stack: str, spec: StackSpec | None, *, options: PlanOptions = _SAFE
+) -> Planned:
+    """Observe and plan; ``spec`` None plans the stack's deletion. Raises ``PlanRefused``."""
+    observed = observe_for(engine, stack, spec)
+    return Planned(spec, observed, planner.plan(spec, observed, options=options))
+
+
+def desired_of(command: Command, store: Store) -> StackSpec | None:
+    """The desired spec of a command: its version's document, or None for a delete."""
+    if command.type is CommandType.DELETE:
+        return None
+    if command.version is None:
+        raise errors.PlanError(f"command #{command.id} ({command.type}) names no version")
+    version = store.versions.get(command.stack, command.version)
+    return loader.from_canonical(version.document)
+
+
+def run_command(
+    command: Command,
+    *,
+    store: Store,
+    engine: Engine,
+    echo: Echo | None = None,
+    parallel: int = 8,
+) -> executor.Outcome:
+    """Carry out one claimed command and finish it; raises its failure after recording it."""
+    pass_ = _Pass(command, store=store, echo=echo)
+    try:
+        spec = desired_of(command, store)
+        options = PlanOptions.from_command(command.options)
+        try:
+            planned = plan_stack(engine, command.stack, spec, options=options)
+        except PlanRefused as exc:
+            store.commands.record_plan(command.id, token=command.token, plan=exc.plan.render())
+            raise
+        plan = planned.plan
+        store.commands.record_plan(command.id, token=command.token, plan=plan.render())
+        pass_.log("info", f"planned: {plan.summary()}")
+        desired = Desired(command.stack, spec, version=command.version, command=command.id)
+        outcome = executor.execute(
+            engine,
+            plan,
+            desired=desired,
+            log=pass_.log,
+            is_cancelled=pass_.is_cancelled,
+            parallel=parallel,
+            settle=bool(command.options.get("wait", False)),
+        )
+    except errors.CancelledError as exc:
+        pass_.finish(CommandStatus.CANCELLED, error=str(exc))
+        raise
+    except errors.KedgeError as exc:
+        pass_.finish(CommandStatus.FAILED, error=str(exc))
+        raise
+    pass_.finish(CommandStatus.DONE, outcome=outcome.summary(), actions=outcome.actions)
+    return outcome
+
+
+def run_now(
+    store: Store,
+    engine: Engine,
+    *,
+    stack: str,
+    type: CommandType,
+    version: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    reason: CommandReason = CommandReason.CLI,
+    echo: Echo | None = None,
+) -> Command:
+    """Enqueue a command and carry it out in this process (the local CLI verbs).
+
+    Returns the finished command; a failed pass is recorded and raised. Refuses to run when
+    the store holds older PENDING commands (a server's queue): claiming would take those.
+    """
+    command = store.commands.enqueue(
+        stack, type, reason=reason, version=version, options=options, created_by=_who()
+    )
+    waiting = store.commands.list(status=CommandStatus.PENDING, limit=2)
+    others = [c for c in waiting.items if c.id != command.id]
+    if others:
+        store.commands.cancel(command.id, by=_who())
+        raise errors.ConflictError(
+            f"the store holds pending command #{others[0].id} of stack {others[0].stack};"
+            " run it with `kedge serve`, or use another --db"
+        )
+    claimed = store.commands.claim(f"cli:{socket.gethostname()}:{os.getpid()}")
+    if claimed is None or claimed.id != command.id:
+        store.commands.cancel(command.id, by=_who())
+        raise errors.ConflictError(f"stack {stack} is busy with another running command")
+    run_command(claimed, store=store, engine=engine, echo=echo)
+    return store.commands.get(command.id)
+
+
+def _who() -> str:
+    return f"cli:{os.environ.get('USER', '')}".rstrip(":")
+
+
+class _Pass:
+    """The store side of one pass: its log, its cancel check, its end."""
+
+    def __init__(self, command: Command, *, store: Store, echo: Echo | None) -> None:
+        self.command = command
+        self.store = store
+        self.echo = echo
+        self.checked = time.monotonic()
+
+    def log(self, level: str, message: str) -> None:
+        self.store.commands.log(
+            self.command.id, token=self.command.token, message=message, level=level
+        )
+        if self.echo is not None:
+            self.echo(level, message)
+
+    def is_cancelled(self) -> bool:
+        if time.monotonic() - self.checked < CANCEL_CHECK_EVERY:
+            return False
+        self.checked = time.monotonic()
+        held = self.store.commands.heartbeat(self.command.id, token=self.command.token)
+        return held.cancel_requested
+
+    def finish(
+        self,
+        status: CommandStatus,
+        *,
+        error: str | None = None,
+        outcome: str | None = None,
+        actions: int | None = None,
+    ) -> None:
+        self.store.commands.finish(
+            self.command.id,
+            token=self.command.token,
+            status=status,
+            error=error,
+            outcome=outcome,
+            actions=actions,
+        )

@@ -1,0 +1,99 @@
+"""The container reconciler: create, start, stop, remove and rename one container per action.
+
+A create builds the Engine API body from the desired spec (``reconcilers.parameters``) and
+attaches the service's other networks before the container is first started (Docker API
+1.41 takes one network at create). Stops use the container's own ``StopTimeout``, set at
+create from ``stop_grace_period``; the old copy of a start-first update leaves its networks
+first, so that Docker's DNS no longer names it while it stops, and the new copy gets its
+service's aliases only once it is healthy (``reveal_container``): zero downtime for clients
+that find the service through Docker's DNS. Idempotent: stopping or removing a container
+that is gone is done. Called by ``reconcilers.executor``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from kedge import errors
+from kedge.planning.actions import Action
+from kedge.reconcilers import parameters
+from kedge.reconcilers.desired import Desired
+from kedge.reconcilers.engine import Engine
+
+__all__ = [
+    "create_container",
+    "remove_container",
+    "rename_container",
+    "reveal_container",
+    "start_container",
+    "stop_container",
+]
+
+
+def create_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    spec = desired.must_spec(action.target)
+    params = parameters.container_params(
+        spec,
+        action.service or "",
+        number=action.number or 1,
+        name=action.name,
+        kedge_labels=desired.labels(action.config_hash),
+        aliases=action.name not in desired.withheld,
+    )
+    created = engine.create_container(params.name, params.body, platform=params.platform)
+    try:
+        for network, endpoint in params.connect:
+            engine.connect_network(network, created, endpoint=endpoint)
+    except errors.EngineError:
+        # a half-made container would be taken for a finished one by the next observe
+        engine.remove_container(created, force=True)
+        raise
+
+
+def reveal_container(engine: Engine, name: str, *, desired: Desired, service: str) -> None:
+    """Give a healthy new copy its service's network aliases (start-first, after its wait).
+
+    Docker cannot add aliases to an endpoint, so the container leaves each network and joins
+    it again with them; until then Docker's DNS names only the old copy.
+    """
+    spec = desired.must_spec(name)
+    for network, endpoint in parameters.endpoints_of(spec, service):
+        engine.disconnect_network(network, name)
+        engine.connect_network(network, name, endpoint=endpoint)
+
+
+def start_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    engine.start_container(action.object_id or action.name)
+
+
+def stop_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    ref = action.object_id or action.name
+    with contextlib.suppress(errors.EngineNotFound):
+        if _is_retired(action) and desired.spec is not None:
+            _leave_networks(engine, ref, desired=desired, service=action.service or "")
+        engine.stop_container(ref)
+
+
+def _is_retired(action: Action) -> bool:
+    """Whether the container is the old copy of a start-first update (``<id12>_<name>``)."""
+    prefix = (action.object_id or "")[:12]
+    return bool(prefix) and action.name.startswith(f"{prefix}_")
+
+
+def _leave_networks(engine: Engine, ref: str, *, desired: Desired, service: str) -> None:
+    """Take the old copy out of Docker's DNS before it stops, so no new client finds it."""
+    spec = desired.must_spec(ref)
+    if service not in spec.services or spec.services[service].network_mode is not None:
+        return
+    for key in sorted(spec.services[service].networks):
+        with contextlib.suppress(errors.EngineNotFound, errors.EngineRejected):
+            engine.disconnect_network(spec.network_name(key), ref)
+
+
+def remove_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    with contextlib.suppress(errors.EngineNotFound):
+        engine.remove_container(action.object_id or action.name, force=True)
+
+
+def rename_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    engine.rename_container(action.object_id or action.name, action.new_name or action.name)

@@ -1,0 +1,236 @@
+"""The executor: carries out a ``Plan`` wave after wave; it decides nothing.
+
+Each action is dispatched by its kind to its reconciler (networks, volumes, containers,
+images) or, for ``wait``, to a health gate (``reconcilers.health``). The actions of one wave
+run in parallel on a bounded pool; the next wave starts only when the whole wave succeeded,
+so the dependents of a failed action are never started. A cancel check runs before every
+action; a cancelled pass raises ``CancelledError`` after the actions already running finish.
+
+A ``wait`` on one container (``container:…``) is the settle step of a start-first update:
+the new copy is created without its service's network aliases and gets them once the wait
+is over (``containers.reveal_container``), so that clients never reach a copy that is not
+ready yet.
+
+Health gates are driven by Docker's events: when the plan has a gate, the events stream is
+opened before the first action, so no health result can slip by. A gate waits on every
+container of the service it names (``service:db``) or on one container (``container:…``,
+start-first), up to the service's ``x-kedge.health_timeout`` (120 s by default). A gate of a
+``required: false`` dependency that fails is a warning, not a failure.
+
+The executor does not know the store: it reports each action and its outcome to the ``log``
+callback, and returns an ``Outcome`` or raises the first failure with the action's target
+and cause. Callers: ``controller.passes.run_command`` and the local CLI verbs through it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kedge import errors
+from kedge.planning.actions import Action, ActionKind, Plan, WaitFor
+from kedge.reconcilers import containers, images, networks, volumes
+from kedge.reconcilers.desired import Desired
+from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.health import HealthWatch
+
+__all__ = ["DEFAULT_HEALTH_TIMEOUT", "Log", "Outcome", "execute"]
+
+#: the cause of the waits ``kedge up --wait`` adds after the last wave
+SETTLE = "kedge up --wait: healthy, or running when it has no healthcheck"
+
+#: the per-wait timeout when the service sets none, in seconds
+DEFAULT_HEALTH_TIMEOUT = 120.0
+
+#: ``log(level, message)``: one call when an action starts, one with its outcome
+Log = Callable[[str, str], None]
+
+K = ActionKind
+_RECONCILERS = {
+    K.CREATE_NETWORK: networks.create_network,
+    K.REMOVE_NETWORK: networks.remove_network,
+    K.CREATE_VOLUME: volumes.create_volume,
+    K.REMOVE_VOLUME: volumes.remove_volume,
+    K.CREATE_CONTAINER: containers.create_container,
+    K.START_CONTAINER: containers.start_container,
+    K.STOP_CONTAINER: containers.stop_container,
+    K.REMOVE_CONTAINER: containers.remove_container,
+    K.RENAME_CONTAINER: containers.rename_container,
+    K.BUILD_IMAGE: images.build_image,
+    K.PULL_IMAGE: images.pull_image,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a pass did: how many actions ran, and the warnings of optional gates."""
+
+    actions: int
+    seconds: float
+    warnings: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        text = f"{self.actions} action{'s' if self.actions != 1 else ''} in {self.seconds:.2f} s"
+        return text + (f", {len(self.warnings)} warning(s)" if self.warnings else "")
+
+
+def _quiet(level: str, message: str) -> None:
+    """The default log: say nothing."""
+
+
+def _never() -> bool:
+    return False
+
+
+def execute(
+    engine: Engine,
+    plan: Plan,
+    *,
+    desired: Desired,
+    log: Log = _quiet,
+    is_cancelled: Callable[[], bool] = _never,
+    parallel: int = 8,
+    settle: bool = False,
+) -> Outcome:
+    """Carry out ``plan``; raise the first failure (a ``KedgeError``) with its action's cause.
+
+    ``settle`` (``kedge up --wait``) also waits, after the last wave, until every container
+    the plan started is healthy (or running, when it has no healthcheck).
+    """
+    clock = time.monotonic()
+    if plan.is_refused:
+        raise errors.PlanError(f"a refused plan is never executed: {plan.render()}")
+    withheld = frozenset(
+        a.name for a in plan.actions if a.kind is K.WAIT and a.target.startswith("container:")
+    )
+    desired = dataclasses.replace(desired, withheld=withheld)
+    started = [a for a in plan.actions if a.kind is K.START_CONTAINER] if settle else []
+    gated = bool(started) or any(
+        a.kind is K.WAIT and a.condition is not WaitFor.STARTED for a in plan.actions
+    )
+    watch = HealthWatch(engine, plan.stack) if gated else None
+    run = _Run(engine, desired=desired, log=log, is_cancelled=is_cancelled, watch=watch)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            for wave in plan.waves():
+                run.wave(pool, wave)
+            if started:
+                run.wave(pool, [_settle(a) for a in started])
+    finally:
+        if watch is not None:
+            watch.close()
+    return Outcome(len(plan), time.monotonic() - clock, tuple(run.warnings))
+
+
+class _Run:
+    """One execution of a plan: the shared state of its waves."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        desired: Desired,
+        log: Log,
+        is_cancelled: Callable[[], bool],
+        watch: HealthWatch | None,
+    ) -> None:
+        self.engine = engine
+        self.desired = desired
+        self.log = log
+        self.is_cancelled = is_cancelled
+        self.watch = watch
+        self.warnings: list[str] = []
+
+    def wave(self, pool: ThreadPoolExecutor, wave: Sequence[Action]) -> None:
+        """Run the actions of one wave in parallel; raise the first failure once all ended."""
+        futures = [pool.submit(self.act, action) for action in wave]
+        failures = [f.exception() for f in futures]
+        for failure in failures:
+            if failure is not None:
+                raise failure
+
+    def act(self, action: Action) -> None:
+        if self.is_cancelled():
+            raise errors.CancelledError(f"cancelled before {action.kind.value} {action.target}")
+        self.log("info", f"{action.kind.value} {action.target}: {action.cause}")
+        started = time.monotonic()
+        try:
+            if action.kind is K.WAIT:
+                self.wait(action)
+
+            else:
+                _RECONCILERS[action.kind](self.engine, action, desired=self.desired)
+        except errors.KedgeError as exc:
+            self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
+            raise _located(exc, action) from exc
+        took = time.monotonic() - started
+        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s")
+
+    def wait(self, action: Action) -> None:
+        service = action.service or ""
+        names = self.containers_of(action)
+        if action.condition not in (None, WaitFor.STARTED):
+            for name in names:
+                self.gate(action, name, timeout=self.timeout_of(service))
+        if action.target.startswith("container:"):
+            for name in names:
+                containers.reveal_container(
+                    self.engine, name, desired=self.desired, service=service
+                )
+
+    def gate(self, action: Action, name: str, *, timeout: float) -> None:
+        """Wait until one container is healthy or completed; optional gates only warn."""
+        assert self.watch is not None  # opened by execute() whenever the plan has a gate
+        try:
+            if action.condition is WaitFor.HEALTHY:
+                needs_check = action.cause != SETTLE  # a settle step takes "running" too
+                self.watch.wait_healthy(name, name=name, timeout=timeout, needs_check=needs_check)
+            else:
+                self.watch.wait_completed(name, name=name, timeout=timeout)
+        except errors.HealthError as exc:
+            if action.required:
+                raise
+            warning = f"{action.target} (required: false): {exc}"
+            self.warnings.append(warning)
+            self.log("warning", warning)
+
+    def containers_of(self, action: Action) -> list[str]:
+        """The containers a wait is on: one (``container:…``) or every replica of a service."""
+        if not action.target.startswith("service:"):
+            return [action.name or action.target.removeprefix("container:")]
+        spec = self.desired.must_spec(action.target)
+        service = action.service or action.target.removeprefix("service:")
+        replicas = spec.services[service].replicas
+        return [spec.container_name(service, n) for n in range(1, replicas + 1)]
+
+    def timeout_of(self, service: str) -> float:
+        spec = self.desired.spec
+        if spec is None or service not in spec.services:
+            return DEFAULT_HEALTH_TIMEOUT
+        return spec.services[service].x_kedge.health_timeout.total_seconds()
+
+
+_RELABELLED = (errors.EngineError, errors.HealthError, errors.CancelledError)
+
+
+def _located(exc: errors.KedgeError, action: Action) -> errors.KedgeError:
+    """The same kind of error, saying which action failed and why that action was there."""
+    if type(exc) is errors.PlanError or isinstance(exc, _RELABELLED):
+        return type(exc)(f"{action.target} ({action.cause}): {exc}")
+    return exc
+
+
+def _settle(start: Action) -> Action:
+    """The settle step of ``--wait`` for a container the plan started."""
+    return Action(
+        kind=K.WAIT,
+        target=start.target,
+        cause=SETTLE,
+        service=start.service,
+        number=start.number,
+        name=start.name,
+        condition=WaitFor.HEALTHY,
+    )
