@@ -3,8 +3,8 @@
 A case is ``cases/<name>.yaml``, or ``cases/<name>/compose.yaml`` for a case that needs files
 beside it (``.env``, ``env_file``, ``extends``/``include`` targets, secret files). Compose's
 verdict is ``docker-compose -p scratch -f FILE config -q`` run in the file's folder with an
-empty environment (``env -i PATH=/usr/bin:/bin``): exit 0 is ``valid``, anything else
-``invalid``, as the shared corpus's verdicts were made (``shared/corpus/README.md``).
+empty environment (``env -i PATH=/usr/bin:/bin``): exit 0 is ``valid``, a Go panic ``crash``,
+any other exit ``invalid``, as the shared corpus's verdicts were made (``shared/corpus/README.md``).
 
 The manifest's columns are ``file``, ``compose`` (the recorded verdict), ``kedge`` (what Kedge
 must say), ``reason`` (why Kedge deliberately says otherwise; empty when it agrees) and
@@ -52,14 +52,16 @@ def compose_verdict(compose: str, case: Path) -> tuple[str, str]:
     argv = ["env", "-i", "PATH=/usr/bin:/bin", compose, "-p", "scratch"]
     argv += ["-f", case.name, "config", "-q"]
     try:
-        done = subprocess.run(  # noqa: S603 - the argv is ours
+        done = subprocess.run(
             argv, cwd=case.parent, capture_output=True, text=True, timeout=30, check=False
         )
     except subprocess.TimeoutExpired:
         return "timeout", ""
     stderr = _TIMESTAMP.sub("", done.stderr.strip()).replace(str(case.parent), "<dir>")
     stderr = stderr.replace("\t", "\\t").replace("\n", "\\n")
-    return ("valid" if done.returncode == 0 else "invalid"), stderr
+    if done.returncode == 0:
+        return "valid", stderr
+    return ("crash" if "panic:" in done.stderr else "invalid"), stderr
 
 
 def record(compose: str) -> list[dict[str, str]]:

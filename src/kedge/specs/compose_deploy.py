@@ -22,7 +22,6 @@ from kedge.specs.compose_base import (
     Float,
     Int,
     ListOrDict,
-    StrictModel,
     StringOrNumber,
     resolve_path,
     to_dict,
@@ -38,11 +37,11 @@ class DeviceRequest(ComposeModel):
     driver: str | None = None
     options: ListOrDict = {}
 
-    @model_validator(mode="after")
-    def _check(self) -> DeviceRequest:
-        if not self.capabilities and not self.driver:
-            raise ValueError("a device request needs 'capabilities' or 'driver'")
-        return self
+
+class DeviceReservation(DeviceRequest):
+    """A device of ``deploy.resources.reservations``: compose requires its ``capabilities``."""
+
+    capabilities: list[str]
 
 
 class DiscreteResource(ComposeModel):
@@ -64,7 +63,7 @@ class ResourceReservations(ComposeModel):
     cpus: Float | None = None
     memory: Bytes | None = None
     generic_resources: list[GenericResource] = []
-    devices: list[DeviceRequest] = []
+    devices: list[DeviceReservation] = []
 
 
 class Resources(ComposeModel):
@@ -144,7 +143,7 @@ def expand_references(value: Any) -> Any:
     return value
 
 
-class Ulimit(StrictModel):
+class Ulimit(ComposeModel):
     soft: Int
     hard: Int
 
