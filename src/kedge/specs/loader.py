@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from kedge.specs import (
     yamlsource,
 )
 from kedge.specs.compose_base import NULL
+from kedge.specs.overrides import merge_document
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -127,6 +128,30 @@ def canonical(spec: StackSpec) -> dict[str, Any]:
 def from_canonical(document: Mapping[str, Any]) -> StackSpec:
     """The ``StackSpec`` that ``canonical`` made ``document`` from."""
     return StackSpec.model_validate(dict(document))
+
+
+def _read(path: Path, *, where: Location) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"cannot read {str(path)!r}: {exc.strerror}",
+            location=where,
+            hint="check the path; it is relative to the spec's folder",
+        ) from exc
+
+
+def _conflicts(section: str, ours: Any, theirs: Any) -> bool:
+    """Whether an entry declared here clashes with the included one of the same name.
+
+    A service always does; a network, volume, secret or config only when a key written here
+    has another value there (compose accepts the same resource declared twice alike).
+    """
+    if section == "services":
+        return True
+    if not isinstance(ours, dict) or not isinstance(theirs, dict):
+        return False
+    return any(value is not None and theirs.get(key) != value for key, value in ours.items())
 
 
 def _validate(data: dict[str, Any], *, document: Any, project_dir: Path | None) -> StackSpec:
@@ -232,19 +257,21 @@ class _Context:
         base = self.project_dir or Path.cwd()
         return path if path.is_absolute() else Path(os.path.normpath(base / path))
 
-    def _load_other(self, path: Path, *, env: Mapping[str, str], where: Location) -> StackSpec:
-        """Parse another compose file (an included or extended one) as compose would."""
+    def _load_other(
+        self,
+        path: Path,
+        *,
+        env: Mapping[str, str],
+        where: Location,
+        overrides: Sequence[Path] = (),
+    ) -> StackSpec:
+        """Parse another compose file (an included or extended one) as compose would.
+
+        ``overrides``: more files merged onto it in order (an ``include`` of several paths).
+        """
         if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
             chain = " -> ".join([*self.seen, str(path)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise SpecError(
-                f"cannot read {str(path)!r}: {exc.strerror}",
-                location=where,
-                hint="check the path; it is relative to the spec's folder",
-            ) from exc
         other = _Context(
             env=dict(env),
             interpolate=self.interpolate,
@@ -252,8 +279,11 @@ class _Context:
             warnings=self.warnings,
             seen=(*self.seen, str(path)),
         )
-        document = yamlsource.load_yaml(content, source=str(path))
+        document = yamlsource.load_yaml(_read(path, where=where), source=str(path))
         data = other.prepare(document)
+        for extra in overrides:
+            more = yamlsource.load_yaml(_read(extra, where=where), source=str(extra))
+            data = merge_document(data, other.prepare(more), removed=())
         data["name"] = data.get("name") or "included"
         spec = _validate(data, document=document, project_dir=path.parent)
         return other.read_service_files(spec, document=document)
@@ -282,11 +312,11 @@ class _Context:
             )
         for index, entry in enumerate(entries):
             where = document.locate(("include", index))
-            for path, env in self._include_entry(entry, where=where):
-                included = canonical(self._load_other(path, env=env, where=where))
-                self._merge_included(data, included, where=where)
+            paths, env = self._include_entry(entry, where=where)
+            other = self._load_other(paths[0], env=env, where=where, overrides=paths[1:])
+            self._merge_included(data, canonical(other), where=where)
 
-    def _include_entry(self, entry: Any, *, where: Location) -> list[tuple[Path, dict[str, str]]]:
+    def _include_entry(self, entry: Any, *, where: Location) -> tuple[list[Path], dict[str, str]]:
         if isinstance(entry, str):
             entry = {"path": entry}
         if not isinstance(entry, dict) or "path" not in entry:
@@ -308,7 +338,7 @@ class _Context:
             file = self._path(str(env_file))
             if file.is_file():
                 values.update(envfiles.read_env_file(file, lookup=self.env))
-        return [(path, {**values, **self.env}) for path in resolved]
+        return resolved, {**values, **self.env}
 
     def _merge_included(
         self, data: dict[str, Any], included: dict[str, Any], *, where: Location
@@ -318,11 +348,11 @@ class _Context:
             ours = data.get(section)
             ours = dict(ours) if isinstance(ours, dict) else {}
             for key, value in theirs.items():
-                if key in ours and section == "services":
+                if key in ours and _conflicts(section, ours[key], value):
                     raise SpecError(
-                        f"services.{key} conflicts with a service of an included file",
+                        f"{section}.{key} conflicts with one of an included file",
                         location=where,
-                        hint="rename one of the two services",
+                        hint="rename one of the two, or declare it in one file only",
                     )
                 ours.setdefault(key, value)
             if ours:
