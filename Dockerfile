@@ -9,6 +9,10 @@
 ARG BASE=python:3.11-slim
 
 FROM ${BASE} AS build
+# Offline builds (the image test): pip reads these, e.g. PIP_NO_INDEX=1 and
+# PIP_FIND_LINKS=http://127.0.0.1:PORT/ for a local wheelhouse; unset, pip uses PyPI.
+ARG PIP_NO_INDEX
+ARG PIP_FIND_LINKS
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src

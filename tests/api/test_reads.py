@@ -201,7 +201,11 @@ def test_openapi_document_and_docs_page(client: TestClient) -> None:
         assert path in document["paths"], path
     docs = client.get("/docs")
     assert docs.status_code == 200
-    assert "swagger" in docs.text.lower()
+    assert "/docs/static/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    script = client.get("/docs/static/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
 
 
 def test_latest_command_of_many_stacks_in_one_query(seed: Seed, store: Any) -> None:

@@ -82,3 +82,14 @@ def test_cancel_a_finished_command_is_a_conflict(client: TestClient, seed: Seed)
     answer = client.post(f"/api/v1/commands/{done.id}/cancel")
     assert answer.status_code == 409
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_writes_record_the_desired_version(client: TestClient, seed: Seed, store: Any) -> None:
+    seed.version("shop")
+    seed.version("shop", image="busybox:2")
+    client.post("/api/v1/stacks/shop/apply", json={"version": 2})
+    assert store.stacks.get("shop").desired_version == 2
+    client.post("/api/v1/stacks/shop/rollback", json={"to": 1})
+    assert store.stacks.get("shop").desired_version == 1
+    client.delete("/api/v1/stacks/shop")
+    assert store.stacks.get("shop").desired_version is None

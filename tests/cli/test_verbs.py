@@ -4,13 +4,14 @@ every output format, history, describe, cancel, logs of a command, diff and appl
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from kedge.specs.commands import CommandStatus, CommandType
 from tests.api.conftest import Seed
-from tests.cli.conftest import Kedge, free_port
+from tests.cli.conftest import Kedge, LiveServer, free_port
 
 
 @pytest.fixture
@@ -158,3 +159,20 @@ def test_diff_without_docker_is_an_error(kedge: Kedge) -> None:
     result = kedge("diff", "-f", "-", stdin="name: shop\nservices:\n  web:\n    image: b:1\n")
     assert result.exit_code == 2
     assert "Docker" in result.output
+
+
+def test_apply_a_folder_interpolates_as_compose_does(
+    kedge: Kedge, tmp_path: Path, live: LiveServer
+) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / ".env").write_text("WEB_IMAGE=busybox:7\n")
+    (folder / "shop.yaml").write_text("services:\n  web:\n    image: ${WEB_IMAGE}\n")
+    (folder / "blog.yml").write_text("services:\n  web:\n    image: busybox:1\n")
+    (folder / ".hidden.yaml").write_text("not: [a spec\n")
+    result = kedge("apply", "-f", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("created") == 2
+    version = live.store.versions.get("shop", 1)
+    assert version.document["services"]["web"]["image"] == "busybox:7"
+    assert version.source == str(folder / "shop.yaml")

@@ -9,11 +9,28 @@ like. Callers: ``cli.serve`` (the composition of ``kedge serve``) and the tests.
 
 from __future__ import annotations
 
+import importlib.resources
+from pathlib import Path
+
 from fastapi import FastAPI, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from kedge import __version__
-from kedge.api import commands, deps, logs, posted, probes, problems, stacks
+from kedge.api import (
+    commands,
+    dashboard,
+    deps,
+    events,
+    logs,
+    monitoring,
+    posted,
+    probes,
+    problems,
+    stacks,
+)
 
 __all__ = ["create_app"]
 
@@ -37,13 +54,17 @@ def create_app(
         title="Kedge",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,
         openapi_url="/openapi.json",
         redoc_url=None,
         default_response_class=problems.AsciiJSONResponse,
     )
     app.state.kedge = deps.Services(store=store, engine=engine, controller=controller)
     problems.install_handlers(app)
+    _serve_docs(app)
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(monitoring.router, prefix="/api/v1")
+    app.include_router(dashboard.router)
     app.include_router(probes.router)
     app.include_router(stacks.router, prefix="/api/v1")
     app.include_router(commands.router, prefix="/api/v1")
@@ -59,3 +80,20 @@ def _serve_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
     def metrics() -> Response:
         """Prometheus metrics of this process (the controller's registry)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """The docs page with Swagger UI's assets served by Kedge itself: no CDN is asked, so the
+    page works where the internet is not reachable (the assets come with swagger-ui-py)."""
+    assets = Path(str(importlib.resources.files("swagger_ui") / "static"))
+    app.mount("/docs/static", StaticFiles(directory=assets), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Kedge API",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+        )

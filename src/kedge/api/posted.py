@@ -47,9 +47,16 @@ _SPEC_BODY: dict[str, Any] = {
     }
 }
 Source = Annotated[str, Query(max_length=1000, description="The file the spec was read from.")]
+Interpolate = Annotated[
+    bool,
+    Query(
+        description="Interpolate ${VARIABLES} from the server's environment (the CLI sends"
+        " specs it has already interpolated from the user's, as compose does, and says false)."
+    ),
+]
 
 
-async def _read_spec(request: Request, *, source: str) -> StackSpec:
+async def _read_spec(request: Request, *, source: str, interpolate: bool) -> StackSpec:
     media = request.headers.get("content-type", "application/yaml").split(";")[0].strip()
     if media and media not in _MEDIA:
         raise problems.ProblemError(
@@ -72,6 +79,7 @@ async def _read_spec(request: Request, *, source: str) -> StackSpec:
             source=source,
             project_dir=project_dir,
             env=dict(os.environ),
+            interpolate=interpolate,
             name=normalize_stack_name(path.stem) if path.suffix in (".yaml", ".yml") else None,
         )
     )
@@ -91,6 +99,7 @@ def _record(
     version = recorded.version
     command = None
     if apply:
+        kedge.store.stacks.set_status(spec.name, desired_version=version.number)
         command = kedge.store.commands.enqueue(
             spec.name,
             CommandType.APPLY,
@@ -116,10 +125,11 @@ async def create_version(
     request: Request,
     source: Source = "api",
     apply: Annotated[bool, Query(description="Also enqueue an APPLY of it.")] = True,
+    interpolate: Interpolate = True,
 ) -> CommandCreated:
     """Create (or find, by digest) the version of a posted spec and apply it, unless told not
     to. 409 with the broken rule when its declared ``x-kedge.version`` conflicts."""
-    spec = await _read_spec(request, source=source)
+    spec = await _read_spec(request, source=source, interpolate=interpolate)
     record = functools.partial(
         _record, kedge, spec, source=source, author=stacks.author_of(request), apply=apply
     )
@@ -166,7 +176,9 @@ def _plan(kedge: Services, spec: StackSpec) -> PlanView:
     openapi_extra=_SPEC_BODY,
     responses=problems.problem_responses(413, 415, 422, 503),
 )
-async def plan_spec(kedge: ServicesDep, request: Request, source: Source = "api") -> PlanView:
+async def plan_spec(
+    kedge: ServicesDep, request: Request, source: Source = "api", interpolate: Interpolate = True
+) -> PlanView:
     """The plan of a posted spec against what runs, without applying or recording it."""
-    spec = await _read_spec(request, source=source)
+    spec = await _read_spec(request, source=source, interpolate=interpolate)
     return await anyio.to_thread.run_sync(_plan, kedge, spec)

@@ -176,6 +176,8 @@ def _enqueue(
     version: int | None,
     options: dict[str, bool] | None = None,
 ) -> CommandCreated:
+    # what the stack should run, as the folder source records it for a file
+    kedge.store.stacks.set_status(stack, desired_version=version)
     command = kedge.store.commands.enqueue(
         stack,
         kind,

@@ -1,25 +1,31 @@
 """``kedge apply -f FILE|DIR|-``: send specs to the server as new versions and apply them.
 
-Each spec becomes a version (or maps to the equal one) and an ``APPLY`` command; ``--wait``
+Each spec is read here as compose reads it (``resolve_spec``: interpolated from this
+shell's environment and the ``.env`` beside it, and validated: a bad spec is shown with
+file:line:column, what is wrong and how to fix it, and exits 2 before anything is sent),
+then becomes a version (or maps to the equal one) and an ``APPLY`` command. ``--wait``
 follows the commands with their log lines until they end (``cli.follow``; exit 0 only when
 every one is DONE). A directory applies each of its ``*.yaml``/``*.yml`` files (hidden ones
-left out), in name order; ``-`` reads one spec from standard input. A spec the server
-rejects is shown with file:line:column, what is wrong and how to fix it, and exits 2.
+left out), in name order; ``-`` reads one spec from standard input.
 Callers: ``cli.main``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from kedge import errors
 from kedge.cli import client as remote
 from kedge.cli import follow
+from kedge.specs import loader
 
-__all__ = ["apply", "read_specs"]
+__all__ = ["apply", "post_spec", "read_specs", "resolve_spec"]
 
 FileOption = Annotated[
     str, typer.Option("--filename", "-f", help="A spec file, a folder of them, or - for stdin.")
@@ -45,13 +51,32 @@ def read_specs(target: str) -> list[tuple[str, bytes]]:
     return [(str(path.resolve()), path.read_bytes())]
 
 
-def _post(api: remote.Client, source: str, content: bytes) -> dict[str, Any]:
+def resolve_spec(source: str, content: bytes) -> bytes:
+    """The spec as JSON, read here as compose reads it: interpolated from this shell's
+    environment and the ``.env`` beside the file, and validated, so that a bad spec is shown
+    before anything is sent. The server re-reads files the spec names (build contexts,
+    secrets) from the same paths."""
+    try:
+        if source == "stdin":
+            spec = loader.parse(content, source=source, env=dict(os.environ))
+        else:
+            spec = loader.load_file(source)
+    except errors.SpecError as exc:
+        typer.echo(f"error: the spec is invalid:\n{exc.render()}", err=True)
+        raise typer.Exit(remote.EXIT_ERROR) from exc
+    document = loader.canonical(spec)
+    document.pop("sources", None)  # digests of the files it names: the server takes its own
+    return json.dumps(document).encode()
+
+
+def post_spec(api: remote.Client, path: str, source: str, content: bytes) -> dict[str, Any]:
+    """Send a resolved spec to ``path`` (``/api/v1/versions`` or ``/api/v1/plan``)."""
     return dict(
         api.post(
-            "/api/v1/versions",
-            params={"source": source},
-            content=content,
-            headers={"Content-Type": "application/yaml"},
+            path,
+            params={"source": source, "interpolate": False},
+            content=resolve_spec(source, content),
+            headers={"Content-Type": "application/json"},
         )
     )
 
@@ -67,7 +92,7 @@ def apply(
     commands = []
     with remote.connect(server) as api:
         for source, content in specs:
-            answer = _post(api, source, content)
+            answer = post_spec(api, "/api/v1/versions", source, content)
             version, command = answer["version"], answer["command"]
             state = "created" if answer["created"] else "unchanged"
             typer.echo(

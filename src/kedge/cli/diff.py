@@ -25,12 +25,7 @@ def diff(
     code = 0
     with remote.connect(server) as api:
         for source, content in applying.read_specs(filename):
-            answer = api.post(
-                "/api/v1/plan",
-                params={"source": source},
-                content=content,
-                headers={"Content-Type": "application/yaml"},
-            )
+            answer = applying.post_spec(api, "/api/v1/plan", source, content)
             known = f" (version {answer['version']})" if answer["version"] else " (a new version)"
             if not answer["changed"]:
                 typer.echo(f"stack/{answer['stack']}{known}: no difference")

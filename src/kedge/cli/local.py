@@ -19,16 +19,16 @@ a terminal, plain lines otherwise. Registered in ``kedge.cli.main``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from kedge import errors
-from kedge.cli import follow, remote
+from kedge.cli import follow
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
 from kedge.reconcilers.engine import Engine
@@ -45,7 +45,6 @@ DbOption = Annotated[
 FileOption = Annotated[Path, typer.Option("--file", "-f", help="The spec file.")]
 
 _STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
-_console = Console(highlight=False)
 
 
 def up(
@@ -113,6 +112,8 @@ def rollback(
     on the local store, and ``--to`` is required.
     """
     if server:
+        from kedge.cli import remote  # the HTTP client only when a server is asked
+
         remote.rollback(name, to=to, wait=wait, timeout=timeout, server=server)
         return
     with _failures():
@@ -200,8 +201,10 @@ def _failures() -> Iterator[None]:
 
 
 def _say(level: str, message: str) -> None:
-    style = _STYLES.get(level, "")
-    if _console.is_terminal:
-        _console.print(message, style=style or None, markup=False)
+    if sys.stdout.isatty():
+        from rich.console import Console  # rich only on a terminal: it is slow to import
+
+        style = _STYLES.get(level, "")
+        Console(highlight=False).print(message, style=style or None, markup=False)
     else:
         typer.echo(f"{level}: {message}" if level != "info" else message)

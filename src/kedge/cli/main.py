@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import apply, db, describe, diff, get, local, logs, remote, validate
+from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, validate
+from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
     name="kedge",
@@ -30,6 +31,7 @@ def version() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.command("controller")(controller_verb.controller)
 app.command("validate")(validate.validate)
 app.command("up")(local.up)
 app.command("down")(local.down)
@@ -38,6 +40,7 @@ app.command("plan")(local.plan)
 # the server and its clients (see the rule in the help above)
 # app.command("serve")(serve.serve)
 app.add_typer(get.app, name="get")
+get.app.command("events")(events.get_events)
 app.add_typer(describe.app, name="describe")
 app.command("apply")(apply.apply)
 app.command("diff")(diff.diff)

@@ -29,7 +29,7 @@ from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec
-from kedge.store import Store
+from kedge.store import RetryPolicy, Store
 
 __all__ = ["Planned", "desired_of", "observe_for", "plan_stack", "run_command", "run_now"]
 
@@ -88,8 +88,12 @@ def run_command(
     engine: Engine,
     echo: Echo | None = None,
     parallel: int = 8,
+    retry: RetryPolicy | None = None,
 ) -> executor.Outcome:
-    """Carry out one claimed command and finish it; raises its failure after recording it."""
+    """Carry out one claimed command and finish it; raises its failure after recording it.
+
+    ``retry`` (the controller's policy) enqueues another attempt of a temporary failure.
+    """
     pass_ = _Pass(command, store=store, echo=echo)
     try:
         spec = desired_of(command, store)
@@ -116,7 +120,7 @@ def run_command(
         pass_.finish(CommandStatus.CANCELLED, error=str(exc))
         raise
     except errors.KedgeError as exc:
-        pass_.finish(CommandStatus.FAILED, error=str(exc))
+        pass_.finish(CommandStatus.FAILED, error=str(exc), retry=retry if exc.temporary else None)
         raise
     pass_.finish(CommandStatus.DONE, outcome=outcome.summary(), actions=outcome.actions)
     return outcome
@@ -191,6 +195,7 @@ class _Pass:
         error: str | None = None,
         outcome: str | None = None,
         actions: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.store.commands.finish(
             self.command.id,
@@ -199,4 +204,5 @@ class _Pass:
             error=error,
             outcome=outcome,
             actions=actions,
+            retry=retry,
         )

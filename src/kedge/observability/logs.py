@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -28,23 +28,30 @@ def configure_logging(
     """Configure structlog for the whole process; ``json=None`` decides by ``isatty``."""
     out = stream or sys.stderr
     as_json = not out.isatty() if json is None else json
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
+    renderers: list[Any] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        else [_stack_as_field, structlog.dev.ConsoleRenderer(colors=out.isatty())]
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
+            *renderers,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
+
+
+def _stack_as_field(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """structlog's console renderer prints a ``stack`` key as a stack trace; Kedge's ``stack``
+    is a stack's name, so on a terminal it is shown as ``stack_name``."""
+    if isinstance(event.get("stack"), str):
+        event["stack_name"] = event.pop("stack")
+    return event
 
 
 @contextmanager

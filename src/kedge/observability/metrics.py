@@ -13,7 +13,16 @@ import threading
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-__all__ = ["PASS_BUCKETS", "Metrics", "render_metrics"]
+__all__ = ["ENGINE_ERROR_KINDS", "PASS_BUCKETS", "Metrics", "render_metrics"]
+
+#: the kinds of ``kedge_docker_api_errors_total`` (``kedge.errors``' EngineError subclasses)
+ENGINE_ERROR_KINDS = (
+    "EngineUnavailable",
+    "EngineNotFound",
+    "EngineConflict",
+    "EngineRejected",
+    "EngineError",
+)
 
 #: reconcile passes last from a few milliseconds (no-op) to minutes (health waits)
 PASS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -75,6 +84,8 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        for kind in ENGINE_ERROR_KINDS:  # present at 0 from the start, so rates work
+            self.docker_errors.labels(kind=kind)
         self.events = Counter(
             "kedge_docker_events",
             "Docker events about managed containers that led to a RECONCILE, by action.",

@@ -10,9 +10,15 @@ is resolved against the project folder unless it is a URL. Used by ``compose_ser
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kedge.specs.compose_base import (
     Bool,
@@ -31,6 +37,8 @@ __all__ = ["Build", "Deploy", "ServiceReference", "Ulimit", "expand_references",
 
 
 class DeviceRequest(ComposeModel):
+    """A request for devices: a ``gpus`` entry, or (``DeviceReservation``) a reserved device."""
+
     capabilities: list[str] = []
     count: StringOrNumber | None = None  # a number or "all"
     device_ids: list[str] = []
@@ -44,6 +52,16 @@ class DeviceReservation(DeviceRequest):
     capabilities: list[str]
 
 
+def _memory(value: Any) -> Any:
+    # compose's schema takes only a string here ("512M"), unlike mem_limit
+    if not isinstance(value, str):
+        raise ValueError(f"memory must be a string such as '512M', got {value!r}")
+    return value
+
+
+MemoryString = Annotated[Bytes, BeforeValidator(_memory), PlainSerializer(str, return_type=str)]
+
+
 class DiscreteResource(ComposeModel):
     kind: str | None = None
     value: Float | None = None
@@ -55,13 +73,13 @@ class GenericResource(ComposeModel):
 
 class ResourceLimits(ComposeModel):
     cpus: Float | None = None
-    memory: Bytes | None = None
+    memory: MemoryString | None = None
     pids: Int | None = None
 
 
 class ResourceReservations(ComposeModel):
     cpus: Float | None = None
-    memory: Bytes | None = None
+    memory: MemoryString | None = None
     generic_resources: list[GenericResource] = []
     devices: list[DeviceReservation] = []
 

@@ -243,13 +243,6 @@ class Service(ComposeModel):
             return [parse_device(v) if isinstance(v, str) else v for v in value]
         return value
 
-    @field_validator("cpu_rt_period", "cpu_rt_runtime")
-    @classmethod
-    def _microseconds(cls, value: str | None) -> str | None:
-        if value is not None and not value.lstrip("-").isdigit():
-            raise ValueError(f"{value!r} is not an integer (microseconds)")
-        return value
-
     @field_validator("mem_reservation", mode="before")
     @classmethod
     def _mem_reservation(cls, value: Any) -> Any:
@@ -269,6 +262,14 @@ class Service(ComposeModel):
     def _pull_policy(cls, value: str | None) -> str | None:
         if value is not None and not _PULL_POLICY.search(value):
             raise ValueError(f"unknown pull_policy {value!r}; use always, never, missing, build")
+        return value
+
+    @field_validator("cpu_rt_period", "cpu_rt_runtime")
+    @classmethod
+    def _microseconds(cls, value: str | None) -> str | None:
+        # compose-go casts these to integers when it interpolates: "400ms" is refused
+        if value is not None and not value.lstrip("-").isdigit():
+            raise ValueError(f"{value!r} is not a whole number of microseconds")
         return value
 
     @field_validator("oom_score_adj")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,13 @@ from kedge.specs import (
     digests,
     envfiles,
     extends,
+    includes,
     interpolation,
     service_files,
     validation,
     yamlsource,
 )
 from kedge.specs.compose_base import NULL
-from kedge.specs.overrides import merge_document
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -108,6 +108,7 @@ def parse(
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
+    context.enable_profiles(data)
     declared = NULL if "name" in data and data["name"] is None else data.get("name")
     data["name"] = context.stack_name(declared, fallback=name, document=document)
     spec = _validate(data, document=document, project_dir=project_dir)
@@ -128,30 +129,6 @@ def canonical(spec: StackSpec) -> dict[str, Any]:
 def from_canonical(document: Mapping[str, Any]) -> StackSpec:
     """The ``StackSpec`` that ``canonical`` made ``document`` from."""
     return StackSpec.model_validate(dict(document))
-
-
-def _read(path: Path, *, where: Location) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            f"cannot read {str(path)!r}: {exc.strerror}",
-            location=where,
-            hint="check the path; it is relative to the spec's folder",
-        ) from exc
-
-
-def _conflicts(section: str, ours: Any, theirs: Any) -> bool:
-    """Whether an entry declared here clashes with the included one of the same name.
-
-    A service always does; a network, volume, secret or config only when a key written here
-    has another value there (compose accepts the same resource declared twice alike).
-    """
-    if section == "services":
-        return True
-    if not isinstance(ours, dict) or not isinstance(theirs, dict):
-        return False
-    return any(value is not None and theirs.get(key) != value for key, value in ours.items())
 
 
 def _validate(data: dict[str, Any], *, document: Any, project_dir: Path | None) -> StackSpec:
@@ -226,6 +203,18 @@ class _Context:
         if errors:
             raise SpecErrors(errors)
 
+    def enable_profiles(self, data: dict[str, Any]) -> None:
+        """Add the profiles of ``COMPOSE_PROFILES`` to ``x-kedge.profiles``, as compose reads it."""
+        names = [p.strip() for p in self.env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        meta = data.get("x-kedge")
+        if not names or not (meta is None or isinstance(meta, dict)):
+            return
+        meta = dict(meta or {})
+        declared = meta.get("profiles") or []
+        if isinstance(declared, list):
+            meta["profiles"] = [*declared, *(n for n in names if n not in declared)]
+            data["x-kedge"] = meta
+
     def stack_name(self, declared: Any, *, fallback: str | None, document: Any) -> str:
         """The top-level ``name``, normalised as compose does (``My App`` → ``myapp``)."""
         if declared is not None and not isinstance(declared, str):
@@ -258,40 +247,45 @@ class _Context:
         return path if path.is_absolute() else Path(os.path.normpath(base / path))
 
     def _load_other(
-        self,
-        path: Path,
-        *,
-        env: Mapping[str, str],
-        where: Location,
-        overrides: Sequence[Path] = (),
+        self, paths: list[Path], *, project_dir: Path, env: Mapping[str, str], where: Location
     ) -> StackSpec:
-        """Parse another compose file (an included or extended one) as compose would.
-
-        ``overrides``: more files merged onto it in order (an ``include`` of several paths).
+        """Parse other compose files (an included project, an extended file) as compose would:
+        the first file, overridden by the others, relative to ``project_dir``.
         """
-        if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
-            chain = " -> ".join([*self.seen, str(path)])
+        first = paths[0]
+        if str(first) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
+            chain = " -> ".join([*self.seen, str(first)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
         other = _Context(
             env=dict(env),
             interpolate=self.interpolate,
-            project_dir=path.parent,
+            project_dir=project_dir,
             warnings=self.warnings,
-            seen=(*self.seen, str(path)),
+            seen=(*self.seen, str(first)),
         )
-        document = yamlsource.load_yaml(_read(path, where=where), source=str(path))
-        data = other.prepare(document)
-        for extra in overrides:
-            more = yamlsource.load_yaml(_read(extra, where=where), source=str(extra))
-            data = merge_document(data, other.prepare(more), removed=())
-        data["name"] = data.get("name") or "included"
-        spec = _validate(data, document=document, project_dir=path.parent)
-        return other.read_service_files(spec, document=document)
+        documents = [self._read_document(path, where=where) for path in paths]
+        data = other.prepare(documents[0])
+        for override in documents[1:]:
+            data = includes.merge_documents(data, other.prepare(override))
+        data["name"] = "included"
+        spec = _validate(data, document=documents[0], project_dir=project_dir)
+        return other.read_service_files(spec, document=documents[0])
+
+    def _read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise SpecError(
+                f"cannot read {str(path)!r}: {exc.strerror}",
+                location=where,
+                hint="check the path; it is relative to the spec's folder",
+            ) from exc
+        return yamlsource.load_yaml(content, source=str(path))
 
     def _read_base_service(self, file: str, service: str) -> dict[str, Any]:
         path = self._path(file)
         where = Location(self.seen[-1], path="extends.file")
-        other = self._load_other(path, env=self.env, where=where)
+        other = self._load_other([path], project_dir=path.parent, env=self.env, where=where)
         if service not in other.services:
             raise SpecError(
                 f"cannot extend service {service!r}: {str(path)!r} has no such service",
@@ -310,53 +304,15 @@ class _Context:
                 location=document.locate(("include",)),
                 hint="write 'include: [other.yaml]'",
             )
-        for index, entry in enumerate(entries):
+        for index, raw in enumerate(entries):
             where = document.locate(("include", index))
-            paths, env = self._include_entry(entry, where=where)
-            other = self._load_other(paths[0], env=env, where=where, overrides=paths[1:])
-            self._merge_included(data, canonical(other), where=where)
-
-    def _include_entry(self, entry: Any, *, where: Location) -> tuple[list[Path], dict[str, str]]:
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        if not isinstance(entry, dict) or "path" not in entry:
-            raise SpecError("an include entry needs a 'path'", location=where)
-        unknown = sorted(set(entry) - {"path", "env_file", "project_directory"})
-        if unknown:
-            raise SpecError(
-                f"unknown key {unknown[0]!r} in include",
-                location=where,
-                hint="include takes path, env_file and project_directory",
+            entry = includes.read_entry(raw, resolve=self._path, env=self.env, where=where)
+            included = self._load_other(
+                entry.paths, project_dir=entry.project_dir, env=entry.env, where=where
             )
-        paths = entry["path"] if isinstance(entry["path"], list) else [entry["path"]]
-        resolved = [self._path(str(p)) for p in paths]
-        folder = self._path(str(entry.get("project_directory") or resolved[0].parent))
-        env_files = entry.get("env_file") or [str(folder / ".env")]
-        env_files = env_files if isinstance(env_files, list) else [env_files]
-        values: dict[str, str] = {}
-        for env_file in env_files:
-            file = self._path(str(env_file))
-            if file.is_file():
-                values.update(envfiles.read_env_file(file, lookup=self.env))
-        return resolved, {**values, **self.env}
-
-    def _merge_included(
-        self, data: dict[str, Any], included: dict[str, Any], *, where: Location
-    ) -> None:
-        for section in ("services", "networks", "volumes", "secrets", "configs"):
-            theirs = included.get(section) or {}
-            ours = data.get(section)
-            ours = dict(ours) if isinstance(ours, dict) else {}
-            for key, value in theirs.items():
-                if key in ours and _conflicts(section, ours[key], value):
-                    raise SpecError(
-                        f"{section}.{key} conflicts with one of an included file",
-                        location=where,
-                        hint="rename one of the two, or declare it in one file only",
-                    )
-                ours.setdefault(key, value)
-            if ours:
-                data[section] = ours
+            includes.import_resources(
+                data, canonical(included), where=where, context={"project_dir": self.project_dir}
+            )
 
     def read_service_files(self, spec: StackSpec, *, document: Any) -> StackSpec:
         return service_files.read_service_files(

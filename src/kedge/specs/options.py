@@ -27,6 +27,9 @@ class StackMeta(StrictModel):
     version: StrictInt | None = None
     on_failure: Literal["stay", "rollback"] = "stay"
     drift: Literal["heal", "warn", "off"] = "heal"
+    # compose profiles to enable (services with other profiles do not run); "*" enables all.
+    # The loader adds those of COMPOSE_PROFILES, as compose does.
+    profiles: list[str] = Field(default_factory=list)
 
     @field_validator("version")
     @classmethod

@@ -12,7 +12,8 @@ model in canonical form (see ``kedge.specs.compose``) plus:
   by the loader so that a changed secret file changes the digest and the service's config hash.
 
 Compose's implicit ``default`` network is declared here when a service joins it. Services with
-``profiles`` are inactive (compose's default with no profile enabled): ``active_services``.
+``profiles`` are inactive unless ``x-kedge.profiles`` (or ``COMPOSE_PROFILES``) enables one of
+them, as in compose: ``active_services``.
 Read by the planner, the reconcilers, the store and the controller.
 """
 
@@ -94,8 +95,15 @@ class StackSpec(ComposeModel):
 
     @property
     def active_services(self) -> dict[str, Service]:
-        """The services compose would run with no profile enabled (those without ``profiles``)."""
-        return {name: s for name, s in self.services.items() if not s.profiles}
+        """The services compose would run: those without ``profiles``, and those with a profile
+        enabled in ``x-kedge.profiles`` (``*`` enables every profile).
+        """
+        enabled = set(self.meta.profiles)
+        return {
+            name: s
+            for name, s in self.services.items()
+            if not s.profiles or "*" in enabled or enabled & set(s.profiles)
+        }
 
     def network_name(self, key: str) -> str:
         """The Docker name of network ``key``: its ``name``, else ``<stack>_<key>``."""

@@ -114,3 +114,4 @@ def test_configure_logging_renders_json_off_a_terminal(as_json: bool | None, is_
     else:
         assert "pass finished" in line
         assert "command_id=3" in line
+        assert "stack_name=shop" in line

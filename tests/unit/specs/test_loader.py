@@ -314,3 +314,58 @@ def test_env_file_raw_format_takes_values_literally(tmp_path: Path) -> None:
     )
     web = loader.load_file(path, env={}).services["web"]
     assert web.environment == {"A": '"quoted" $HOME', "B": "x=y"}
+
+
+def test_include_with_overrides_project_directory_and_env_file(tmp_path: Path) -> None:
+    write(
+        tmp_path, "lib/base.yaml", "services:\n  cache: {image: 'redis:${TAG}', ports: ['6379']}\n"
+    )
+    write(tmp_path, "lib/override.yaml", "services:\n  cache: {environment: [MODE=x]}\n")
+    write(tmp_path, "lib.env", "TAG=7\n")
+    path = write(
+        tmp_path,
+        "app.yaml",
+        """
+        include:
+          - path: [lib/base.yaml, lib/override.yaml]
+            env_file: lib.env
+            project_directory: lib
+        services:
+          web: {image: a}
+        networks:
+          default: {}
+        """,
+    )
+    spec = loader.load_file(path, env={})
+    cache = spec.services["cache"]
+    assert cache.image == "redis:7"
+    assert cache.environment == {"MODE": "x"}
+
+
+def test_an_included_resource_defined_the_same_on_both_sides_is_no_conflict(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "other.yaml", "services:\n  db: {image: b}\nvolumes:\n  data: {}\n")
+    path = write(
+        tmp_path,
+        "app.yaml",
+        "include: [other.yaml]\nservices:\n  web: {image: a}\nvolumes:\n  data:\n",
+    )
+    assert set(loader.load_file(path, env={}).volumes) == {"data"}
+    path.write_text(
+        "include: [other.yaml]\nservices:\n  web: {image: a}\nvolumes:\n  data: {driver: x}\n"
+    )
+    with pytest.raises(SpecError, match=r"volumes\.data conflicts with imported resource"):
+        loader.load_file(path, env={})
+
+
+def test_an_included_file_does_not_redefine_the_default_network(tmp_path: Path) -> None:
+    write(tmp_path, "other.yaml", "services:\n  db: {image: b}\n")
+    path = write(
+        tmp_path,
+        "app.yaml",
+        "include: [other.yaml]\nservices:\n  web: {image: a}\nnetworks:\n  default: {name: corp}\n",
+    )
+    spec = loader.load_file(path, env={})
+    assert spec.network_name("default") == "corp"
+    assert list(spec.services["db"].networks) == ["default"]

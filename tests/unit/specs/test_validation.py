@@ -296,3 +296,34 @@ def test_broken_rules_are_reported_where_they_are(text: str, message: str, path:
 )
 def test_find_cycle(graph: dict[str, list[str]], cycle: list[str] | None) -> None:
     assert validation.find_cycle(graph) == cycle
+
+
+@pytest.mark.parametrize(
+    ("meta", "env", "active"),
+    [
+        pytest.param("", {}, {"web"}, id="none-enabled"),
+        pytest.param("x-kedge: {profiles: [debug]}\n", {}, {"web", "debug"}, id="x-kedge"),
+        pytest.param("", {"COMPOSE_PROFILES": "tools, debug"}, {"web", "debug"}, id="env"),
+        pytest.param("x-kedge: {profiles: ['*']}\n", {}, {"web", "debug", "other"}, id="all"),
+    ],
+)
+def test_profiles_enable_services(meta: str, env: dict[str, str], active: set[str]) -> None:
+    text = meta + textwrap.dedent(
+        """
+        services:
+          web: {image: a}
+          debug: {image: b, profiles: [debug]}
+          other: {image: c, profiles: [other]}
+        """
+    )
+    spec = loader.parse(text, name="demo", env=env)
+    assert set(spec.active_services) == active
+
+
+def test_an_enabled_profile_service_is_checked() -> None:
+    text = (
+        "x-kedge: {profiles: [debug]}\n"
+        "services:\n  debug: {image: b, profiles: [debug], networks: [x]}\n"
+    )
+    with pytest.raises(SpecErrors, match="undefined network"):
+        loader.parse(text, name="demo")

