@@ -57,19 +57,20 @@ def load_file(
     warnings: list[str] | None = None,
 ) -> StackSpec:
     """Load the spec file at ``path``; ``env`` defaults to the process environment."""
+    given = str(path)  # errors name the file as the caller did
     path = Path(path).absolute()
     try:
         content = path.read_bytes()
     except OSError as exc:
         raise SpecError(
             f"cannot read the spec file: {exc.strerror}",
-            location=Location(str(path)),
+            location=Location(given),
             hint="check the path and its permissions",
         ) from exc
     environment = _environment(path.parent, env=os.environ if env is None else env)
     return parse(
         content,
-        source=str(path),
+        source=given,
         project_dir=path.parent,
         env=environment,
         name=normalize_stack_name(path.stem),
@@ -104,7 +105,7 @@ def parse(
         interpolate=interpolate,
         project_dir=project_dir,
         warnings=warnings if warnings is not None else [],
-        seen=(source,),
+        seen=(str(Path(source).absolute()) if project_dir else source,),
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
