@@ -36,6 +36,7 @@ from kedge.reconcilers import containers, images, networks, volumes
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.reconcilers.health import HealthWatch
+from kedge.specs import labels
 
 __all__ = ["DEFAULT_HEALTH_TIMEOUT", "Log", "Outcome", "execute"]
 
@@ -198,13 +199,18 @@ class _Run:
             self.log("warning", warning)
 
     def containers_of(self, action: Action) -> list[str]:
-        """The containers a wait is on: one (``container:…``) or every replica of a service."""
+        """The containers a wait is on: one (``container:…``) or every one of a service.
+
+        A service's containers are listed by label when the gate opens (one call): replica
+        numbers need not be 1..n, and by then the earlier waves have settled them.
+        """
         if not action.target.startswith("service:"):
             return [action.name or action.target.removeprefix("container:")]
-        spec = self.desired.must_spec(action.target)
         service = action.service or action.target.removeprefix("service:")
-        replicas = spec.services[service].replicas
-        return [spec.container_name(service, n) for n in range(1, replicas + 1)]
+        found = self.engine.list_containers(
+            {"label": [*labels.stack_filter(self.desired.stack), f"{labels.SERVICE}={service}"]}
+        )
+        return sorted(str((c.get("Names") or ["/"])[0]).lstrip("/") for c in found)
 
     def timeout_of(self, service: str) -> float:
         spec = self.desired.spec
