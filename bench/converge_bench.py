@@ -147,7 +147,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 def render_stack(name: str, services: int, *, changed: int = 0) -> str:
     """A stack of ``services`` services; ``changed`` flips one service's environment."""
-    check = "{test: [CMD, 'true'], interval: 1s, timeout: 2s, retries: 3}"
+    # generous timeout and retries: on a loaded machine a check can take seconds to run
+    check = "{test: [CMD, 'true'], interval: 1s, timeout: 30s, retries: 10}"
     lines = [
         f"name: {name}",
         "services:",

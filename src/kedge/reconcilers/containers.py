@@ -39,6 +39,7 @@ def create_container(engine: Engine, action: Action, *, desired: Desired) -> Non
         name=action.name,
         kedge_labels=desired.labels(action.config_hash),
         aliases=action.name not in desired.withheld,
+        all_networks=engine.supports("1.44"),
     )
     created = engine.create_container(params.name, params.body, platform=params.platform)
     try:
@@ -91,8 +92,13 @@ def _leave_networks(engine: Engine, ref: str, *, desired: Desired, service: str)
 
 
 def remove_container(engine: Engine, action: Action, *, desired: Desired) -> None:
-    with contextlib.suppress(errors.EngineNotFound):
+    try:
         engine.remove_container(action.object_id or action.name, force=True)
+    except errors.EngineNotFound:
+        pass  # gone already: done
+    except errors.EngineConflict as exc:
+        if "already in progress" not in str(exc):
+            raise  # the daemon is removing it already: done
 
 
 def rename_container(engine: Engine, action: Action, *, desired: Desired) -> None:

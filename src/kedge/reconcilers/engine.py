@@ -134,6 +134,11 @@ class Engine:
         with self._count_lock:
             self._calls += 1
 
+    def supports(self, version: str) -> bool:
+        """Whether the negotiated API version is at least ``version`` (e.g. "1.44")."""
+        have = tuple(int(p) for p in self.version.split("."))
+        return have >= tuple(int(p) for p in version.split("."))
+
     @property
     def api_calls(self) -> int:
         """How many Docker API requests this engine has made (streams count once)."""

@@ -80,9 +80,12 @@ def container_params(
     name: str,
     kedge_labels: Mapping[str, str],
     aliases: bool = True,
+    all_networks: bool = False,
 ) -> ContainerParams:
     """The create body of replica ``number`` of ``service``, named ``name``.
 
+    ``all_networks`` (Docker API 1.44+) puts every network in the create body, as compose
+    does; older daemons take one, and ``ContainerParams.connect`` lists the others.
     ``aliases=False`` leaves the service's network aliases out, so that Docker's DNS does not
     name the container by its service yet (the new copy of a start-first update, until it is
     healthy; ``endpoints`` gives them for the re-attachment).
@@ -108,6 +111,10 @@ def container_params(
     endpoints = endpoints_of(spec, service)
     if not aliases:
         endpoints = [(net, {**e, "Aliases": []}) for net, e in endpoints]
+    if endpoints and all_networks:  # Docker API 1.44+ takes every network at create
+        body["NetworkingConfig"] = {"EndpointsConfig": dict(endpoints)}
+        body["HostConfig"]["NetworkMode"] = endpoints[0][0]
+        return ContainerParams(name, body, platform=svc.platform)
     if endpoints:
         first, *rest = endpoints
         body["NetworkingConfig"] = {"EndpointsConfig": {first[0]: first[1]}}
