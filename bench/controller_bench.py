@@ -61,18 +61,17 @@ def file_to_pass(
     took = []
     for trial in range(trials):
         stack = stacks[trial % len(stacks)]
+        latest = store.versions.latest(stack)
+        expected = 1 if latest is None else latest.number + 1
         written = time.time()
         write_atomically(
             specs / f"{stack}.yaml",
             spec_text(stack, image=image, rev=f"b{trial}", services=("web",)),
         )
 
-        def started(s: str = stack) -> datetime | None:
-            version = store.versions.latest(s)
-            if version is None:
-                return None
+        def started(s: str = stack, n: int = expected) -> datetime | None:
             for command in store.commands.list(stack=s, type=CommandType.APPLY, limit=5).items:
-                if command.version == version.number and command.started_at is not None:
+                if command.version == n and command.started_at is not None:
                     return command.started_at
             return None
 

@@ -215,3 +215,51 @@ def _check_metrics(
     assert info[d]["sync"] == "OutOfSync"  # runs 1, while 2 is desired
     assert c not in info
     assert sample(samples, "kedge_docker_api_errors_total", kind="EngineUnavailable") == 0
+
+
+SLOW_TO_START = """name: {name}
+services:
+  web:
+    image: {image}
+    command:
+      - sh
+      - -c
+      - trap 'exit 0' TERM; sleep 3; touch /tmp/ok; while true; do sleep 1; done
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      retries: 30
+"""
+
+
+def test_sigterm_lets_the_running_pass_finish(
+    tmp_path: Path, docker_client: Any, test_image: str, stack_name: str
+) -> None:
+    specs, db = tmp_path / "specs", tmp_path / "kedge.db"
+    specs.mkdir()
+    ctl = ControllerProcess(specs, db).start()
+    store = SqliteStore.open(db)
+    try:
+        write_atomically(
+            specs / f"{stack_name}.yaml", SLOW_TO_START.format(name=stack_name, image=test_image)
+        )
+        running = wait_for(
+            lambda: store.commands.list(stack=stack_name, status=CommandStatus.RUNNING).items,
+            timeout=30,
+            what="the APPLY running",
+            every=0.05,
+        )
+        code = ctl.terminate(timeout=60)  # while the pass waits for health
+        assert code == 0, ctl.log()[-3000:]
+        done = store.commands.get(running[0].id)
+        assert done.status is CommandStatus.DONE, done
+        assert running_healthy(docker_client, stack_name, services=1)
+        log = ctl.log()
+        assert log.index('"signal received"') < log.index('"pass finished"')
+        assert '"clean": true' in log
+    except BaseException:
+        print(ctl.log()[-30000:])
+        raise
+    finally:
+        store.close()
+        ctl.terminate()

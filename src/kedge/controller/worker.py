@@ -205,7 +205,8 @@ class Worker:
             if done.type in _CONVERGING:
                 stacks.set_status(done.stack, applied_version=done.version, last_error=None)
         elif done.status is CommandStatus.FAILED:
-            self._backoff.failed(done.stack, now=self._clock())
+            if not done.options.get("spec_error"):  # a broken file is no failing stack
+                self._backoff.failed(done.stack, now=self._clock())
             stacks.set_status(done.stack, last_error=done.error)
             if finished.retry is None:
                 self._roll_back_if_asked(done)
