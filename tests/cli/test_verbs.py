@@ -203,3 +203,10 @@ def test_get_watch_prints_changed_rows(
     assert lines[3].split()[0] == "shop"
     assert "Degraded" in lines[3]
     assert len(lines) == 4
+
+
+def test_apply_wait_gives_up_after_the_timeout(kedge: Kedge) -> None:
+    spec = "name: shop\nservices:\n  web:\n    image: busybox:1\n"
+    result = kedge("apply", "-f", "-", "--wait", "--timeout", "1.5", stdin=spec)
+    assert result.exit_code == 3, result.output  # nobody runs commands on this server
+    assert "has not ended after 1.5s" in result.output
