@@ -16,6 +16,7 @@ from kedge.specs.compose_base import (
     Bool,
     Bytes,
     ComposeModel,
+    DedupedList,
     Duration,
     Int,
     ListOrDict,
@@ -66,6 +67,12 @@ class Healthcheck(ComposeModel):
     start_interval: Duration | None = None
     disable: Bool = False
 
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retries(cls, value: Any) -> Any:
+        # compose's schema says number: 2.5 is accepted (and truncated)
+        return int(value) if isinstance(value, float) else value
+
     @field_validator("test", mode="before")
     @classmethod
     def _test(cls, value: Any) -> Any:
@@ -100,7 +107,7 @@ class DependsOn(ComposeModel):
 
 
 class ServiceNetwork(ComposeModel):
-    aliases: UniqueList = []
+    aliases: DedupedList = []
     interface_name: str | None = None
     ipv4_address: str | None = None
     ipv6_address: str | None = None

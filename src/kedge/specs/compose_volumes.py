@@ -100,7 +100,7 @@ class ServiceMount(ComposeModel):
         if self.type in ("bind", "image", "npipe") and not self.source:
             raise ValueError(f"a {self.type} mount needs a source")
         if self.type == "tmpfs" and self.source:
-            raise ValueError("a tmpfs mount takes no source; remove 'source'")
+            return self.model_copy(update={"source": None})  # compose accepts it; Docker would not
         return self
 
 
