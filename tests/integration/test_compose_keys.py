@@ -164,3 +164,31 @@ def test_host_settings_reach_the_container(kedge: Kedge, docker_client: Any):
         f"container:{base_id}",
     )
     assert kedge.up(KEYS).plan == ""
+
+
+COPIED = f"""
+name: STACK
+services:
+  app:
+    image: {IMAGE}
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    secrets: [{{source: api_key, mode: 0400}}]
+    configs: [{{source: motd, target: /etc/motd}}]
+secrets:
+  api_key: {{environment: KEDGE_TEST_API_KEY}}
+configs:
+  motd: {{content: "hello from the spec"}}
+"""
+
+
+def test_environment_secrets_and_inline_configs_are_copied_in(
+    kedge: Kedge, docker_client: Any, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("KEDGE_TEST_API_KEY", "k-123")
+    done = kedge.up(COPIED)
+    assert done.status is CommandStatus.DONE, done.error
+    app = docker_client.containers.get(f"{kedge.stack}-app-1")
+    assert app.exec_run(["cat", "/run/secrets/api_key"]).output == b"k-123"
+    assert app.exec_run(["stat", "-c", "%a", "/run/secrets/api_key"]).output.strip() == b"400"
+    assert app.exec_run(["cat", "/etc/motd"]).output == b"hello from the spec"

@@ -16,7 +16,7 @@ import contextlib
 
 from kedge import errors
 from kedge.planning.actions import Action
-from kedge.reconcilers import parameters
+from kedge.reconcilers import copies, parameters
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 
@@ -41,10 +41,13 @@ def create_container(engine: Engine, action: Action, *, desired: Desired) -> Non
         aliases=action.name not in desired.withheld,
         all_networks=engine.supports("1.44"),
     )
+    copied = copies.copies_of(spec, action.service or "")
     created = engine.create_container(params.name, params.body, platform=params.platform)
     try:
         for network, endpoint in params.connect:
             engine.connect_network(network, created, endpoint=endpoint)
+        if copied:
+            engine.put_archive(created, "/", copies.render_archive(copied))
     except errors.EngineError:
         # a half-made container would be taken for a finished one by the next observe
         engine.remove_container(created, force=True)
@@ -97,8 +100,8 @@ def remove_container(engine: Engine, action: Action, *, desired: Desired) -> Non
     except errors.EngineNotFound:
         pass  # gone already: done
     except errors.EngineConflict as exc:
-        if "already in progress" not in str(exc):
-            raise  # the daemon is removing it already: done
+        if "already in progress" not in str(exc):  # else the daemon is removing it: done
+            raise
 
 
 def rename_container(engine: Engine, action: Action, *, desired: Desired) -> None:

@@ -187,6 +187,11 @@ class Engine:
         with _translated(f"rename container {ref} to {name}"):
             self._api.rename(ref, name)
 
+    def put_archive(self, container: str, path: str, archive: bytes) -> None:
+        """Extract a tar archive into a container (created or running) at ``path``."""
+        with _translated(f"copy files into container {container}"):
+            self._api.put_archive(container, path, archive)
+
     def connect_network(self, network: str, container: str, *, endpoint: Body) -> None:
         """Attach a container to a network with an Engine API ``EndpointSettings`` body."""
         with _translated(f"connect container {container} to network {network}"):

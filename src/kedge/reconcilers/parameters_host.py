@@ -4,7 +4,8 @@ Mounts (volumes, binds, tmpfs, file-based secrets and configs), published ports,
 policy, resource limits, devices, capabilities, sysctls, ulimits, logging, DNS, extra hosts
 and the namespace modes, mapped the way Docker Compose v2 maps them (``pkg/compose/create.go``).
 
-Secrets and configs read from files are bind-mounted read-only where compose mounts them:
+Secrets and configs read from files are bind-mounted read-only where compose mounts them
+(the others are copied in, ``reconcilers.copies``):
 secrets at ``/run/secrets/<target or name>``, configs at ``/<target or name>``. Their content
 is part of the service's config hash (the loader records its digest in ``StackSpec.sources``),
 so a changed file recreates the container.
@@ -128,10 +129,7 @@ def _file_mounts(
         declared = (spec.secrets if kind == "secrets" else spec.configs).get(ref.source)
         path = declared.file if declared is not None else None
         if path is None:
-            raise PlanError(
-                f"{kind}.{ref.source}: only file-based {kind} are carried out by Kedge yet;"
-                f" write '{kind}: {{{ref.source}: {{file: ./path}}}}'"
-            )
+            continue  # copied in after the create (reconcilers.copies)
         target = ref.target or ref.source
         target = target if target.startswith("/") else base + target
         found.append({"Type": "bind", "Source": path, "Target": target, "ReadOnly": True})

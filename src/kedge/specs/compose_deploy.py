@@ -28,7 +28,6 @@ from kedge.specs.compose_base import (
     Float,
     Int,
     ListOrDict,
-    StrictModel,
     StringOrNumber,
     resolve_path,
     to_dict,
@@ -48,13 +47,9 @@ class DeviceRequest(ComposeModel):
 
 
 class DeviceReservation(DeviceRequest):
-    """``deploy.resources.reservations.devices`` entries: compose wants capabilities or driver."""
+    """A device of ``deploy.resources.reservations``: compose requires its ``capabilities``."""
 
-    @model_validator(mode="after")
-    def _check(self) -> DeviceReservation:
-        if not self.capabilities and not self.driver:
-            raise ValueError("a device request needs 'capabilities' or 'driver'")
-        return self
+    capabilities: list[str]
 
 
 def _memory(value: Any) -> Any:
@@ -166,7 +161,7 @@ def expand_references(value: Any) -> Any:
     return value
 
 
-class Ulimit(StrictModel):
+class Ulimit(ComposeModel):
     soft: Int
     hard: Int
 

@@ -26,6 +26,9 @@ __all__ = ["Config", "IpamConfig", "IpamPool", "Model", "Network", "Secret", "Vo
 
 def _driver_opts(value: Any) -> Any:
     if isinstance(value, dict):
+        for key, option in value.items():
+            if isinstance(option, bool):  # compose's schema: a string or a number
+                raise ValueError(f"driver_opts.{key} must be a string or a number, not {option}")
         return to_dict(value)
     return value
 
