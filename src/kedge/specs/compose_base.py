@@ -219,11 +219,12 @@ def to_dict(value: Any, *, separator: str = "=") -> Any:
             if not isinstance(item, str):
                 raise ValueError(f"list items must be strings 'KEY{separator}VALUE', got {item!r}")
             key, found, text = item.partition(separator)
-            if not key:
-                raise ValueError(f"{item!r} has an empty key; write 'KEY{separator}VALUE'")
-            result[key] = text if found else None
+            if key:  # compose keeps nothing of an item without a name ('', '=v')
+                result[key] = text if found else None
         return result
     if isinstance(value, Mapping):
+        if "" in value:
+            raise ValueError("a key is empty; write 'KEY: value'")
         return {str(k): _mapping_value(v) for k, v in value.items()}
     raise ValueError(f"expected a mapping or a list of 'KEY{separator}VALUE', got {value!r}")
 

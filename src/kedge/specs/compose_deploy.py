@@ -218,7 +218,25 @@ class Build(ComposeModel):
     @classmethod
     def _ssh(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+            value = [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and item != "default" and "=" not in item:
+                raise ValueError(f"invalid ssh key {item!r}; write 'default' or 'ID=PATH'")
+        return value
+
+    @field_validator("additional_contexts", mode="before")
+    @classmethod
+    def _contexts(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and "=" not in item:
+                raise ValueError(f"invalid additional context {item!r}; write 'NAME=PATH'")
+        return value
+
+    @field_validator("provenance", "sbom", mode="before")
+    @classmethod
+    def _attestation(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"expected true, false or a string, got {value!r}")
         return value
 
     @field_validator("secrets", mode="before")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from kedge.specs.compose_base import (
     Bool,
@@ -62,7 +62,7 @@ class Healthcheck(ComposeModel):
     test: list[str] = []
     interval: Duration | None = None
     timeout: Duration | None = None
-    retries: Int | None = None
+    retries: Int | None = Field(default=None, ge=0)
     start_period: Duration | None = None
     start_interval: Duration | None = None
     disable: Bool = False

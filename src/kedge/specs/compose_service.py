@@ -72,7 +72,9 @@ __all__ = [
 ]
 
 _CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
-_PULL_POLICY = re.compile(r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_")
+_PULL_POLICY = re.compile(
+    r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+)
 
 
 class Service(ComposeModel):
@@ -107,7 +109,7 @@ class Service(ComposeModel):
     extra_hosts: dict[str, list[str]] = {}
     container_name: str | None = None
     deploy: Deploy | None = None
-    scale: Int | None = None
+    scale: Int | None = Field(default=None, ge=0)
     mem_limit: Bytes | None = None
     mem_reservation: Bytes | None = None
     mem_swappiness: Int | None = None

@@ -41,11 +41,8 @@ class TmpfsOptions(ComposeModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _octal(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return int(value, 8)
-            except ValueError as exc:
-                raise ValueError(f"mode {value!r} is not an octal number") from exc
+        if isinstance(value, str):  # compose decodes the mode as a number only
+            raise ValueError(f"mode must be a number such as 01777, got the text {value!r}")
         return value
 
 

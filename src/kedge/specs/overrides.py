@@ -41,7 +41,7 @@ def _merge_services(base: dict[str, Any], services: dict[str, Any]) -> dict[str,
         old = merged.get(name)
         if isinstance(old, dict) and isinstance(service, dict):
             merged[name] = merge_service(old, service)
-        else:
+        elif service is not None or name not in merged:  # a null adds nothing
             merged[name] = service
     return merged
 
@@ -54,7 +54,7 @@ def _merge_mappings(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
             merged[key] = _merge_mappings(old, value)
         elif isinstance(old, list) and isinstance(value, list):
             merged[key] = [*old, *value]
-        else:
+        elif value is not None or key not in merged:
             merged[key] = value
     return merged
 

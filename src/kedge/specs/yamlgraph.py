@@ -93,9 +93,7 @@ class Composer:
         """The root node of every document in ``events`` (compose merges them in order)."""
         roots: list[Node] = []
         for event in events:
-            if isinstance(event, ev.DocumentStartEvent):
-                self.anchors.clear()  # an anchor names a node of its own document only
-            elif isinstance(event, ev.DocumentEndEvent):
+            if isinstance(event, ev.DocumentEndEvent):  # anchors stay usable, as in yaml.v3
                 if self.root is not None:
                     roots.append(self.root)
                 self.root = None
