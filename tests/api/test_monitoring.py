@@ -5,6 +5,7 @@ and its container logs with tail."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from kedge.api.app import create_app
+from kedge.cli.main import app
 from kedge.controller import passes
 from kedge.reconcilers.engine import Engine
 from kedge.specs import digests, loader
 from kedge.specs.commands import CommandType
 from kedge.store.sqlite import SqliteStore
+from tests.dashboard.live import serve
 
 pytestmark = pytest.mark.docker
 
@@ -177,3 +181,30 @@ def test_without_docker_the_answer_says_so(tmp_path: Path) -> None:
         )
         assert client.get("/api/v1/stacks/nobody/observed").status_code == 404
     store.close()
+
+
+def test_kedge_get_containers_shows_them(monitored: Monitored) -> None:
+    monitored.apply(monitored.record(sleep=3600))
+    monitored.wait_for("Healthy")
+    live = serve(monitored.store, engine=monitored.engine)
+    try:
+        env = {"KEDGE_SERVER": live.url, "NO_COLOR": "1", "COLUMNS": "200"}
+        table = CliRunner().invoke(app, ["get", "containers", monitored.stack], env=env)
+        assert table.exit_code == 0, table.output
+        header, web, worker = table.stdout.splitlines()[:3]
+        assert header.split()[:5] == ["CONTAINER", "SERVICE", "STATE", "HEALTH", "LAST"]
+        assert web.split()[:5] == [
+            f"{monitored.stack}-web-1",
+            "web",
+            "running",
+            "healthy",
+            "probe-ok",
+        ]
+        assert worker.split()[-1] == "current"
+        found = CliRunner().invoke(
+            app, ["get", "containers", monitored.stack, "-o", "json"], env=env
+        )
+        items = json.loads(found.stdout)["items"]
+        assert [c["service"] for c in items] == ["web", "worker"]
+    finally:
+        live.stop()
