@@ -103,7 +103,7 @@ async def _messages(
     if not follow:
         return
     yield format_sse_event(comment="following", retry=RETRY_MS)
-    while not await request.is_disconnected():
+    while not hub.closed and not await request.is_disconnected():
         if not await hub.wait(cursor, timeout=WAIT_SECONDS):
             yield KEEPALIVE
             continue

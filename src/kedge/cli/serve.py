@@ -103,15 +103,33 @@ def serve(
     # stopped; this handler takes that second delivery, so the controller gets its grace
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _after_server)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+    )
+    server = _Server(config, hub=hub)
     try:
-        # open event streams (dashboards) never end by themselves: they get 2 s at shutdown
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+        server.run()
     finally:
         feed.close()
         clean = controller.stop(grace)
         store.close()
         engine.close()
+    if not server.started:  # uvicorn said why (e.g. the address is in use)
+        raise typer.Exit(2)
     raise typer.Exit(0 if clean else 1)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also ends the open event streams (dashboards) when asked to
+    stop: they never end by themselves, and uvicorn waits for every open answer."""
+
+    def __init__(self, config: uvicorn.Config, *, hub: EventHub) -> None:
+        super().__init__(config)
+        self._hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._hub.close()
+        super().handle_exit(sig, frame)
 
 
 def _after_server(signum: int, _frame: FrameType | None) -> None:

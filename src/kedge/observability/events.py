@@ -90,7 +90,19 @@ class EventHub:
         self._waiters: set[_Waiter] = set()
         self._next = int(time.time() * 1000) if first_id is None else first_id
         self._first = self._next
+        self._closed = False
         self.published = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """End every waiting stream (the server is stopping). Safe in a signal handler: it
+        takes no lock (a handler may interrupt a thread that holds it)."""
+        self._closed = True
+        for waiter in list(self._waiters):
+            waiter.wake()
 
     @property
     def last_id(self) -> int:
@@ -154,7 +166,7 @@ class EventHub:
         """Wait until an event newer than ``after`` exists; False when ``timeout`` passed."""
         waiter = _Waiter()
         with self._lock:
-            if self._next - 1 > after:
+            if self._next - 1 > after or self._closed:
                 return True
             self._waiters.add(waiter)
         try:
