@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from kedge.cli import get
 from kedge.specs.commands import CommandStatus, CommandType
 from tests.api.conftest import Seed
 from tests.cli.conftest import Kedge, LiveServer, free_port
@@ -176,3 +177,36 @@ def test_apply_a_folder_interpolates_as_compose_does(
     version = live.store.versions.get("shop", 1)
     assert version.document["services"]["web"]["image"] == "busybox:7"
     assert version.source == str(folder / "shop.yaml")
+
+
+def test_get_watch_prints_changed_rows(
+    kedge: Kedge, two_stacks: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Ticks:
+        """The watch loop's clock: the stack changes at the first tick, Ctrl-C at the third."""
+
+        calls = 0
+
+        def sleep(self, seconds: float) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                two_stacks.store.stacks.set_status("shop", health="Degraded")
+            if self.calls == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(get, "time", Ticks())
+    result = kedge("get", "stacks", "-w")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("NAME")
+    assert "Healthy" in lines[2]
+    assert lines[3].split()[0] == "shop"
+    assert "Degraded" in lines[3]
+    assert len(lines) == 4
+
+
+def test_apply_wait_gives_up_after_the_timeout(kedge: Kedge) -> None:
+    spec = "name: shop\nservices:\n  web:\n    image: busybox:1\n"
+    result = kedge("apply", "-f", "-", "--wait", "--timeout", "1.5", stdin=spec)
+    assert result.exit_code == 3, result.output  # nobody runs commands on this server
+    assert "has not ended after 1.5s" in result.output

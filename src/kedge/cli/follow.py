@@ -57,7 +57,9 @@ def follow_commands(api: Client, commands: list[dict[str, Any]], *, timeout: flo
                     deadline=deadline,
                 )
         except TimeoutError:
-            typer.echo(f"{stack}: command #{command['id']} still runs after {timeout:g}s", err=True)
+            typer.echo(
+                f"{stack}: command #{command['id']} has not ended after {timeout:g}s", err=True
+            )
             return EXIT_TIMEOUT
         typer.echo(_ended(final))
         if final["status"] != "DONE":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, validate
+from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, serve, validate
 from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
@@ -38,7 +38,7 @@ app.command("down")(local.down)
 app.command("plan")(local.plan)
 
 # the server and its clients (see the rule in the help above)
-# app.command("serve")(serve.serve)
+app.command("serve")(serve.serve)
 app.add_typer(get.app, name="get")
 get.app.command("events")(events.get_events)
 app.add_typer(describe.app, name="describe")

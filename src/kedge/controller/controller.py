@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Controller:
         self.backoff = StackBackoff(cap=self.settings.stack_backoff_cap)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._worker_threads: list[threading.Thread] = []
         self.workers = [
             Worker(
                 f"{self.name}/w{i}",
@@ -133,6 +135,7 @@ class Controller:
             thread = threading.Thread(target=loop, args=(self._stop,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._worker_threads = self._threads[: len(self.workers)]
         log.info(
             "controller started",
             name=self.name,
@@ -150,7 +153,10 @@ class Controller:
         if self.folder is not None:
             self.folder.mark_dirty()
         self.resync.trigger()
-        finished = self._join(grace)
+        finished = _join(self._worker_threads, timeout=grace)
+        # the sources stop at their next look; one blocked in a read is a daemon thread and
+        # holds no command, so it is not waited for beyond a moment
+        _join(self._threads, timeout=2.0)
         if not finished:
             # what still runs stays RUNNING: the next start recovers it once its lease is
             # over and the retry policy runs it again, so no intent is lost
@@ -158,18 +164,14 @@ class Controller:
         log.info("controller stopped", clean=finished)
         return finished
 
-    def _join(self, timeout: float) -> bool:
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            for thread in self._threads:
-                while thread.is_alive() and not deadline.is_set():
-                    thread.join(0.1)
-        finally:
-            timer.cancel()
-        return not any(t.is_alive() for t in self._threads)
-
     @property
     def running(self) -> bool:
         return any(t.is_alive() for t in self._threads)
+
+
+def _join(threads: list[threading.Thread], *, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds in all for the threads; True when all ended."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)

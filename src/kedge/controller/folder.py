@@ -61,6 +61,8 @@ class Scan:
     files: tuple[SpecFile, ...] = ()
     unsettled: tuple[Path, ...] = ()
     ignored: tuple[Ignored, ...] = ()
+    #: how long until the first unsettled file has settled (0 when none is)
+    settles_in_ns: int = 0
 
 
 def ignore_reason(path: Path, folder: Path) -> str:
@@ -88,31 +90,36 @@ def scan_folder(folder: Path, *, now_ns: int, settle_ns: int) -> Scan:
     files: list[SpecFile] = []
     unsettled: list[Path] = []
     ignored: list[Ignored] = []
+    settles_in = settle_ns
     for path in sorted(folder.iterdir()):
         reason = ignore_reason(path, folder)
         if reason:
             ignored.append(Ignored(path, reason))
             continue
         read = _read_settled(path, now_ns=now_ns, settle_ns=settle_ns)
-        if read is None:
-            unsettled.append(path)
-        else:
+        if isinstance(read, SpecFile):
             files.append(read)
-    return Scan(folder, True, tuple(files), tuple(unsettled), tuple(ignored))
+        else:
+            unsettled.append(path)
+            settles_in = min(settles_in, read)
+    wait = settles_in if unsettled else 0
+    return Scan(folder, True, tuple(files), tuple(unsettled), tuple(ignored), wait)
 
 
-def _read_settled(path: Path, *, now_ns: int, settle_ns: int) -> SpecFile | None:
-    """The file's content if it did not change while read nor within the settle window."""
+def _read_settled(path: Path, *, now_ns: int, settle_ns: int) -> SpecFile | int:
+    """The file's content if it did not change while read nor within the settle window,
+    else how long (ns) to wait before looking again."""
     try:
         before = path.stat()
-        if now_ns - before.st_mtime_ns < settle_ns:
-            return None
+        age = now_ns - before.st_mtime_ns
+        if age < settle_ns:
+            return max(settle_ns - age, 1_000_000)
         text = path.read_text(encoding="utf-8", errors="replace")
         after = path.stat()
     except FileNotFoundError:
-        return None  # removed meanwhile: the next scan sees it gone
+        return settle_ns  # removed meanwhile: the next scan sees it gone
     if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
-        return None
+        return settle_ns
     return SpecFile(path, text, after.st_mtime_ns, after.st_size)
 
 

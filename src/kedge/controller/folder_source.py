@@ -53,6 +53,7 @@ class SyncReport:
     deleted: set[str] = field(default_factory=set)
     prune_refused: str = ""
     unsettled: int = 0
+    settles_in: float = 0.0  # seconds until the first unsettled file has settled
 
 
 class FolderSource:
@@ -66,7 +67,7 @@ class FolderSource:
         metrics: Metrics,
         wake: Callable[[], None],
         prune: bool = True,
-        settle: float = 0.15,
+        settle: float = 0.1,
         debounce_ms: int = 50,
     ) -> None:
         self.folder = folder.absolute()
@@ -93,7 +94,7 @@ class FolderSource:
             if stop.is_set():
                 break
             report = self.sync_safely()
-            wait = self._settle if report.unsettled else None
+            wait = report.settles_in if report.unsettled else None
         self._dirty.set()
 
     def mark_dirty(self) -> None:
@@ -127,14 +128,14 @@ class FolderSource:
             return self.sync()
         except errors.StoreError as exc:
             log.warning("folder scan failed", reason=str(exc))
-            return SyncReport(unsettled=1)  # look again soon
+            return SyncReport(unsettled=1, settles_in=1.0)  # look again soon
 
     # -- one scan ---------------------------------------------------------------------------
 
     def sync(self) -> SyncReport:
         """Scan the folder once and turn what changed into versions and commands."""
         scan = scan_folder(self.folder, now_ns=time.time_ns(), settle_ns=int(self._settle * 1e9))
-        report = SyncReport(unsettled=len(scan.unsettled))
+        report = SyncReport(unsettled=len(scan.unsettled), settles_in=scan.settles_in_ns / 1e9)
         present: set[str] = {
             self._stack_of.get(p, normalize_stack_name(p.stem)) for p in scan.unsettled
         }

@@ -28,7 +28,7 @@ class ControllerSettings(BaseModel):
     #: watchfiles' debounce: changes within this window arrive as one batch
     debounce_ms: int = Field(default=50, ge=1)
     #: a file modified less than this ago may still be being written
-    settle: float = Field(default=0.15, ge=0)
+    settle: float = Field(default=0.1, ge=0)
     #: how often a worker renews its hold on a running command
     heartbeat: float = Field(default=2.0, gt=0)
     #: a RUNNING command without a heartbeat for this long lost its worker

@@ -20,6 +20,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -34,7 +35,7 @@ from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.store.protocol import Store
-from kedge.store.records import Finished
+from kedge.store.records import Finished, StackStatus
 
 __all__ = ["Worker"]
 
@@ -213,6 +214,34 @@ class Worker:
         status = stacks.get(done.stack)
         seen = assessor.assess_stack(self._store, self._engine, status)
         assessor.record_assessment(self._store, self._metrics, status, seen)
+        if done.status is CommandStatus.DONE:
+            self._heal_drift_seen_after(status, seen)
+
+    def _heal_drift_seen_after(self, status: StackStatus, seen: assessor.Assessment) -> None:
+        """Drift right after a pass happened during it (a container removed meanwhile: its
+        event was coalesced into the running pass, which had observed before): heal it now,
+        backing off if it keeps happening."""
+        if not seen.has_drift or seen.spec is None or seen.spec.meta.drift != "heal":
+            return
+        if (
+            status.applied_version is None
+            or self._store.commands.list(
+                stack=status.stack, status=CommandStatus.PENDING, limit=1
+            ).items
+        ):
+            return
+        delay = self._backoff.repaired(status.stack, now=self._clock())
+        command = self._store.commands.enqueue(
+            status.stack,
+            CommandType.RECONCILE,
+            reason=CommandReason.DRIFT,
+            version=status.applied_version,
+            created_by="check after a pass",
+            not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
+        )
+        self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
+        log.info("drift after the pass: reconcile", command_id=command.id, delay=delay)
+        self._doorbell.ring()
 
     def _roll_back_if_asked(self, failed: Command) -> None:
         if failed.type is not CommandType.APPLY or failed.version is None:

@@ -39,6 +39,7 @@ __all__ = [
     "Bool",
     "Bytes",
     "ComposeModel",
+    "DedupedList",
     "Duration",
     "Float",
     "Int",
@@ -193,6 +194,17 @@ def unique_items(value: Any) -> Any:
     return value
 
 
+def dedupe_items(value: Any) -> Any:
+    """Compose's unicity on lists it merges (``cap_add``, ``ports``…): a repeat is dropped."""
+    if isinstance(value, list):
+        kept: list[Any] = []
+        for item in value:
+            if item not in kept:
+                kept.append(item)
+        return kept
+    return value
+
+
 def to_dict(value: Any, *, separator: str = "=") -> Any:
     """Compose's ``list_or_dict``: a ``KEY=VAL`` list or a mapping, as one mapping.
 
@@ -202,17 +214,17 @@ def to_dict(value: Any, *, separator: str = "=") -> Any:
     if value is None:
         return {}
     if isinstance(value, list):
-        unique_items(value)
         result: dict[str, Any] = {}
         for item in value:
             if not isinstance(item, str):
                 raise ValueError(f"list items must be strings 'KEY{separator}VALUE', got {item!r}")
             key, found, text = item.partition(separator)
-            if not key:
-                raise ValueError(f"{item!r} has an empty key; write 'KEY{separator}VALUE'")
-            result[key] = text if found else None
+            if key:  # compose keeps nothing of an item without a name ('', '=v')
+                result[key] = text if found else None
         return result
     if isinstance(value, Mapping):
+        if "" in value:
+            raise ValueError("a key is empty; write 'KEY: value'")
         return {str(k): _mapping_value(v) for k, v in value.items()}
     raise ValueError(f"expected a mapping or a list of 'KEY{separator}VALUE', got {value!r}")
 
@@ -247,6 +259,7 @@ Scalar = str | None
 ListOrDict = Annotated[dict[str, Scalar], BeforeValidator(to_dict)]
 StringList = Annotated[list[str], BeforeValidator(to_string_list)]
 UniqueList = Annotated[list[str], BeforeValidator(unique_items)]
+DedupedList = Annotated[list[str], BeforeValidator(dedupe_items)]
 
 
 # --- paths --------------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ from kedge.specs.compose_base import (
     Float,
     Int,
     ListOrDict,
-    StrictModel,
     StringOrNumber,
     resolve_path,
     to_dict,
@@ -48,13 +47,9 @@ class DeviceRequest(ComposeModel):
 
 
 class DeviceReservation(DeviceRequest):
-    """``deploy.resources.reservations.devices`` entries: compose wants capabilities or driver."""
+    """A device of ``deploy.resources.reservations``: compose requires its ``capabilities``."""
 
-    @model_validator(mode="after")
-    def _check(self) -> DeviceReservation:
-        if not self.capabilities and not self.driver:
-            raise ValueError("a device request needs 'capabilities' or 'driver'")
-        return self
+    capabilities: list[str]
 
 
 def _memory(value: Any) -> Any:
@@ -166,7 +161,7 @@ def expand_references(value: Any) -> Any:
     return value
 
 
-class Ulimit(StrictModel):
+class Ulimit(ComposeModel):
     soft: Int
     hard: Int
 
@@ -223,7 +218,25 @@ class Build(ComposeModel):
     @classmethod
     def _ssh(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+            value = [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and item != "default" and "=" not in item:
+                raise ValueError(f"invalid ssh key {item!r}; write 'default' or 'ID=PATH'")
+        return value
+
+    @field_validator("additional_contexts", mode="before")
+    @classmethod
+    def _contexts(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and "=" not in item:
+                raise ValueError(f"invalid additional context {item!r}; write 'NAME=PATH'")
+        return value
+
+    @field_validator("provenance", "sbom", mode="before")
+    @classmethod
+    def _attestation(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"expected true, false or a string, got {value!r}")
         return value
 
     @field_validator("secrets", mode="before")

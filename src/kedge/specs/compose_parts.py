@@ -10,12 +10,13 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from kedge.specs.compose_base import (
     Bool,
     Bytes,
     ComposeModel,
+    DedupedList,
     Duration,
     Int,
     ListOrDict,
@@ -61,10 +62,16 @@ class Healthcheck(ComposeModel):
     test: list[str] = []
     interval: Duration | None = None
     timeout: Duration | None = None
-    retries: Int | None = None
+    retries: Int | None = Field(default=None, ge=0)
     start_period: Duration | None = None
     start_interval: Duration | None = None
     disable: Bool = False
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retries(cls, value: Any) -> Any:
+        # compose's schema says number: 2.5 is accepted (and truncated)
+        return int(value) if isinstance(value, float) else value
 
     @field_validator("test", mode="before")
     @classmethod
@@ -100,7 +107,7 @@ class DependsOn(ComposeModel):
 
 
 class ServiceNetwork(ComposeModel):
-    aliases: UniqueList = []
+    aliases: DedupedList = []
     interface_name: str | None = None
     ipv4_address: str | None = None
     ipv6_address: str | None = None

@@ -32,7 +32,8 @@ class PortMapping(ComposeModel):
     @field_validator("target")
     @classmethod
     def _check_target(cls, value: int) -> int:
-        if not 0 <= value <= 65535:
+        # compose checks the range of a short-syntax port only; Docker checks the rest
+        if value < 0:
             raise ValueError(f"container port {value} is out of range 0-65535")
         return value
 
@@ -52,12 +53,8 @@ class PortMapping(ComposeModel):
     @field_validator("protocol", mode="before")
     @classmethod
     def _check_protocol(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            lowered = value.lower()
-            if lowered not in _PROTOCOLS:
-                raise ValueError(f"unknown protocol {value!r}; use tcp, udp or sctp")
-            return lowered
-        return value
+        # compose passes the long syntax's protocol through (Docker judges it)
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("host_ip")
     @classmethod
@@ -113,6 +110,8 @@ def parse_port_spec(spec: str) -> list[dict[str, Any]]:
     if container == "":
         raise ValueError(f"invalid port {spec!r}: no container port; write e.g. '8080:80'")
     start, end = _parse_range(container, what=f"container port in {spec!r}")
+    if start == 0:
+        raise ValueError(f"invalid port {spec!r}: container port 0; write e.g. '8080:80'")
     host_start = host_end = 0
     if host:
         host_start, host_end = _parse_range(host, what=f"host port in {spec!r}")

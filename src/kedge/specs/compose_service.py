@@ -18,9 +18,11 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kedge.specs.compose_base import (
+    NAME_PATTERN,
     Bool,
     Bytes,
     ComposeModel,
+    DedupedList,
     Duration,
     Float,
     Int,
@@ -28,6 +30,7 @@ from kedge.specs.compose_base import (
     StringList,
     StringOrNumber,
     UniqueList,
+    dedupe_items,
     unique_items,
 )
 from kedge.specs.compose_deploy import (
@@ -69,7 +72,9 @@ __all__ = [
 ]
 
 _CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
-_PULL_POLICY = re.compile(r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_")
+_PULL_POLICY = re.compile(
+    r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+)
 
 
 class Service(ComposeModel):
@@ -104,15 +109,15 @@ class Service(ComposeModel):
     extra_hosts: dict[str, list[str]] = {}
     container_name: str | None = None
     deploy: Deploy | None = None
-    scale: Int | None = None
+    scale: Int | None = Field(default=None, ge=0)
     mem_limit: Bytes | None = None
     mem_reservation: Bytes | None = None
     mem_swappiness: Int | None = None
     memswap_limit: Bytes | None = None
     shm_size: Bytes | None = None
     cpus: Float | None = None
-    cpu_count: Int | None = None
-    cpu_percent: Int | None = None
+    cpu_count: Int | None = Field(default=None, ge=0)
+    cpu_percent: Int | None = Field(default=None, ge=0, le=100)
     cpu_shares: Int | None = None
     cpu_quota: Int | None = None
     cpu_period: Int | None = None
@@ -121,8 +126,8 @@ class Service(ComposeModel):
     cpuset: str | None = None
     pids_limit: Int | None = None
     blkio_config: BlkioConfig | None = None
-    cap_add: UniqueList = []
-    cap_drop: UniqueList = []
+    cap_add: DedupedList = []
+    cap_drop: DedupedList = []
     cgroup: Literal["host", "private"] | None = None
     cgroup_parent: str | None = None
     devices: list[DeviceMapping] = []
@@ -140,7 +145,7 @@ class Service(ComposeModel):
     stop_grace_period: Duration | None = None
     logging: Logging | None = None
     dns: StringList = []
-    dns_opt: UniqueList = []
+    dns_opt: DedupedList = []
     dns_search: StringList = []
     ipc: str | None = None
     pid: str | None = None
@@ -153,12 +158,12 @@ class Service(ComposeModel):
     oom_kill_disable: Bool | None = None
     oom_score_adj: Int | None = None
     group_add: list[StringOrNumber] = []
-    links: UniqueList = []
+    links: DedupedList = []
     external_links: UniqueList = []
     credential_spec: CredentialSpec | None = None
     secrets: list[ServiceReference] = []
     configs: list[ServiceReference] = []
-    profiles: UniqueList = []
+    profiles: DedupedList = []
     pull_policy: str | None = None
     pull_refresh_after: str | None = None
     post_start: list[ServiceHook] = []
@@ -173,12 +178,12 @@ class Service(ComposeModel):
     @field_validator("ports", mode="before")
     @classmethod
     def _ports(cls, value: Any) -> Any:
-        return expand_ports(unique_items(value))
+        return expand_ports(dedupe_items(value))
 
     @field_validator("volumes", mode="before")
     @classmethod
     def _volumes(cls, value: Any) -> Any:
-        return expand_mounts(unique_items(value))
+        return expand_mounts(dedupe_items(value))
 
     @field_validator("secrets", "configs", mode="before")
     @classmethod
@@ -194,10 +199,15 @@ class Service(ComposeModel):
             return [{"path": v} if isinstance(v, str) else v for v in value]
         return value
 
-    @field_validator("expose", "group_add", mode="before")
+    @field_validator("group_add", mode="before")
     @classmethod
     def _unique(cls, value: Any) -> Any:
         return unique_items(value)
+
+    @field_validator("expose", mode="before")
+    @classmethod
+    def _deduped(cls, value: Any) -> Any:
+        return dedupe_items(value)
 
     @field_validator("networks", "models", mode="before")
     @classmethod
@@ -205,6 +215,7 @@ class Service(ComposeModel):
         if isinstance(value, list):
             return {name: {} for name in _names(value)}
         if isinstance(value, dict):
+            _check_names(value)
             return {k: {} if v is None else v for k, v in value.items()}
         return value
 
@@ -229,7 +240,16 @@ class Service(ComposeModel):
     @classmethod
     def _devices(cls, value: Any) -> Any:
         if isinstance(value, list):
+            if any(isinstance(v, dict) and "target" not in v for v in value):
+                raise ValueError("a device in long form needs 'target' (and 'source')")
             return [parse_device(v) if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("mem_reservation", mode="before")
+    @classmethod
+    def _mem_reservation(cls, value: Any) -> Any:
+        if isinstance(value, float):  # compose's schema: an integer or a string
+            raise ValueError(f"mem_reservation must be an integer or a string, got {value!r}")
         return value
 
     @field_validator("container_name")
@@ -310,3 +330,9 @@ def _names(value: list[Any]) -> list[str]:
         if not isinstance(item, str):
             raise ValueError(f"expected a list of names, found {item!r}")
     return list(unique_items(value))
+
+
+def _check_names(value: dict[Any, Any]) -> None:
+    for key in value:
+        if not isinstance(key, str) or not NAME_PATTERN.match(key):
+            raise ValueError(f"invalid name {key!r}: use letters, digits, '.', '_', '-'")

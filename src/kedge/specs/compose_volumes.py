@@ -41,11 +41,8 @@ class TmpfsOptions(ComposeModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _octal(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return int(value, 8)
-            except ValueError as exc:
-                raise ValueError(f"mode {value!r} is not an octal number") from exc
+        if isinstance(value, str):  # compose decodes the mode as a number only
+            raise ValueError(f"mode must be a number such as 01777, got the text {value!r}")
         return value
 
 
@@ -100,7 +97,7 @@ class ServiceMount(ComposeModel):
         if self.type in ("bind", "image", "npipe") and not self.source:
             raise ValueError(f"a {self.type} mount needs a source")
         if self.type == "tmpfs" and self.source:
-            raise ValueError("a tmpfs mount takes no source; remove 'source'")
+            return self.model_copy(update={"source": None})  # compose accepts it; Docker would not
         return self
 
 

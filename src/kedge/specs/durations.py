@@ -1,7 +1,8 @@
 """Durations and sizes written the way compose writes them.
 
-Compose parses durations with Go's ``time.ParseDuration`` (``"1m30s"``, ``"90s"``, ``"1.5h"``,
-``"300ms"``; a bare number other than ``0`` is an error) and sizes with docker's
+Compose parses durations as Go's ``time.ParseDuration`` does, plus days and weeks
+(``"1m30s"``, ``"90s"``, ``"1.5h"``, ``"300ms"``, ``"1d"``, ``"2w"``; a bare number other than
+``0`` is an error) and sizes with docker's
 ``units.RAMInBytes`` (``"512m"``, ``"1g"``, ``"1.5GB"``, ``1073741824``). The compose model uses
 these through its annotated types; ``kedge.specs.options`` uses them for ``health_timeout``.
 """
@@ -24,8 +25,10 @@ _UNITS: dict[str, int] = {
     "s": 1_000_000_000,
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+    "w": 604_800_000_000_000,
 }
-_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
+_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h|d|w)")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _SIZE_FACTORS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _DURATION_HINT = "write a Go duration such as '30s', '1m30s', '1.5h' or '500ms'"

@@ -140,7 +140,9 @@ class _EnvParser:
                 self.values[key] = self.lookup[key]
             return
         self._skip(_SPACE)
-        self.values[key] = self._value(key)
+        value = self._value(key)
+        if key:  # compose reads a line without a name ('=value') and keeps nothing of it
+            self.values[key] = value
 
     def _key(self, start: int) -> tuple[str, str]:
         text, begin = self.text, self.pos
@@ -156,8 +158,6 @@ class _EnvParser:
         key = text[begin : self.pos].strip(_SPACE)
         separator = text[self.pos] if self.pos < len(text) else ""
         self.pos += 1
-        if not key:
-            raise self._error("a line has a value but no name", hint="write NAME=value", at=start)
         if any(char in _SPACE for char in key):
             raise self._error(
                 f"the variable name {key!r} contains a space",

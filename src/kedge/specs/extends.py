@@ -16,10 +16,10 @@ from typing import Any
 from kedge.errors import Location, SpecError
 from kedge.specs.compose_base import to_dict
 
-__all__ = ["apply_extends", "merge_service"]
+__all__ = ["apply_extends", "merge_service", "resolve_service"]
 
-# (file, service) → that service's data, canonical, with its own extends already applied
-ReadService = Callable[[str, str], dict[str, Any]]
+# (file, service, where the extends is) → that service's data, canonical, its extends applied
+ReadService = Callable[[str, str, Location], dict[str, Any]]
 Locate = Callable[[Sequence[str | int]], Location]
 
 _MAPPING_KEYS = {"environment", "labels", "annotations", "sysctls", "extra_hosts_map"}
@@ -35,6 +35,13 @@ def apply_extends(
     for name in services:
         done[name] = _resolve(name, services, done, read_service, locate, chain=())
     return done
+
+
+def resolve_service(
+    name: str, services: dict[str, Any], *, read_service: ReadService, locate: Locate
+) -> Any:
+    """One service of ``services`` with its ``extends`` carried out (the others untouched)."""
+    return _resolve(name, services, {}, read_service, locate, chain=())
 
 
 def _resolve(
@@ -61,7 +68,7 @@ def _resolve(
     reference = service["extends"]
     base_name, base_file = _reference(reference, name=name, locate=locate)
     if base_file is not None:
-        base = read_service(base_file, base_name)
+        base = read_service(base_file, base_name, locate(("services", name, "extends")))
     elif base_name not in services:
         raise SpecError(
             f"service {name!r} extends undefined service {base_name!r}",

@@ -151,8 +151,9 @@ class _Template:
                     raise self._invalid("is never closed by '}'", text[dollar:])
                 out.append(self._braced(text[after + 1 : close]))
                 i = close + 1
-            else:
-                raise self._invalid("is not followed by a name, '{' or '$'", "$")
+            else:  # compose keeps a '$' that starts no substitution ("cost$", "$ 5")
+                out.append("$")
+                i = after
         out.append(text[i:])
         return "".join(out)
 

@@ -41,6 +41,7 @@ from kedge.specs import (
     yamlsource,
 )
 from kedge.specs.compose_base import NULL
+from kedge.specs.compose_service import Service
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -57,19 +58,20 @@ def load_file(
     warnings: list[str] | None = None,
 ) -> StackSpec:
     """Load the spec file at ``path``; ``env`` defaults to the process environment."""
+    given = str(path)  # errors name the file as the caller did
     path = Path(path).absolute()
     try:
         content = path.read_bytes()
     except OSError as exc:
         raise SpecError(
             f"cannot read the spec file: {exc.strerror}",
-            location=Location(str(path)),
+            location=Location(given),
             hint="check the path and its permissions",
         ) from exc
     environment = _environment(path.parent, env=os.environ if env is None else env)
     return parse(
         content,
-        source=str(path),
+        source=given,
         project_dir=path.parent,
         env=environment,
         name=normalize_stack_name(path.stem),
@@ -104,7 +106,7 @@ def parse(
         interpolate=interpolate,
         project_dir=project_dir,
         warnings=warnings if warnings is not None else [],
-        seen=(source,),
+        seen=(str(Path(source).absolute()) if project_dir else source,),
     )
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
@@ -282,17 +284,46 @@ class _Context:
             ) from exc
         return yamlsource.load_yaml(content, source=str(path))
 
-    def _read_base_service(self, file: str, service: str) -> dict[str, Any]:
+    def _read_base_service(self, file: str, service: str, where: Location) -> dict[str, Any]:
+        """The service ``service`` of another file, canonical, for ``extends``. As in compose,
+        only that service is read (and what it extends), relative to its own folder.
+        """
         path = self._path(file)
-        where = Location(self.seen[-1], path="extends.file")
-        other = self._load_other([path], project_dir=path.parent, env=self.env, where=where)
-        if service not in other.services:
+        if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
+            chain = " -> ".join([*self.seen, str(path)])
+            raise SpecError(f"include/extends loop: {chain}", location=where)
+        document = self._read_document(path, where=where)
+        other = _Context(
+            env=self.env,
+            interpolate=self.interpolate,
+            project_dir=path.parent,
+            warnings=self.warnings,
+            seen=(*self.seen, str(path)),
+        )
+        data = document.data
+        if self.interpolate:
+            data = interpolation.interpolate(data, self.env, locate=document.locate)
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict) or not isinstance(services.get(service), dict):
             raise SpecError(
-                f"cannot extend service {service!r}: {str(path)!r} has no such service",
+                f"cannot extend service {service!r}: {file!r} defines no such service",
                 location=where,
-                hint="check extends.service",
+                hint="check extends.service and extends.file",
             )
-        base: dict[str, Any] = canonical(other)["services"][service]
+        raw = extends.resolve_service(
+            service, services, read_service=other._read_base_service, locate=document.locate
+        )
+        try:
+            model = Service.model_validate(raw, context={"project_dir": path.parent})
+        except ValidationError as exc:
+            errors = diagnostics.from_validation_error(
+                exc,
+                data=raw,
+                model=Service,
+                locate=lambda p: document.locate(("services", service, *p)),
+            )
+            raise SpecErrors(errors) from exc
+        base: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         if base.get("networks") == {"default": {}}:
             del base["networks"]  # implied in its file; the extending service decides its own
         return base

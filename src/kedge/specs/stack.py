@@ -68,9 +68,8 @@ class StackSpec(ComposeModel):
             )
         return value
 
-    @field_validator(
-        "services", "networks", "volumes", "secrets", "configs", "models", mode="before"
-    )
+    # compose's schema leaves the names of top-level networks free
+    @field_validator("services", "volumes", "secrets", "configs", "models", mode="before")
     @classmethod
     def _check_keys(cls, value: Any) -> Any:
         if isinstance(value, dict):

@@ -48,6 +48,7 @@ def check(spec: StackSpec) -> list[Problem]:
         problems.extend(_check_service(spec, name, service))
     problems.extend(_check_secrets(spec))
     problems.extend(_check_ports(active))
+    problems.extend(_check_container_names(active))
     cycle = find_cycle({n: list(s.depends_on) for n, s in active.items()})
     if cycle:
         problems.append(
@@ -60,6 +61,20 @@ def check(spec: StackSpec) -> list[Problem]:
     if spec.models:
         problems.append(Problem(("models",), "'models' is not supported", REJECTED_KEYS["models"]))
     return problems
+
+
+def _check_container_names(services: dict[str, Service]) -> Iterator[Problem]:
+    owners: dict[str, str] = {}
+    for name, service in services.items():
+        if not service.container_name:
+            continue
+        owner = owners.setdefault(service.container_name, name)
+        if owner != name:
+            yield Problem(
+                ("services", name, "container_name"),
+                f"container name {service.container_name!r} is already used by service {owner!r}",
+                "give each service its own container_name",
+            )
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -87,7 +102,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
 def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Problem]:
     at: Path = ("services", name)
-    if service.image is None and service.build is None:
+    if not service.image and service.build is None:
         yield Problem(
             at,
             f"service {name!r} has neither an image nor a build context",
@@ -256,7 +271,7 @@ def _check_secrets(spec: StackSpec) -> Iterator[Problem]:
                 "file|environment attributes are mutually exclusive",
                 "keep one of them",
             )
-        elif not sources and not secret.external and not secret.driver:
+        elif not sources and not secret.external:
             yield Problem(
                 ("secrets", name),
                 f"secret {name!r} must declare either 'file' or 'environment'",

@@ -10,7 +10,10 @@ would do, in a way that a hostile file cannot abuse:
   usable only once its node is complete, so a recursive alias is an error.
 - ``Converter`` walks the graph into dicts, lists and scalars (a walk whose size the composer
   has already bounded), checks duplicate keys, applies merge keys, and records the line and
-  column of every node by its path.
+  column of every node by its path. As compose-go does, a mapping value tagged ``!reset`` is
+  left out and one tagged ``!override`` kept, and both paths are recorded (``resets``,
+  ``overrides``) for the merge of the file's documents; another local tag (``!foo``) leaves
+  a scalar's text as it is.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ __all__ = ["Composer", "Converter", "Node", "Path", "describe", "render_path"]
 _TAG = "tag:yaml.org,2002:"
 _IMPLICIT = {_TAG + t for t in ("null", "bool", "int", "float", "timestamp", "merge")}
 _OCTAL = re.compile(r"[-+]?0[0-7]+")
+_RESET = "!reset"
+_OVERRIDE = "!override"
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/:@+*]+")
 
 Path = tuple[str | int, ...]
@@ -84,19 +89,14 @@ class Composer:
         self.total = 0  # nodes of the document so far, aliases expanded
         self.root: Node | None = None
 
-    def compose(self, events: Iterable[Any]) -> Node | None:
-        """The root node of the one document in ``events``, or None if there is none."""
-        documents = 0
+    def compose(self, events: Iterable[Any]) -> list[Node]:
+        """The root node of every document in ``events`` (compose merges them in order)."""
+        roots: list[Node] = []
         for event in events:
-            if isinstance(event, ev.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise SpecError(
-                        "the file holds more than one YAML document",
-                        location=self._where(event),
-                        hint="keep one stack per file: remove the '---' and what follows, "
-                        "or move it to a file of its own",
-                    )
+            if isinstance(event, ev.DocumentEndEvent):  # anchors stay usable, as in yaml.v3
+                if self.root is not None:
+                    roots.append(self.root)
+                self.root = None
             elif isinstance(event, ev.AliasEvent):
                 self._add(self._alias(event), event)
             elif isinstance(event, ev.ScalarEvent):
@@ -107,7 +107,7 @@ class Composer:
                 self._open(event, kind)
             elif isinstance(event, ev.SequenceEndEvent | ev.MappingEndEvent):
                 self._close()
-        return self.root
+        return roots
 
     def _open(self, event: Any, kind: str) -> None:
         depth = len(self.stack) + 1
@@ -203,6 +203,10 @@ class Converter:
     def __init__(self, *, source: str) -> None:
         self.source = source
         self.positions: dict[Path, tuple[int, int]] = {}
+        #: paths tagged ``!reset`` (left out here) and ``!override``: the values that an
+        #: earlier document gave them are dropped before this document is merged onto it
+        self.resets: list[Path] = []
+        self.overrides: list[Path] = []
         self.yaml = YAML(typ="safe", pure=True)
         # ruamel's YAML 1.2 implicit resolvers by first character; resolve() itself looks
         # the version up again for every scalar, which dominated the time of a large file
@@ -241,6 +245,11 @@ class Converter:
                     hint="keep one of them, or merge their contents into one",
                 )
             first_line[key] = key_node.line
+            if value_node.tag == _RESET:
+                self.resets.append((*path, key))
+                continue
+            if value_node.tag == _OVERRIDE:
+                self.overrides.append((*path, key))
             self.positions.setdefault((*path, key), (key_node.line, key_node.column))
             result[key] = self.convert(value_node, (*path, key))
         for source in merges:
@@ -281,9 +290,13 @@ class Converter:
         )
 
     def _tag(self, node: Node) -> str:
-        if node.tag is not None and node.tag != "!":
+        if node.tag in (_RESET, _OVERRIDE):
+            pass  # compose's merge tags: the value itself resolves as if untagged
+        elif node.tag is not None and node.tag.startswith("!") and node.tag != "!":
+            return _TAG + "str"  # another local tag: compose (yaml.v3) keeps the text
+        elif node.tag is not None and node.tag != "!":
             return node.tag
-        if node.tag == "!" or not node.implicit[0]:
+        elif node.tag == "!" or not node.implicit[0]:
             return _TAG + "str"
         value = node.value
         for tag, pattern in self.implicit.get(value[:1], ()):
@@ -310,13 +323,13 @@ class Converter:
 
     def _check_collection_tag(self, node: Node) -> None:
         expected = _TAG + ("seq" if node.kind == "sequence" else "map")
-        if node.tag not in (None, "!", expected):
+        if node.tag is not None and node.tag != expected and not node.tag.startswith("!"):
             raise self._unsupported_tag(node, node.tag or "")
 
     def _unsupported_tag(self, node: Node, tag: str) -> SpecError:
         return SpecError(
             f"the tag {tag!r} is not supported in a spec",
             location=Location(self.source, node.line, node.column),
-            hint="remove the tag; compose override tags such as !reset and !override "
-            "only apply to override files, which Kedge does not merge",
+            hint="remove the tag; compose reads tags of the YAML core schema (such as !!str),"
+            " !reset and !override",
         )

@@ -9,8 +9,10 @@ could hurt:
 
 - input over ``Limits.max_bytes`` is refused before any parsing; input that is not UTF-8 is
   refused with the line and byte offset of the first bad byte;
-- duplicate keys (both lines named), tabs used as indentation, several documents in one file,
-  a top level that is not a mapping, and tags that compose does not use are errors;
+- duplicate keys (both lines named), tabs used as indentation, a document that is not a
+  mapping, and tags that compose does not read are errors;
+- several documents in one file are merged in order, as compose does (``overrides``), with
+  compose's ``!reset`` and ``!override`` tags;
 - nesting is bounded by ``Limits.max_depth`` and the expanded size by ``Limits.max_nodes``.
 
 Why events, not ``YAML.load``: ruamel's constructors recurse once per nesting level (a deep
@@ -33,14 +35,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from kedge.errors import Location, SpecError
-from kedge.specs import yamlgraph
+from kedge.specs import overrides, yamlgraph
 from kedge.specs.yamlgraph import Path, render_path
 
 __all__ = ["Document", "Limits", "load_yaml", "render_path"]
@@ -88,20 +90,41 @@ def load_yaml(
 ) -> Document:
     """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not."""
     text = _decode(content, source=source, limits=limits)
+    try:
+        roots = _compose(text, source=source, limits=limits, pure=False)
+    except _FlowColon:
+        # libyaml refuses ':' inside a plain scalar of a flow collection ([http://x]);
+        # compose (yaml.v3) and ruamel's own parser read it
+        roots = _compose(text, source=source, limits=limits, pure=True)
+    if not roots:
+        _not_a_mapping(None, source=source)
+    data: dict[str, Any] = {}
+    positions: dict[Path, tuple[int, int]] = {}
+    for root in roots:
+        if root.kind != "mapping":
+            _not_a_mapping(root, source=source)
+        converter = yamlgraph.Converter(source=source)
+        document = converter.convert(root, ())
+        removed = [*converter.resets, *converter.overrides]
+        data = overrides.merge_document(data, document, removed=removed)
+        positions.update(converter.positions)
+    return Document(data=data, source=source, positions=positions)
+
+
+def _compose(text: str, *, source: str, limits: Limits, pure: bool) -> list[yamlgraph.Node]:
     composer = yamlgraph.Composer(
         source=source, max_depth=limits.max_depth, max_nodes=limits.max_nodes
     )
-    root = composer.compose(_events(text, source=source))
-    if root is None or root.kind != "mapping":
-        found = "nothing" if root is None else yamlgraph.describe(root)
-        raise SpecError(
-            f"the top level of a spec must be a mapping of keys such as 'services', found {found}",
-            location=Location(source, root.line if root else 1, root.column if root else 1),
-            hint="start the file with 'services:' (and optionally 'name:' and 'x-kedge:')",
-        )
-    converter = yamlgraph.Converter(source=source)
-    data = converter.convert(root, ())
-    return Document(data=data, source=source, positions=converter.positions)
+    return composer.compose(_events(text, source=source, pure=pure))
+
+
+def _not_a_mapping(root: yamlgraph.Node | None, *, source: str) -> NoReturn:
+    found = "nothing" if root is None else yamlgraph.describe(root)
+    raise SpecError(
+        f"the top level of a spec must be a mapping of keys such as 'services', found {found}",
+        location=Location(source, root.line if root else 1, root.column if root else 1),
+        hint="start the file with 'services:' (and optionally 'name:' and 'x-kedge:')",
+    )
 
 
 # -- bytes to text -------------------------------------------------------------------------------
@@ -134,13 +157,19 @@ def _decode(content: bytes | str, *, source: str, limits: Limits) -> str:
 # -- parser events and their errors -------------------------------------------------------------
 
 
-def _events(text: str, *, source: str) -> Iterator[Any]:
-    parser = YAML(typ="safe")  # the C parser of ruamel.yaml.clib
+class _FlowColon(Exception):
+    """libyaml stopped at a ':' inside a flow collection's plain scalar."""
+
+
+def _events(text: str, *, source: str, pure: bool) -> Iterator[Any]:
+    parser = YAML(typ="safe", pure=pure)  # by default the C parser of ruamel.yaml.clib
     try:
         yield from parser.parse(text)
     except ReaderError as exc:
         raise _reader_error(exc, text=text, source=source) from exc
     except MarkedYAMLError as exc:
+        if not pure and exc.problem == "found unexpected ':'":
+            raise _FlowColon from exc
         raise _syntax_error(exc, text=text, source=source) from exc
     except YAMLError as exc:  # a ruamel error without a position
         raise SpecError(f"YAML error: {exc}", location=Location(source)) from exc

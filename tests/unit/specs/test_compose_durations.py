@@ -19,6 +19,8 @@ from kedge.specs import durations
         pytest.param("10us", timedelta(microseconds=10), id="us"),
         pytest.param("0", timedelta(0), id="zero"),
         pytest.param("2h45m", timedelta(hours=2, minutes=45), id="hours"),
+        pytest.param("1d2h", timedelta(hours=26), id="days"),
+        pytest.param("1w", timedelta(weeks=1), id="weeks"),
         pytest.param(".5s", timedelta(milliseconds=500), id="leading-dot"),
     ],
 )
@@ -31,7 +33,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
     "value",
     [
         pytest.param("30", id="no-unit"),
-        pytest.param("1d", id="days"),
+        pytest.param("1y", id="years"),
         pytest.param("1h30", id="trailing-number"),
         pytest.param("", id="empty"),
         pytest.param("s", id="unit-only"),

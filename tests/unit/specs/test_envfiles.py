@@ -10,6 +10,7 @@ from kedge.errors import SpecError
 from kedge.specs.envfiles import parse_env_file, read_env_file
 
 PARSES = [
+    pytest.param("=value\nA=1\n", {"A": "1"}, id="line-without-a-name-is-skipped"),
     pytest.param("FOO=bar", {"FOO": "bar"}, id="plain"),
     pytest.param("FOO =bar\nBAZ= qux", {"FOO": "bar", "BAZ": "qux"}, id="spaces-around-equals"),
     pytest.param("FOO=bar ", {"FOO": "bar"}, id="trailing-space"),
@@ -85,7 +86,6 @@ INVALID = [
     pytest.param("A='open", 1, "never closed", id="unclosed-single"),
     pytest.param("A B=1", 1, "contains a space", id="space-in-name"),
     pytest.param("A=1\nlol$wut", 2, "unexpected character '$'", id="dollar-in-name"),
-    pytest.param("=value", 1, "no name", id="no-name"),
     pytest.param('A="x" y', 1, "unexpected text after the quoted value", id="text-after-quote"),
     pytest.param("\n\nA=${B", 3, "is never closed by '}'", id="bad-interpolation"),
     pytest.param("A=${B:?must be set}", 1, "required variable B", id="required"),

@@ -369,3 +369,33 @@ def test_an_included_file_does_not_redefine_the_default_network(tmp_path: Path) 
     spec = loader.load_file(path, env={})
     assert spec.network_name("default") == "corp"
     assert list(spec.services["db"].networks) == ["default"]
+
+
+def test_extends_reads_only_the_service_it_names(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "lib/base.yaml",
+        """
+        services:
+          root: {image: 'root:1', volumes: ['./etc:/etc/app']}
+          app: {extends: root, environment: [A=1]}
+          broken: {imgae: nope}
+        """,
+    )
+    write(
+        tmp_path, "mid.yaml", "services:\n  mid: {extends: {file: lib/base.yaml, service: app}}\n"
+    )
+    path = write(
+        tmp_path, "app.yaml", "services:\n  web: {extends: {file: mid.yaml, service: mid}}\n"
+    )
+    web = loader.load_file(path, env={}).services["web"]
+    assert web.image == "root:1"
+    assert web.environment == {"A": "1"}
+    assert web.volumes[0].source == str(tmp_path / "lib" / "etc")
+
+
+def test_extends_across_files_in_a_loop_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "b.yaml", "services:\n  b: {extends: {file: app.yaml, service: a}}\n")
+    path = write(tmp_path, "app.yaml", "services:\n  a: {extends: {file: b.yaml, service: b}}\n")
+    with pytest.raises(SpecError, match="loop"):
+        loader.load_file(path, env={})

@@ -59,6 +59,14 @@ VALID = [
     pytest.param("a: =\nb: <<\n", {"a": "=", "b": "<<"}, id="odd-plain-values"),
     pytest.param("---\na: 1\n...\n", {"a": 1}, id="explicit-document-markers"),
     pytest.param("a: &x 1\nb: &x 2\nc: *x\n", {"a": 1, "b": 2, "c": 2}, id="anchor-redefined"),
+    pytest.param("a: 1\n---\nb: 2\n", {"a": 1, "b": 2}, id="documents-merged"),
+    pytest.param("a: {x: 1}\n---\na: {y: 2}\n", {"a": {"x": 1, "y": 2}}, id="mappings-merged"),
+    pytest.param("a: {b: [1]}\n---\na: {b: [2]}\n", {"a": {"b": [1, 2]}}, id="lists-appended"),
+    pytest.param("a: [1]\n---\na: !override [2]\n", {"a": [2]}, id="override-tag"),
+    pytest.param("a: [1]\nb: 2\n---\na: !reset []\n", {"b": 2}, id="reset-tag"),
+    pytest.param("a: !reset [1]\nb: 2\n", {"b": 2}, id="reset-in-one-document"),
+    pytest.param("a: !foo 5\nb: !bar {c: 1}\n", {"a": "5", "b": {"c": 1}}, id="local-tags"),
+    pytest.param("a: [http://x:80]\n", {"a": ["http://x:80"]}, id="colon-in-flow-scalar"),
 ]
 
 
@@ -100,7 +108,7 @@ INVALID = [
     pytest.param("", 1, "must be a mapping", "found nothing", id="empty"),
     pytest.param("# only a comment\n", 1, "must be a mapping", "found nothing", id="only-comment"),
     pytest.param(
-        "a: 1\n---\nb: 2\n", 2, "more than one YAML document", "'---'", id="two-documents"
+        "a: 1\n---\n- b\n", 3, "must be a mapping", "found a sequence", id="second-document-list"
     ),
     pytest.param("a: [1, 2\n", 2, "YAML syntax error", "flow sequence", id="unclosed-bracket"),
     pytest.param(
@@ -113,7 +121,11 @@ INVALID = [
         "a: &r [*r]\n", 1, "refers to a node that contains it", "recursive", id="recursive-alias"
     ),
     pytest.param(
-        "a: !reset []\n", 1, "tag '!reset' is not supported", "override", id="compose-reset-tag"
+        "a: !!binary aGk=\n",
+        1,
+        "tag 'tag:yaml.org,2002:binary' is not supported",
+        "!!str",
+        id="binary-tag",
     ),
     pytest.param("a: !!binary aGVsbG8=\n", 1, "binary", "remove the tag", id="binary-tag"),
     pytest.param("a: !!set {x, y}\n", 1, "set", "remove the tag", id="set-tag"),

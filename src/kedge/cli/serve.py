@@ -1,0 +1,111 @@
+"""``kedge serve``: the API, the controller and ``/metrics`` in one process — the embedded
+default that ``make run`` starts.
+
+It opens the store (``--db``), connects to Docker as the docker CLI does, runs the
+controller (workers, the folder source when ``--specs`` is given, Docker events, resync) and
+serves the API with uvicorn on ``--addr`` (loopback unless told otherwise: the API has no
+authentication, so listening elsewhere is said out loud). SIGINT/SIGTERM stop the server,
+then the controller within its grace period. This module is a composition root.
+Callers: ``cli.main``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from kedge import errors
+from kedge.api.app import create_app
+from kedge.controller import Controller, ControllerSettings
+from kedge.observability.logs import configure_logging
+from kedge.reconcilers.engine import Engine
+from kedge.store import SqliteStore
+
+__all__ = ["parse_addr", "serve"]
+
+log = structlog.get_logger(__name__)
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a host and a port."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{addr!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    *,
+    specs: Annotated[
+        Path | None, typer.Option("--specs", help="A folder of spec files to keep converged.")
+    ] = None,
+    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    addr: Annotated[str, typer.Option("--addr", help="Where the API listens.")] = (
+        "127.0.0.1:8080"
+    ),
+    workers: Annotated[int, typer.Option("--workers", help="Passes run at once.")] = 2,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
+    ] = 30.0,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
+) -> None:
+    """Run the API, the controller and /metrics in one process."""
+    configure_logging(level=log_level)
+    host, port = parse_addr(addr)
+    if not _is_loopback(host):
+        typer.echo(
+            f"warning: the API has no authentication and listens on {host}, not loopback",
+            err=True,
+        )
+    if specs is not None:
+        specs.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = Engine.from_env()
+        engine.ping()
+    except errors.EngineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    store = SqliteStore.open(db)
+    registry = CollectorRegistry()
+    controller = Controller(
+        store=store,
+        engine=engine,
+        registry=registry,
+        specs_dir=specs,
+        settings=ControllerSettings(workers=workers),
+    )
+    app = create_app(store, engine, registry=registry, controller=controller)
+    controller.start()
+    typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
+    # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has
+    # stopped; this handler takes that second delivery, so the controller gets its grace
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _after_server)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        clean = controller.stop(grace)
+        store.close()
+        engine.close()
+    raise typer.Exit(0 if clean else 1)
+
+
+def _after_server(signum: int, _frame: FrameType | None) -> None:
+    log.info("stopping", signal=signal.Signals(signum).name)
