@@ -45,6 +45,15 @@ class DeviceRequest(ComposeModel):
     driver: str | None = None
     options: ListOrDict = {}
 
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, str) and value != "all" and not value.isdigit()
+        ):
+            raise ValueError(f"count must be a number or 'all', got {value!r}")
+        return value
+
 
 class DeviceReservation(DeviceRequest):
     """A device of ``deploy.resources.reservations``: compose requires its ``capabilities``."""
@@ -146,6 +155,8 @@ class ServiceReference(ComposeModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _octal(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"mode must be an octal number such as 0440, got {value}")
         if isinstance(value, str):
             try:
                 return int(value, 8)
@@ -218,7 +229,25 @@ class Build(ComposeModel):
     @classmethod
     def _ssh(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+            value = [k if v is None else f"{k}={v}" for k, v in to_dict(value).items()]
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and item != "default" and "=" not in item:
+                raise ValueError(f"invalid ssh key {item!r}; write 'default' or 'ID=PATH'")
+        return value
+
+    @field_validator("additional_contexts", mode="before")
+    @classmethod
+    def _contexts(cls, value: Any) -> Any:
+        for item in value if isinstance(value, list) else ():
+            if isinstance(item, str) and "=" not in item:
+                raise ValueError(f"invalid additional context {item!r}; write 'NAME=PATH'")
+        return value
+
+    @field_validator("provenance", "sbom", mode="before")
+    @classmethod
+    def _attestation(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"expected true, false or a string, got {value!r}")
         return value
 
     @field_validator("secrets", mode="before")

@@ -8,7 +8,7 @@ every default. File paths are resolved against the project folder. Used by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationInfo, field_validator, model_validator
 
@@ -25,6 +25,8 @@ __all__ = ["Config", "IpamConfig", "IpamPool", "Model", "Network", "Secret", "Vo
 
 
 def _driver_opts(value: Any) -> Any:
+    if isinstance(value, list):
+        raise ValueError("driver_opts must be a mapping of option names to values")
     if isinstance(value, dict):
         for key, option in value.items():
             if isinstance(option, bool):  # compose's schema: a string or a number
@@ -40,6 +42,9 @@ class _External(ComposeModel):
     external: Bool = False
     labels: ListOrDict = {}
 
+    #: compose's schema closes the ``external`` mapping of networks and volumes only
+    open_external: ClassVar[bool] = False
+
     @model_validator(mode="before")
     @classmethod
     def _external_object(cls, data: Any) -> Any:
@@ -48,7 +53,7 @@ class _External(ComposeModel):
             external = dict(data.pop("external"))
             old_name = external.pop("name", None)
             unknown = [k for k in external if not str(k).startswith("x-")]
-            if unknown:
+            if unknown and not cls.open_external:
                 raise ValueError(f"unknown key {unknown[0]!r} under external; use 'name'")
             if old_name is not None:
                 if data.get("name") not in (None, old_name):
@@ -108,11 +113,18 @@ class Secret(_External):
     variable, or ``external``. The content's digest is recorded by the loader (StackSpec.sources).
     """
 
+    open_external = True
+
     file: str | None = None
     environment: str | None = None
     driver: str | None = None
     driver_opts: ListOrDict = {}
     template_driver: str | None = None
+
+    @field_validator("driver_opts", mode="before")
+    @classmethod
+    def _driver_opts(cls, value: Any) -> Any:
+        return _driver_opts(value)
 
     @field_validator("file")
     @classmethod
@@ -122,6 +134,8 @@ class Secret(_External):
 
 class Config(_External):
     """A config: from a ``file``, an ``environment`` variable, inline ``content``, or external."""
+
+    open_external = True
 
     file: str | None = None
     environment: str | None = None
