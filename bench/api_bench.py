@@ -7,7 +7,10 @@ with uvicorn on a free loopback port, and times real HTTP requests with httpx:
 - ``GET /api/v1/stacks`` (first page, default size) and the walk over every stacks page;
 - ``GET /api/v1/commands`` first page, and the walk over every page to the last one
   (keyset pagination: the last page should cost what the first does);
-- ``GET /api/v1/commands?stack=…`` (one stack's commands) and ``?status=FAILED``.
+- ``GET /api/v1/commands?stack=…`` (one stack's commands) and ``?status=FAILED``;
+- then the same reads with the app called in process (``httpx.ASGITransport``), which shows
+  the app's own cost apart from the socket. The machine's load average is printed too: on a
+  shared, busy machine the p99 measures the scheduler more than Kedge.
 
 Usage: ``.venv/bin/python bench/api_bench.py [--stacks 1000] [--commands 100000]
 [--requests 300] [--db PATH]`` (an existing ``--db`` is reused, so a second run skips the fill).
@@ -17,6 +20,8 @@ Aim (issue 6): p99 under 50 ms, and the last page as fast as the first.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import random
 import socket
 import statistics
@@ -150,10 +155,49 @@ def main() -> None:
             ("GET /api/v1/commands?status=FAILED", walk(client, "/api/v1/commands", failed))
         )
     server.should_exit = True
-    print(f"store {path}")
+    inside = asyncio.run(in_process(store, n))
+    print(f"store {path}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("over HTTP (uvicorn on loopback, httpx):")
     for label, samples in rows:
-        print(f"{label:<42} {percentiles(samples)}")
+        print(f"  {label:<42} {percentiles(samples)}")
+    print("in process (the ASGI app called directly, no socket):")
+    for label, samples in inside:
+        print(f"  {label:<42} {percentiles(samples)}")
     store.close()
+
+
+async def in_process(store: SqliteStore, n: int) -> list[tuple[str, list[float]]]:
+    """The same reads through ``httpx.ASGITransport``: the app's own cost, without the
+    loopback socket and uvicorn's thread hand-offs (which a busy machine stretches most)."""
+    transport = httpx.ASGITransport(app=create_app(store, None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://kedge") as client:
+
+        async def sample(path: str, params: dict[str, object]) -> float:
+            started = time.perf_counter()
+            answer = await client.get(path, params=params)
+            answer.raise_for_status()
+            return time.perf_counter() - started
+
+        await sample("/api/v1/stacks", {})
+        stacks = [await sample("/api/v1/stacks", {}) for _ in range(n)]
+        first = [await sample("/api/v1/commands", {}) for _ in range(n)]
+        pages, cursor = [], None
+        while True:  # every page of 50, in order
+            started = time.perf_counter()
+            answer = await client.get(
+                "/api/v1/commands", params={"cursor": cursor} if cursor else {}
+            )
+            pages.append(time.perf_counter() - started)
+            cursor = answer.json()["next_cursor"]
+            if not cursor:
+                break
+    return [
+        ("GET /api/v1/stacks (first page, 100)", stacks),
+        ("GET /api/v1/commands first page (50)", first),
+        (f"GET /api/v1/commands, all {len(pages)} pages", pages),
+        ("  of which the first 100 pages", pages[:100]),
+        ("  of which the last 100 pages", pages[-100:]),
+    ]
 
 
 if __name__ == "__main__":

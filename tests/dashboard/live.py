@@ -47,6 +47,7 @@ def serve(
     engine: Any = None,
     controller_factory: Any = None,
     hub: EventHub | None = None,
+    port: int | None = None,
 ) -> Live:
     """Start a server; ``controller_factory(store)`` builds a controller over the
     publishing store (started here, stopped by ``Live.stop``)."""
@@ -60,11 +61,14 @@ def serve(
     if controller_factory is not None:
         controller = controller_factory(published)
         controller.start()
-        stops.append(lambda: controller.stop(grace=10))
+        stops.append(lambda: controller.stop(grace=30))
     app = create_app(published, engine, controller=controller)
     app.state.events = hub
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    port = port or free_port()
+    # open event streams never end by themselves: give them a second at shutdown
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -82,25 +82,17 @@ def _render(template: str, **context: Any) -> HTMLResponse:
 
 
 def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
-    found, cursor = [], None
-    while True:
-        page = store.stacks.list(limit=500, cursor=cursor)
-        found.extend(page.items)
-        if (cursor := page.next_cursor) is None:
-            break
-    latest = {s.stack: store.commands.list(stack=s.stack, limit=1).items for s in found}
-    live = monitoring.observe_all(engine, store, [s.stack for s in found])
-    rows = []
-    for status in found:
-        last = latest[status.stack][0] if latest[status.stack] else None
-        rows.append(
-            {
-                "view": stacks.stack_view(status, last=last),
-                "live": live.get(status.stack),
-                "last": last,
-            }
-        )
-    return rows
+    found = monitoring.all_stacks(store)
+    latest = store.commands.latest([s.stack for s in found])
+    live = monitoring.observe_all(engine, store, found)
+    return [
+        {
+            "view": stacks.stack_view(status, last=latest.get(status.stack)),
+            "live": live.get(status.stack),
+            "last": latest.get(status.stack),
+        }
+        for status in found
+    ]
 
 
 @router.get("/", response_class=HTMLResponse)

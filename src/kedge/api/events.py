@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import StreamingResponse
+from fastapi.sse import format_sse_event
 
 from kedge.observability.events import Event, EventHub
 
@@ -28,8 +29,8 @@ __all__ = ["hub_of", "router"]
 
 router = APIRouter(tags=["events"])
 
-#: how long a stream waits for the next event before it checks whether its client left
-WAIT_SECONDS = 5.0
+#: how long a stream waits for the next event before it sends a keepalive
+WAIT_SECONDS = 10.0
 #: the reconnection delay a browser is told to use, in milliseconds
 RETRY_MS = 1000
 
@@ -43,17 +44,25 @@ def hub_of(request: Request) -> EventHub:
     return hub
 
 
-def _message(event: Event) -> ServerSentEvent:
-    return ServerSentEvent(raw_data=event.model_dump_json(), event=event.kind, id=str(event.id))
+def _message(event: Event) -> bytes:
+    return format_sse_event(data_str=event.model_dump_json(), event=event.kind, id=str(event.id))
 
 
-def _gap(last_id: int) -> ServerSentEvent:
-    return ServerSentEvent(
-        raw_data=f'{{"kind": "gap", "last_id": {last_id}}}', event="gap", retry=RETRY_MS
+def _gap(last_id: int) -> bytes:
+    return format_sse_event(
+        data_str=f'{{"kind": "gap", "last_id": {last_id}}}', event="gap", retry=RETRY_MS
     )
 
 
-@router.get("/events", response_class=EventSourceResponse)
+#: a comment line, which keeps proxies and clients from taking a quiet stream for a dead one
+KEEPALIVE = b": keepalive\n\n"
+
+
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
 async def stream_events(
     request: Request,
     *,
@@ -66,10 +75,21 @@ async def stream_events(
     ] = 0,
     follow: Annotated[bool, Query(description="Keep the stream open for new events.")] = True,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> StreamingResponse:
     """Kedge's events and Docker's about Kedge's objects, as Server-Sent Events."""
-    hub = hub_of(request)
     resume = after if after is not None else _as_id(last_event_id)
+    messages = _messages(request, stack=stack, resume=resume, backlog=backlog, follow=follow)
+    return StreamingResponse(
+        messages,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _messages(
+    request: Request, *, stack: str | None, resume: int | None, backlog: int, follow: bool
+) -> AsyncIterator[bytes]:
+    hub = hub_of(request)
     if resume is None:
         first = hub.recent(backlog, stack=stack)
         cursor = hub.last_id
@@ -82,9 +102,10 @@ async def stream_events(
         yield _message(event)
     if not follow:
         return
-    yield ServerSentEvent(comment="following", retry=RETRY_MS)
+    yield format_sse_event(comment="following", retry=RETRY_MS)
     while not await request.is_disconnected():
         if not await hub.wait(cursor, timeout=WAIT_SECONDS):
+            yield KEEPALIVE
             continue
         found = hub.since(cursor, stack=stack)
         if found.missed:  # a slow client fell behind the buffer

@@ -96,6 +96,13 @@ class _PublishingVersions(_Delegate):
 
 
 class _PublishingCommands(_Delegate):
+    #: how many commands' stacks are remembered (a log line names only its command)
+    REMEMBERED = 1024
+
+    def __init__(self, inner: Any, hub: EventHub) -> None:
+        super().__init__(inner, hub)
+        self._stacks: dict[int, str] = {}
+
     def enqueue(self, stack: str, *args: Any, **kwargs: Any) -> Command:
         command: Command = self._inner.enqueue(stack, *args, **kwargs)
         fields = _command_fields(command)
@@ -179,10 +186,17 @@ class _PublishingCommands(_Delegate):
         )
 
     def _stack_of(self, command_id: int) -> str | None:
+        found = self._stacks.get(command_id)
+        if found is not None:
+            return found
         try:
-            return str(self._inner.get(command_id).stack)
+            found = str(self._inner.get(command_id).stack)
         except errors.NotFoundError:
             return None
+        if len(self._stacks) >= self.REMEMBERED:
+            self._stacks.clear()  # a pass logs its lines close together: few misses follow
+        self._stacks[command_id] = found
+        return found
 
 
 class _PublishingStacks(_Delegate):

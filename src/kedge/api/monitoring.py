@@ -33,8 +33,16 @@ from kedge.reconcilers import observe
 from kedge.specs import digests, labels, loader
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandType
 from kedge.store.protocol import Store
+from kedge.store.records import StackStatus
 
-__all__ = ["LiveHealth", "StackObserved", "observe_all", "observe_stack_detail", "router"]
+__all__ = [
+    "LiveHealth",
+    "StackObserved",
+    "all_stacks",
+    "observe_all",
+    "observe_stack_detail",
+    "router",
+]
 
 router = APIRouter(tags=["monitoring"])
 
@@ -127,9 +135,11 @@ class Desired(BaseModel):
     hashes: dict[str, str] = Field(default_factory=dict)
 
 
-def desired_of(store: Store, stack: str, *, hashes: bool = False) -> Desired:
+def desired_of(
+    store: Store, stack: str, *, status: StackStatus | None = None, hashes: bool = False
+) -> Desired:
     """The stack's desired version (the recorded one, else its newest) as ``Desired``."""
-    status = store.stacks.get(stack)
+    status = status or store.stacks.get(stack)
     number = status.desired_version or status.applied_version
     version = store.versions.get(stack, number) if number else store.versions.latest(stack)
     if version is None:
@@ -180,7 +190,9 @@ def is_moving(commands: list[Command]) -> bool:
     return any(c.type in _MOVING and c.status in ACTIVE_STATUSES for c in commands)
 
 
-def observe_all(engine: Engine | None, store: Store, stacks: list[str]) -> dict[str, LiveHealth]:
+def observe_all(
+    engine: Engine | None, store: Store, stacks: list[StackStatus]
+) -> dict[str, LiveHealth]:
     """Live health of ``stacks`` from one container list call; empty when Docker is not
     asked or does not answer."""
     if engine is None:
@@ -192,16 +204,16 @@ def observe_all(engine: Engine | None, store: Store, stacks: list[str]) -> dict[
     by_stack: dict[str, list[ObservedContainer]] = {}
     for container in filter(None, map(observe.parse_container, summaries)):
         by_stack.setdefault(container.stack, []).append(container)
+    latest = store.commands.latest([s.stack for s in stacks])
     found = {}
-    for stack in stacks:
-        desired = desired_of(store, stack)
-        recent = store.commands.list(stack=stack, limit=3).items
-        health, ready, want = derive_live_health(
-            by_stack.get(stack, []), desired, moving=is_moving(recent)
-        )
-        total = len(by_stack.get(stack, []))
+    for status in stacks:
+        stack = status.stack
+        desired = desired_of(store, stack, status=status)
+        last = [latest[stack]] if stack in latest else []
+        mine = by_stack.get(stack, [])
+        health, ready, want = derive_live_health(mine, desired, moving=is_moving(last))
         found[stack] = LiveHealth(
-            stack=stack, health=health, ready=ready, desired=want, containers=total
+            stack=stack, health=health, ready=ready, desired=want, containers=len(mine)
         )
     return found
 
@@ -319,12 +331,12 @@ def get_observed(kedge: ServicesDep, name: StackName) -> StackObserved:
 @router.get("/observed", response_model=list[LiveHealth], responses=problems.problem_responses(422))
 def list_observed(kedge: ServicesDep) -> list[LiveHealth]:
     """Every stack's live health and ready containers (one Docker call)."""
-    names = [s.stack for s in _all_stacks(kedge.store)]
-    return list(observe_all(kedge.engine, kedge.store, names).values())
+    return list(observe_all(kedge.engine, kedge.store, all_stacks(kedge.store)).values())
 
 
-def _all_stacks(store: Store) -> list[Any]:
-    found, cursor = [], None
+def all_stacks(store: Store) -> list[StackStatus]:
+    found: list[StackStatus] = []
+    cursor = None
     while True:
         page = store.stacks.list(limit=500, cursor=cursor)
         found.extend(page.items)

@@ -24,7 +24,7 @@ from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
 from kedge.planning.actions import PlanRefused
 from kedge.planning.observed import ObservedStack
-from kedge.reconcilers import observe
+from kedge.reconcilers import observe, parameters
 from kedge.specs import digests, loader
 from kedge.specs.commands import CommandReason, CommandType
 from kedge.specs.stack import StackSpec, normalize_stack_name
@@ -139,11 +139,11 @@ async def create_version(
 def _observe_for(engine: Engine, spec: StackSpec) -> ObservedStack:
     """Observe the stack with the images and external objects its spec names (as a pass
     does), so that the plan is the one a pass would make."""
-    services = sorted(spec.active_services.items())
+    # the same as controller.passes.observe_for, which the api layer may not import
     return observe.observe_stack(
         engine,
         spec.name,
-        images=[service.image or f"{spec.name}-{name}" for name, service in services],
+        images=[parameters.image_reference(spec, name) for name in sorted(spec.active_services)],
         external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
         external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
     )

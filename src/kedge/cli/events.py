@@ -49,7 +49,8 @@ def get_events(
     after: int | None = None
     with remote.connect(server) as client:
         while True:
-            params: dict[str, Any] = {"follow": watch, "stack": stack}
+            params: dict[str, Any] = {"follow": str(watch).lower()}
+            params |= {"stack": stack} if stack else {}
             params |= {"backlog": limit} if after is None else {"after": after}
             try:
                 for kind, data in client.stream("/api/v1/events", **params):

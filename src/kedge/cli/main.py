@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from kedge import __version__
-from kedge.cli import apply, db, describe, diff, events, get, local, logs, remote, serve, validate
+from kedge.cli import (
+    apply,
+    containers,
+    db,
+    describe,
+    diff,
+    events,
+    get,
+    local,
+    logs,
+    remote,
+    serve,
+    validate,
+)
 from kedge.cli import controller as controller_verb
 
 app = typer.Typer(
@@ -41,6 +54,7 @@ app.command("plan")(local.plan)
 app.command("serve")(serve.serve)
 app.add_typer(get.app, name="get")
 get.app.command("events")(events.get_events)
+get.app.command("containers")(containers.get_containers)
 app.add_typer(describe.app, name="describe")
 app.command("apply")(apply.apply)
 app.command("diff")(diff.diff)

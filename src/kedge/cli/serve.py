@@ -23,8 +23,10 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from kedge import errors
+from kedge.api import feeds
 from kedge.api.app import create_app
 from kedge.controller import Controller, ControllerSettings
+from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import Engine
 from kedge.store import SqliteStore
@@ -82,7 +84,8 @@ def serve(
     except errors.EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    store = SqliteStore.open(db)
+    hub = EventHub()  # the events stream: the store's writes and Docker's events
+    store = feeds.publishing(SqliteStore.open(db), hub)
     registry = CollectorRegistry()
     controller = Controller(
         store=store,
@@ -92,6 +95,8 @@ def serve(
         settings=ControllerSettings(workers=workers),
     )
     app = create_app(store, engine, registry=registry, controller=controller)
+    app.state.events = hub
+    feed = feeds.DockerFeed(engine, hub).start()
     controller.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
     # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has
@@ -99,8 +104,10 @@ def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _after_server)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # open event streams (dashboards) never end by themselves: they get 2 s at shutdown
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     finally:
+        feed.close()
         clean = controller.stop(grace)
         store.close()
         engine.close()

@@ -44,6 +44,7 @@ __all__ = [
     "Float",
     "Int",
     "ListOrDict",
+    "Options",
     "Scalar",
     "StrictModel",
     "StringList",
@@ -229,6 +230,13 @@ def to_dict(value: Any, *, separator: str = "=") -> Any:
     raise ValueError(f"expected a mapping or a list of 'KEY{separator}VALUE', got {value!r}")
 
 
+def to_options(value: Any) -> Any:
+    """Driver options: a mapping only (compose's schema takes no ``KEY=VAL`` list here)."""
+    if isinstance(value, list):
+        raise ValueError("expected a mapping of option names to values, got a list")
+    return to_dict(value)
+
+
 def _mapping_value(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
@@ -257,6 +265,7 @@ Duration = Annotated[
 StringOrNumber = Annotated[str, BeforeValidator(to_scalar_text)]
 Scalar = str | None
 ListOrDict = Annotated[dict[str, Scalar], BeforeValidator(to_dict)]
+Options = Annotated[dict[str, Scalar], BeforeValidator(to_options)]
 StringList = Annotated[list[str], BeforeValidator(to_string_list)]
 UniqueList = Annotated[list[str], BeforeValidator(unique_items)]
 DedupedList = Annotated[list[str], BeforeValidator(dedupe_items)]

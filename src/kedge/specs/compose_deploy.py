@@ -45,6 +45,15 @@ class DeviceRequest(ComposeModel):
     driver: str | None = None
     options: ListOrDict = {}
 
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, str) and value != "all" and not value.isdigit()
+        ):
+            raise ValueError(f"count must be a number or 'all', got {value!r}")
+        return value
+
 
 class DeviceReservation(DeviceRequest):
     """A device of ``deploy.resources.reservations``: compose requires its ``capabilities``."""
@@ -146,6 +155,8 @@ class ServiceReference(ComposeModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _octal(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"mode must be an octal number such as 0440, got {value}")
         if isinstance(value, str):
             try:
                 return int(value, 8)

@@ -20,6 +20,7 @@ from kedge.specs.compose_base import (
     Duration,
     Int,
     ListOrDict,
+    Options,
     StrictModel,
     StringList,
     UniqueList,
@@ -113,14 +114,14 @@ class ServiceNetwork(ComposeModel):
     ipv6_address: str | None = None
     link_local_ips: UniqueList = []
     mac_address: str | None = None
-    driver_opts: ListOrDict = {}
+    driver_opts: Options = {}
     priority: Int | None = None
     gw_priority: Int | None = None
 
 
 class Logging(ComposeModel):
     driver: str | None = None
-    options: ListOrDict = {}
+    options: Options = {}
 
 
 class EnvFile(StrictModel):

@@ -41,7 +41,7 @@ class TmpfsOptions(ComposeModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _octal(cls, value: Any) -> Any:
-        if isinstance(value, str):  # compose decodes the mode as a number only
+        if isinstance(value, str | bool):  # compose decodes the mode as a number only
             raise ValueError(f"mode must be a number such as 01777, got the text {value!r}")
         return value
 
