@@ -199,7 +199,12 @@ class Tool:
         return None
 
     def run(self, args: list[str]) -> None:
-        done = subprocess.run(args, env=self.env, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                args, env=self.env, capture_output=True, text=True, check=False, timeout=900
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SystemExit(f"{' '.join(args)} did not end within 900 s") from exc
         if done.returncode != 0:
             raise SystemExit(
                 f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
@@ -278,10 +283,8 @@ def timed(proxy: CountingProxy, into: Samples, case: str, tool: Tool) -> Iterato
         into.setdefault(f"{case}/pass", []).append((inside, 0))
 
 
-def measure(
-    tool: Tool, proxy: CountingProxy, services: int, repeat: int
-) -> dict[str, list[tuple[float, int]]]:
-    project = f"bench{tool.name[0]}{services}"
+def measure(tool: Tool, proxy: CountingProxy, services: int, repeat: int, tag: str) -> Samples:
+    project = f"bench{tool.name[0]}{services}x{tag}"
     spec = tool.folder / f"{project}.yaml"
     found: Samples = {}
     for changed in range(repeat):
@@ -299,7 +302,8 @@ def measure(
         subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
         with timed(proxy, found, "restore", tool):
             tool.up(spec, project)
-    tool.down(spec, project)
+    with contextlib.suppress(SystemExit):  # a daemon that lags in freeing endpoints
+        tool.down(spec, project)
     return found
 
 
@@ -317,6 +321,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5,20,50")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--tag", default=os.urandom(2).hex(), help="suffix of the stack names")
     args = parser.parse_args()
     ensure_image()
     binary = compose_binary()
@@ -328,13 +333,15 @@ def main() -> None:
         rows = []
         with CountingProxy(socket_path) as proxy:
             for services in (int(s) for s in args.sizes.split(",")):
-                kedge = measure(Kedge(folder, env), proxy, services, args.repeat)
-                compose = measure(Compose(folder, env, binary), proxy, services, args.repeat)
+                kedge = measure(Kedge(folder, env), proxy, services, args.repeat, args.tag)
+                compose = measure(
+                    Compose(folder, env, binary), proxy, services, args.repeat, args.tag
+                )
                 rows += [
                     (services, case, kedge[case], compose[case], kedge[f"{case}/pass"])
                     for case in CASES
                 ]
-    print_table(rows, binary=binary, repeat=args.repeat)
+                print_table(rows, binary=binary, repeat=args.repeat)  # so far, if a run hangs
 
 
 Row = tuple[int, str, list[tuple[float, int]], list[tuple[float, int]], list[tuple[float, int]]]
@@ -352,7 +359,7 @@ def print_table(rows: list[Row], *, binary: str, repeat: int) -> None:
     print(f"kedge up vs Docker Compose v{version} up -d: median of {repeat} runs, whole process")
     print(f"(load average at the end: {load}; {os.cpu_count()} cores)")
     print()
-    print(HEADER)
+    print(HEADER, flush=True)
     for services, case, kedge, compose, inside in rows:
         k_time = statistics.median(t for t, _ in kedge)
         c_time = statistics.median(t for t, _ in compose)
@@ -362,7 +369,8 @@ def print_table(rows: list[Row], *, binary: str, repeat: int) -> None:
         k_pass = statistics.median(t for t, _ in inside)
         print(
             f"| {services} | {case} | {k_time:.2f} | {c_time:.2f} | {ratio:.2f} "
-            f"| {k_calls} | {c_calls} | {k_pass:.2f} |"
+            f"| {k_calls} | {c_calls} | {k_pass:.2f} |",
+            flush=True,
         )
 
 

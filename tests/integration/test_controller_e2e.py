@@ -103,8 +103,14 @@ def test_the_controller_keeps_a_folder_converged(
 
         # -- removing a file removes its stack -----------------------------------------------
         (specs / f"{c}.yaml").unlink()
-        wait_for(lambda: not containers_of(docker_client, c), timeout=60, what="c removed")
-        assert not docker_client.networks.list(filters={"label": [f"kedge.stack={c}"]})
+        wait_for(
+            lambda: (
+                not containers_of(docker_client, c)
+                and not docker_client.networks.list(filters={"label": [f"kedge.stack={c}"]})
+            ),
+            timeout=60,
+            what="c's containers and network removed",
+        )
 
         # -- a container removed by hand is repaired with no file change ---------------------
         gone = running_healthy(docker_client, b)

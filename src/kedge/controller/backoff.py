@@ -2,9 +2,11 @@
 
 controller-runtime's rule: failures back off exponentially per key and a success resets it.
 Repairs count too: a container that dies again right after each repair would otherwise make
-the controller loop, so repairs within ``window`` seconds of each other grow the delay the
-same way. Callers: the worker (records outcomes) and the sources (ask for the delay before
-enqueueing). Thread-safe; time comes from the caller so that tests are exact.
+the controller loop, so passes that had to repair the stack within ``window`` seconds of each
+other grow the delay of the next repair the same way (a look that found nothing to do does
+not count: one ``docker rm -f`` sends both ``die`` and ``destroy``).
+Callers: the worker (records outcomes) and the sources (ask for the delay before enqueueing).
+Thread-safe; time comes from the caller so that tests are exact.
 """
 
 from __future__ import annotations
@@ -46,15 +48,21 @@ class StackBackoff:
         with self._lock:
             self._failures.pop(stack, None)
 
-    def repaired(self, stack: str, *, now: float) -> float:
-        """Record a repair (an event-driven RECONCILE); returns the wait before enqueueing it."""
+    def repaired(self, stack: str, *, now: float) -> None:
+        """Record a pass that had to repair the stack (a RECONCILE that acted)."""
         with self._lock:
             streak = self._repairs.setdefault(stack, _Streak())
             if now - streak.last > self._window:
                 streak.count = 0
-            delay = self._delay(streak)
             streak.count, streak.last = streak.count + 1, now
-            return delay
+
+    def repair_delay(self, stack: str, *, now: float) -> float:
+        """How long a new repair of the stack waits: 0 unless it was repaired lately."""
+        with self._lock:
+            streak = self._repairs.get(stack)
+            if streak is None or now - streak.last > self._window:
+                return 0.0
+            return self._delay(streak)
 
     def delay(self, stack: str, *, now: float) -> float:
         """How long from ``now`` the stack still waits because of its failures."""

@@ -115,9 +115,10 @@ class Controller:
             else None
         )
 
-    def wake(self) -> None:
-        """A command was enqueued in this process: let an idle worker claim it now."""
-        self.doorbell.ring()
+    def wake(self, after: float = 0.0) -> None:
+        """A command was enqueued in this process: let an idle worker claim it now, or
+        ``after`` seconds from now when it may not run before."""
+        self.doorbell.ring_in(after)
 
     def start(self) -> None:
         """Recover what a previous process left RUNNING, then start every thread."""

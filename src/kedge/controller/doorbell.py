@@ -28,6 +28,16 @@ class Doorbell:
             self._rings += 1
             self._cond.notify_all()
 
+    def ring_in(self, seconds: float) -> None:
+        """Ring once ``seconds`` from now: a command enqueued with a not-before time is
+        claimed when it may run, not at the next poll."""
+        if seconds <= 0:
+            self.ring()
+            return
+        timer = threading.Timer(seconds, self.ring)
+        timer.daemon = True
+        timer.start()
+
     def wait(self, seen: int, *, timeout: float) -> int:
         """Wait until the bell rang after ``seen`` rings, or ``timeout``; returns the count."""
         with self._cond:

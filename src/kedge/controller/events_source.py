@@ -5,7 +5,7 @@ The stream is filtered by Kedge's label, so the daemon sends only managed contai
 events. An event names a stack and nothing more (STYLE.md, *Do this* 3): the worker reads
 the state again. Events are coalesced: a stack that already has a PENDING or RUNNING command
 gets none (its pass will observe anyway), and a stack repaired again and again waits longer
-each time (``StackBackoff.repaired``). When the stream ends (the daemon restarted) it is
+each time (``StackBackoff.repair_delay``). When the stream ends (the daemon restarted) it is
 re-opened with capped exponential backoff, and a full resync follows, since events may have
 been missed meanwhile.
 
@@ -68,7 +68,7 @@ class EventsSource:
         engine: Engine,
         metrics: Metrics,
         backoff: StackBackoff,
-        wake: Callable[[], None],
+        wake: Callable[[float], None],
         resync: Callable[[], None],
         backoff_cap: float = 30.0,
     ) -> None:
@@ -140,7 +140,7 @@ class EventsSource:
             self._metrics.drift.labels(stack=stack, mode=mode).inc()
             log.info("event: drift not healed", stack=stack, action=action, drift=mode)
             return
-        delay = self._backoff.repaired(stack, now=time.monotonic())
+        delay = self._backoff.repair_delay(stack, now=time.monotonic())
         not_before = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
         command = self._store.commands.enqueue(
             stack,
@@ -153,7 +153,7 @@ class EventsSource:
         self._metrics.events.labels(action=action).inc()
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("event: reconcile", stack=stack, action=action, command_id=command.id, delay=delay)
-        self._wake()
+        self._wake(delay)
 
     def _has_active_command(self, stack: str) -> bool:
         for status in (CommandStatus.PENDING, CommandStatus.RUNNING):

@@ -95,7 +95,7 @@ class Resync:
         metrics: Metrics,
         settings: ControllerSettings,
         backoff: StackBackoff,
-        wake: Callable[[], None],
+        wake: Callable[[float], None],
     ) -> None:
         self._store, self._engine, self._metrics = store, engine, metrics
         self._settings, self._backoff, self._wake = settings, backoff, wake
@@ -139,7 +139,7 @@ class Resync:
             )
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
-                self._wake()
+                self._wake(self._settings.retry.delay(done.attempt).total_seconds())
 
     def _recover_dead_local(self) -> list[Finished]:
         """RUNNING commands held by a process of this host that no longer exists.
@@ -211,7 +211,7 @@ class Resync:
         )
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("drift: reconcile", stack=status.stack, plan=summary, command_id=command.id)
-        self._wake()
+        self._wake(delay)
         return 1
 
     def _has_active_command(self, stack: str) -> bool:

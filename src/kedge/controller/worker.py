@@ -178,6 +178,7 @@ class Worker:
         if finished.retry is not None:
             self._metrics.commands.labels(type=kind, status="PENDING").inc()
         if done.type is CommandType.RECONCILE and (done.actions or 0) > 0:
+            self._backoff.repaired(done.stack, now=self._clock())
             # a RECONCILE that had to act found drift (from an event or a resync) and healed it
             self._metrics.drift.labels(stack=done.stack, mode="heal").inc()
 
@@ -206,6 +207,9 @@ class Worker:
             if done.type in _CONVERGING:
                 stacks.set_status(done.stack, applied_version=done.version, last_error=None)
         elif done.status is CommandStatus.FAILED:
+            if finished.retry is not None and finished.retry.not_before is not None:
+                wait = (finished.retry.not_before - datetime.now(UTC)).total_seconds()
+                self._doorbell.ring_in(max(wait, 0.0))
             if not done.options.get("spec_error"):  # a broken file is no failing stack
                 self._backoff.failed(done.stack, now=self._clock())
             stacks.set_status(done.stack, last_error=done.error)
@@ -230,7 +234,7 @@ class Worker:
             ).items
         ):
             return
-        delay = self._backoff.repaired(status.stack, now=self._clock())
+        delay = self._backoff.repair_delay(status.stack, now=self._clock())
         command = self._store.commands.enqueue(
             status.stack,
             CommandType.RECONCILE,
@@ -241,7 +245,7 @@ class Worker:
         )
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("drift after the pass: reconcile", command_id=command.id, delay=delay)
-        self._doorbell.ring()
+        self._doorbell.ring_in(delay)
 
     def _roll_back_if_asked(self, failed: Command) -> None:
         if failed.type is not CommandType.APPLY or failed.version is None:

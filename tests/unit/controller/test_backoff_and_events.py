@@ -24,8 +24,12 @@ def test_failures_back_off_exponentially_capped_and_reset_on_success() -> None:
 
 def test_repairs_in_quick_succession_wait_longer_and_a_quiet_window_resets() -> None:
     backoff = StackBackoff(base=1.0, cap=60.0, window=30.0)
-    assert [backoff.repaired("shop", now=t) for t in (0.0, 1.0, 2.0, 3.0)] == [0, 1, 2, 4]
-    assert backoff.repaired("shop", now=100.0) == 0.0
+    delays = []
+    for t in (0.0, 1.0, 2.0, 3.0):
+        delays.append(backoff.repair_delay("shop", now=t))
+        backoff.repaired("shop", now=t)
+    assert delays == [0, 1, 2, 4]
+    assert backoff.repair_delay("shop", now=100.0) == 0.0
 
 
 def test_the_doorbell_never_loses_a_ring() -> None:

@@ -198,7 +198,7 @@ def test_the_events_stream_is_reopened_with_backoff_then_a_full_resync(
         engine=engine,
         metrics=metrics,
         backoff=StackBackoff(),  # type: ignore[arg-type]
-        wake=lambda: None,
+        wake=lambda *_: None,
         resync=lambda: resyncs.append(1),
         backoff_cap=0.2,
     )
