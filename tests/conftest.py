@@ -8,11 +8,13 @@ No registry is reachable, so the test image is a busybox root filesystem from De
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pathlib
 import subprocess
 import tarfile
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -149,12 +151,36 @@ def stack_name(docker_client: Any) -> Iterator[str]:
     remove_stack_objects(docker_client, name)
 
 
-def remove_stack_objects(client: Any, stack: str) -> None:
-    """Remove every container, network and volume labelled with the stack (test cleanup)."""
+def remove_stack_objects(client: Any, stack: str, *, attempts: int = 10) -> None:
+    """Remove every container, network and volume labelled with the stack (test cleanup).
+
+    Docker 20.10 may still count an endpoint on a network for a moment after its container
+    is gone ("has active endpoints"), so a network is force-disconnected and tried again.
+    """
+    import docker
+
     flt = {"label": [f"kedge.stack={stack}"]}
-    for c in client.containers.list(all=True, filters=flt):
-        c.remove(force=True, v=True)
-    for n in client.networks.list(filters=flt):
-        n.remove()
+    for attempt in range(attempts):
+        for c in client.containers.list(all=True, filters=flt):
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True, v=True)
+        left = []
+        for n in client.networks.list(filters=flt):
+            try:
+                n.reload()
+                for endpoint in n.attrs.get("Containers") or {}:
+                    with contextlib.suppress(docker.errors.APIError):
+                        n.disconnect(endpoint, force=True)
+                n.remove()
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                left.append(n.name)
+        if not left:
+            break
+        if attempt == attempts - 1:
+            raise RuntimeError(f"could not remove networks {left} of stack {stack}")
+        time.sleep(0.5)
     for v in client.volumes.list(filters=flt):
-        v.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            v.remove(force=True)

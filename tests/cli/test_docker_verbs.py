@@ -32,8 +32,12 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def served(tmp_path: Path, docker_client: Any) -> Iterator[LiveServer]:
-    """``kedge serve`` in the test: API + controller over a real store and the daemon."""
+def served(tmp_path: Path, docker_client: Any, stack_name: str) -> Iterator[LiveServer]:
+    """``kedge serve`` in the test: API + controller over a real store and the daemon.
+
+    It asks for ``stack_name`` so that the controller stops before the stack's objects are
+    removed: a controller still running would repair them while the cleanup runs.
+    """
     store = SqliteStore.open(tmp_path / "served.db")
     engine = Engine.from_env()
     settings = ControllerSettings(
