@@ -19,12 +19,11 @@ from fastapi import APIRouter, Query, Request, status
 
 from kedge import errors
 from kedge.api import problems, stacks
-from kedge.api.deps import Engine, Services, ServicesDep
+from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
 from kedge.planning.actions import PlanRefused
-from kedge.planning.observed import ObservedStack
-from kedge.reconcilers import observe, parameters
+from kedge.reconcilers import observe
 from kedge.specs import digests, loader
 from kedge.specs.commands import CommandReason, CommandType
 from kedge.specs.stack import StackSpec, normalize_stack_name
@@ -136,25 +135,12 @@ async def create_version(
     return await anyio.to_thread.run_sync(record)
 
 
-def _observe_for(engine: Engine, spec: StackSpec) -> ObservedStack:
-    """Observe the stack with the images and external objects its spec names (as a pass
-    does), so that the plan is the one a pass would make."""
-    # the same as controller.passes.observe_for, which the api layer may not import
-    return observe.observe_stack(
-        engine,
-        spec.name,
-        images=[parameters.image_reference(spec, name) for name in sorted(spec.active_services)],
-        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
-        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
-    )
-
-
 def _plan(kedge: Services, spec: StackSpec) -> PlanView:
     if kedge.engine is None:
         raise errors.EngineUnavailable("this server has no Docker engine to observe the stack")
     digest = digests.digest(spec)
     found = kedge.store.versions.find(spec.name, digest)
-    observed = _observe_for(kedge.engine, spec)
+    observed = observe.observe_desired(kedge.engine, spec.name, spec)
     try:
         plan = planner.plan(spec, observed)
     except PlanRefused as exc:

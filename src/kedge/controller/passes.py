@@ -23,7 +23,7 @@ from kedge import errors
 from kedge.planning import planner
 from kedge.planning.actions import Plan, PlanOptions, PlanRefused
 from kedge.planning.observed import ObservedStack
-from kedge.reconcilers import executor, observe, parameters
+from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
@@ -51,16 +51,7 @@ class Planned:
 
 def observe_for(engine: Engine, stack: str, spec: StackSpec | None) -> ObservedStack:
     """Observe ``stack`` with the images and external objects its desired spec names."""
-    if spec is None:
-        return observe.observe_stack(engine, stack)
-    refs = [parameters.image_reference(spec, name) for name in sorted(spec.active_services)]
-    return observe.observe_stack(
-        engine,
-        stack,
-        images=refs,
-        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
-        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
-    )
+    return observe.observe_desired(engine, stack, spec)
 
 
 def plan_stack(

@@ -22,8 +22,10 @@ from typing import Any, cast
 
 from kedge.planning import observed
 from kedge.reconcilers import engine as engine_module
+from kedge.reconcilers import parameters
 from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
+from kedge.specs.stack import StackSpec
 
 __all__ = ["familiar_reference", "observe_stack", "parse_container"]
 
@@ -177,3 +179,19 @@ def _as_time(text: str | None) -> datetime | None:
     head, _, rest = text.partition(".")
     fraction = rest.rstrip("Z")[:6]
     return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
+
+
+def observe_desired(engine: Engine, stack: str, spec: StackSpec | None) -> observed.ObservedStack:
+    """Observe ``stack`` with the images and external objects its desired spec names, so that
+    a plan made from it is the one a pass makes. Callers: ``controller.passes``, ``api.posted``.
+    """
+    if spec is None:
+        return observe_stack(engine, stack)
+    refs = [parameters.image_reference(spec, name) for name in sorted(spec.active_services)]
+    return observe_stack(
+        engine,
+        stack,
+        images=refs,
+        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
+        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
+    )
