@@ -3,7 +3,7 @@
 One row per container of ``GET /api/v1/stacks/{name}/observed``: service, state, health and
 the output of its last health check, uptime, restarts, image, published ports, and whether
 its config hash is the desired one (``-o wide`` adds the hashes). ``-o json|yaml`` prints the
-containers as the API answers them. Callers: ``cli.main`` registers ``get_containers``.
+containers as the API answers them. Callers: ``cli.get`` registers ``get_containers``.
 """
 
 from __future__ import annotations

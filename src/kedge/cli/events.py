@@ -4,7 +4,7 @@ Reads ``GET /api/v1/events`` (server-sent events): without ``-w`` the last ``--l
 events the server holds, then ends; with ``-w`` it keeps following, and a dropped stream is
 resumed after the last event seen (``after=``), so nothing is shown twice or lost while the
 server keeps it. ``-o json`` prints one JSON object per line for scripts.
-Callers: ``cli.main`` registers ``get_events`` as ``kedge get events``.
+Callers: ``cli.get`` registers ``get_events`` as ``kedge get events``.
 """
 
 from __future__ import annotations

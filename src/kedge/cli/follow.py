@@ -3,19 +3,20 @@
 Log lines are printed as they come (a spinner runs beside them on a terminal, plain lines
 otherwise); the exit status says how it ended: 0 only when every command is DONE, 1 when one
 FAILED or was CANCELLED, 3 when the time ran out first. Callers: ``cli.apply``,
-``cli.remote`` (rollback, delete).
+``cli.remote`` (rollback, delete); ``cli.local`` takes only the options, so this module
+imports neither rich nor httpx until it follows (``kedge up`` need not load them).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kedge.cli import output
-from kedge.cli.client import Client
+if TYPE_CHECKING:
+    from kedge.cli.client import Client
 
 __all__ = ["EXIT_FAILED", "EXIT_TIMEOUT", "TimeoutOption", "WaitOption", "follow_commands"]
 
@@ -44,6 +45,8 @@ def _ended(command: dict[str, Any]) -> str:
 
 def follow_commands(api: Client, commands: list[dict[str, Any]], *, timeout: float) -> int:
     """Follow each command in turn; the exit status of the whole."""
+    from kedge.cli import output  # rich: not for ``kedge rollback``'s options (``cli.local``)
+
     deadline = time.monotonic() + timeout
     code = 0
     console = output.console(stderr=True)

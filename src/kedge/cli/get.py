@@ -2,7 +2,8 @@
 
 ``-o table|wide|json|yaml|name`` picks the format (``cli.output``); ``-w`` keeps watching and
 prints each row again when it changes, until interrupted. Talks to the server (``--server``,
-``KEDGE_SERVER``). Callers: ``cli.main`` registers ``app`` as ``get``.
+``KEDGE_SERVER``). ``get events`` (``cli.events``) and ``get containers`` (``cli.containers``)
+are registered on ``app`` here too. Callers: ``cli.main`` registers ``app`` as ``get``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from kedge.cli import client as remote
-from kedge.cli import output
+from kedge.cli import containers, events, output
 from kedge.cli.output import Column, Format
 
 __all__ = ["COMMAND_COLUMNS", "STACK_COLUMNS", "VERSION_COLUMNS", "app"]
@@ -160,3 +161,7 @@ def get_commands(
             key=lambda r: str(r["id"]),
             watch=watch,
         )
+
+
+app.command("events")(events.get_events)
+app.command("containers")(containers.get_containers)
