@@ -31,11 +31,12 @@ from kedge import errors
 from kedge.cli import follow
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
+from kedge.reconcilers import observe
 from kedge.reconcilers.engine import Engine
-from kedge.specs import digests, loader
-from kedge.specs.commands import CommandStatus, CommandType
+from kedge.specs import digests, inputs, loader
+from kedge.specs.commands import Command, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec
-from kedge.store import SqliteStore, Store
+from kedge.store import SqliteStore, Store, converged
 
 __all__ = ["down", "plan", "rollback", "up"]
 
@@ -54,6 +55,7 @@ def up(
 ) -> None:
     """Apply a spec file: record it as a version and converge the stack to it."""
     with _failures():
+        inputs_seen = inputs.fingerprint(file)  # before loading: a later edit only misses
         spec = _load(file)
         with _opened(db) as (store, engine):
             recorded = store.versions.record(
@@ -68,7 +70,7 @@ def up(
             news = "new" if recorded.created else "unchanged"
             _say("info", f"stack {spec.name}: version {number} ({news})")
             options = {"wait": True} if wait else {}
-            _finish(
+            command = _finish(
                 store,
                 engine,
                 stack=spec.name,
@@ -76,6 +78,8 @@ def up(
                 version=number,
                 options=options,
             )
+            if inputs_seen is not None:
+                _remember(db, engine, spec, version=number, inputs=inputs_seen, command=command)
 
 
 def down(
@@ -143,6 +147,27 @@ def plan(file: FileOption) -> None:
         raise typer.Exit(0 if planned.plan.is_empty else 1)
 
 
+def _remember(
+    db: Path, engine: Engine, spec: StackSpec, *, version: int, inputs: str, command: Command
+) -> None:
+    """Observe the stack again after a DONE pass; when its plan is empty, keep what was seen
+    for the next ``kedge up`` of the same inputs (``cli.quick``, ``store.converged``)."""
+    try:
+        planned = passes.plan_stack(engine, spec.name, spec)
+    except errors.KedgeError:
+        return  # e.g. a container that exited at once: the next up takes the full path
+    if planned.plan.is_empty:
+        converged.remember(
+            db,
+            stack=spec.name,
+            inputs=inputs,
+            version=version,
+            observed=planned.observed.fingerprint,
+            probe=observe.probe_of(spec),
+            command_id=command.id,
+        )
+
+
 def _load(file: Path) -> StackSpec:
     warnings: list[str] = []
     spec = loader.load_file(file, warnings=warnings)
@@ -172,7 +197,7 @@ def _finish(
     type: CommandType,
     version: int | None = None,
     options: Mapping[str, Any] | None = None,
-) -> None:
+) -> Command:
     """Run the command now and say how it ended; a failed pass exits 1."""
     try:
         command = passes.run_now(
@@ -187,6 +212,7 @@ def _finish(
         _say("error", f"command #{command.id} {command.status}: {command.error}")
         raise typer.Exit(1)
     _say("info", f"command #{command.id} done: {command.outcome}")
+    return command
 
 
 @contextmanager

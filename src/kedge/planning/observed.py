@@ -105,6 +105,8 @@ class ObservedStack(BaseModel):
     images: Mapping[str, str] = Field(default_factory=dict)
     external_networks: frozenset[str] | None = None
     external_volumes: frozenset[str] | None = None
+    #: ``reconcilers.peek.fingerprint`` of what was listed ("" when not made by observe)
+    fingerprint: str = ""
 
     def containers_of(self, service: str) -> tuple[ObservedContainer, ...]:
         """The containers of one service, by replica number then id."""

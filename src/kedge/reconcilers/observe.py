@@ -15,21 +15,19 @@ status and drift checks, tests.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
 from kedge.planning import observed
 from kedge.reconcilers import engine as engine_module
-from kedge.reconcilers import parameters
+from kedge.reconcilers import parameters, peek
 from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
 from kedge.specs.stack import StackSpec
 
-__all__ = ["familiar_reference", "observe_stack", "parse_container"]
+__all__ = ["familiar_reference", "observe_desired", "observe_stack", "parse_container", "probe_of"]
 
-_EXIT = re.compile(r"^Exited \((-?\d+)\)")
 _HEALTH = (
     ("(healthy)", "healthy"),
     ("(unhealthy)", "unhealthy"),
@@ -49,73 +47,71 @@ def observe_stack(
 ) -> observed.ObservedStack:
     """Snapshot one stack: its containers, networks and volumes, and the images it names."""
     by_label = {"label": labels.stack_filter(stack)}
-    containers = [c for c in map(parse_container, engine.list_containers(by_label)) if c]
+    summaries = engine.list_containers(by_label)
+    raw = [f for f in map(peek.container_facts, summaries) if f]
+    networks = engine.list_networks(by_label)
+    volumes = engine.list_volumes(by_label)
+    refs = peek.wanted_images(images, raw)
+    resolved = peek.resolve_images(engine.list_images(), refs) if refs else {}
+    found_networks = _existing(engine.list_networks, external_networks)
+    found_volumes = _existing(engine.list_volumes, external_volumes)
+    containers = [c for c in map(parse_container, summaries) if c]
     if inspect:
         containers = [_with_details(engine, c) for c in containers]
-    refs = sorted({*images, *(c.image for c in containers if c.image)})
     return observed.ObservedStack(
         stack=stack,
         containers=tuple(sorted(containers, key=lambda c: (c.service, c.number, c.id))),
-        networks=tuple(_parse_network(n) for n in engine.list_networks(by_label)),
-        volumes=tuple(_parse_volume(v) for v in engine.list_volumes(by_label)),
-        images=_resolve_images(engine, refs),
-        external_networks=_existing(engine.list_networks, external_networks),
-        external_volumes=_existing(engine.list_volumes, external_volumes),
+        networks=tuple(_parse_network(n) for n in networks),
+        volumes=tuple(_parse_volume(v) for v in volumes),
+        images=resolved,
+        external_networks=found_networks,
+        external_volumes=found_volumes,
+        fingerprint=peek.fingerprint(
+            raw,
+            networks,
+            volumes,
+            resolved,
+            external_networks=found_networks,
+            external_volumes=found_volumes,
+        ),
     )
 
 
 def parse_container(summary: Mapping[str, Any]) -> observed.ObservedContainer | None:
     """One entry of Docker's container list as an ``ObservedContainer`` (None if not Kedge's)."""
-    found = dict(summary.get("Labels") or {})
-    if labels.SERVICE not in found or labels.STACK not in found:
+    facts = peek.container_facts(summary)
+    if facts is None:
         return None
     status = str(summary.get("Status") or "")
-    state = str(summary.get("State") or "created").lower()
-    exit_match = _EXIT.match(status)
-    mounts = summary.get("Mounts") or []
+    health = next((h for text, h in _HEALTH if text in status), "none")
+    return _container(facts, cast(observed.ContainerHealth, health))
+
+
+def _container(
+    facts: Mapping[str, Any], health: observed.ContainerHealth
+) -> observed.ObservedContainer:
+    found = facts["labels"]
+    state = facts["state"]
     return observed.ObservedContainer(
-        id=str(summary["Id"]),
-        name=str((summary.get("Names") or ["/"])[0]).lstrip("/"),
+        id=facts["id"],
+        name=facts["name"],
         stack=found[labels.STACK],
         service=found[labels.SERVICE],
         number=_as_int(found.get(labels.NUMBER)) or 1,
         version=_as_int(found.get(labels.VERSION)),
         config_hash=found.get(labels.CONFIG_HASH, ""),
         state=cast(observed.ContainerState, state if state in _STATES else "dead"),
-        exit_code=int(exit_match.group(1)) if exit_match else None,
-        health=next((h for text, h in _HEALTH if text in status), "none"),
-        image=str(summary.get("Image") or ""),
-        image_id=str(summary.get("ImageID") or ""),
+        exit_code=facts["exit_code"],
+        health=health,
+        image=facts["image"],
+        image_id=facts["image_id"],
         labels=found,
-        networks=tuple(sorted((summary.get("NetworkSettings") or {}).get("Networks") or {})),
-        volumes=tuple(sorted(m["Name"] for m in mounts if m.get("Type") == "volume")),
+        networks=tuple(facts["networks"]),
+        volumes=tuple(facts["volumes"]),
     )
 
 
-def familiar_reference(ref: str) -> str:
-    """An image reference as Docker lists it: no ``docker.io/library/``, ``:latest`` added."""
-    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix) :]
-            break
-    last = ref.rsplit("/", 1)[-1]
-    if "@" not in ref and ":" not in last:
-        ref += ":latest"
-    return ref
-
-
-def _resolve_images(engine: Engine, refs: list[str]) -> dict[str, str]:
-    """Map each reference to the id of the local image it names now (one list call)."""
-    wanted = [r for r in refs if not r.startswith("sha256:")]
-    if not wanted:
-        return {}
-    tags: dict[str, str] = {}
-    for image in engine.list_images():
-        for tag in image.get("RepoTags") or []:
-            tags[tag] = str(image["Id"])
-        for digest in image.get("RepoDigests") or []:
-            tags[digest] = str(image["Id"])
-    return {r: tags[familiar_reference(r)] for r in wanted if familiar_reference(r) in tags}
+familiar_reference = peek.familiar_reference
 
 
 def _existing(
@@ -127,9 +123,7 @@ def _existing(
     wanted = set(names)
     if not wanted:
         return frozenset()
-    # Docker's name filter matches substrings: keep exact names only
-    found = {str(o["Name"]) for o in list_call({"name": sorted(wanted)})}
-    return frozenset(found & wanted)
+    return peek.existing(list_call({"name": sorted(wanted)}), wanted)
 
 
 def _parse_network(summary: Mapping[str, Any]) -> observed.ObservedNetwork:
@@ -181,17 +175,27 @@ def _as_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
 
 
+def probe_of(spec: StackSpec) -> dict[str, list[str]]:
+    """What observing ``spec``'s stack asks besides its labelled objects: the image references
+    of its services and its external networks and volumes (``peek.Probe``)."""
+    return {
+        "images": [parameters.image_reference(spec, name) for name in sorted(spec.active_services)],
+        "networks": [spec.network_name(k) for k, n in spec.networks.items() if n.external],
+        "volumes": [spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
+    }
+
+
 def observe_desired(engine: Engine, stack: str, spec: StackSpec | None) -> observed.ObservedStack:
     """Observe ``stack`` with the images and external objects its desired spec names, so that
     a plan made from it is the one a pass makes. Callers: ``controller.passes``, ``api.posted``.
     """
     if spec is None:
         return observe_stack(engine, stack)
-    refs = [parameters.image_reference(spec, name) for name in sorted(spec.active_services)]
+    probe = probe_of(spec)
     return observe_stack(
         engine,
         stack,
-        images=refs,
-        external_networks=[spec.network_name(k) for k, n in spec.networks.items() if n.external],
-        external_volumes=[spec.volume_name(k) for k, v in spec.volumes.items() if v.external],
+        images=probe["images"],
+        external_networks=probe["networks"],
+        external_volumes=probe["volumes"],
     )

@@ -3,26 +3,35 @@
 
 ``Store`` is the protocol every backend keeps; ``SqliteStore`` is the SQLite one. Open it
 once per process with ``SqliteStore.open(path, clock=..., durability=...)``.
+
+The names are imported on first use, so that ``kedge.store.converged`` (the standard
+library only, for ``kedge up``'s no-op fast path) does not load sqlite-utils.
 """
 
-from kedge.store.protocol import KEEP, CommandStore, Keep, StackStore, Store, VersionStore
-from kedge.store.queue import SUPERSEDING
-from kedge.store.records import (
-    CheckReport,
-    Clock,
-    Durability,
-    Finished,
-    LogLine,
-    Page,
-    Pruned,
-    Recorded,
-    RetentionPolicy,
-    RetryPolicy,
-    StackStatus,
-    utc_now,
-)
-from kedge.store.sqlite import SqliteStore, open_store
-from kedge.store.versions import record_spec
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kedge.store.protocol import KEEP, CommandStore, Keep, StackStore, Store, VersionStore
+    from kedge.store.queue import SUPERSEDING
+    from kedge.store.records import (
+        CheckReport,
+        Clock,
+        Durability,
+        Finished,
+        LogLine,
+        Page,
+        Pruned,
+        Recorded,
+        RetentionPolicy,
+        RetryPolicy,
+        StackStatus,
+        utc_now,
+    )
+    from kedge.store.sqlite import SqliteStore, open_store
+    from kedge.store.versions import record_spec
 
 __all__ = [
     "KEEP",
@@ -48,3 +57,37 @@ __all__ = [
     "record_spec",
     "utc_now",
 ]
+
+_HOMES = {
+    "KEEP": "kedge.store.protocol",
+    "CommandStore": "kedge.store.protocol",
+    "Keep": "kedge.store.protocol",
+    "StackStore": "kedge.store.protocol",
+    "Store": "kedge.store.protocol",
+    "VersionStore": "kedge.store.protocol",
+    "SUPERSEDING": "kedge.store.queue",
+    "CheckReport": "kedge.store.records",
+    "Clock": "kedge.store.records",
+    "Durability": "kedge.store.records",
+    "Finished": "kedge.store.records",
+    "LogLine": "kedge.store.records",
+    "Page": "kedge.store.records",
+    "Pruned": "kedge.store.records",
+    "Recorded": "kedge.store.records",
+    "RetentionPolicy": "kedge.store.records",
+    "RetryPolicy": "kedge.store.records",
+    "StackStatus": "kedge.store.records",
+    "utc_now": "kedge.store.records",
+    "SqliteStore": "kedge.store.sqlite",
+    "open_store": "kedge.store.sqlite",
+    "record_spec": "kedge.store.versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'kedge.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -125,6 +125,25 @@ def index_pending_in_order(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX commands_pending_in_order ON commands(id) WHERE status = 'PENDING'")
 
 
+@MIGRATIONS(name="0003_converged")
+def create_converged(db: sqlite_utils.Database) -> None:
+    """What ``kedge up`` last saw converged, per stack: its no-op fast path (``converged``)."""
+    db.execute(
+        """
+        CREATE TABLE converged (
+            stack TEXT PRIMARY KEY REFERENCES stacks(name),
+            inputs TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            observed TEXT NOT NULL,
+            probe TEXT NOT NULL DEFAULT '{}',
+            command_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            FOREIGN KEY (stack, version) REFERENCES versions(stack, number)
+        )
+        """
+    )
+
+
 def migration_names() -> list[str]:
     """The names of all migrations this Kedge knows, in order."""
     return [migration.name for migration in MIGRATIONS._migrations]

@@ -1,0 +1,193 @@
+"""Peek: the facts of a stack that decide whether a plan is empty, and a fingerprint of them.
+
+``kedge up`` with nothing to do should cost what the Docker list calls cost, not what Python's
+imports do. So the list calls that ``observe`` makes (containers, networks and volumes by the
+``kedge.stack`` label, images, external objects by name) have a second reader here that
+needs only the standard library: ``Peek`` talks HTTP to the Docker socket itself, for the
+local ``unix://`` daemons it can reach; any other ``DOCKER_HOST`` (TCP, TLS, ssh) gets no
+peek, and the caller takes the full path through ``engine.Engine``.
+
+``fingerprint`` is computed by both readers from the same raw list entries: ``observe``
+puts it on every ``ObservedStack``, and a peek recomputes it. It covers what the planner
+reads — ids, names, Kedge's labels, state and exit code, image and image id, networks,
+mounted volumes, which tag resolves to which image, which external objects exist — and
+leaves out what it does not (health, the ``Status`` text's times), so a stack whose
+healthchecks keep running keeps its fingerprint. Two equal fingerprints of one stack with
+one desired version make the same plan.
+
+Callers: ``reconcilers.observe`` (``fingerprint``, ``container_facts``, ``resolve_images``),
+``cli.quick`` (``Peek``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import socket
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["Peek", "Probe", "container_facts", "familiar_reference", "fingerprint"]
+
+#: what a peek must ask Docker besides the labelled objects: the image references the
+#: desired version names, and its external networks and volumes (from ``observe.probe_of``)
+Probe = Mapping[str, Sequence[str]]
+
+_EXIT = re.compile(r"^Exited \((-?\d+)\)")
+_STACK_LABEL = "kedge.stack"
+_SERVICE_LABEL = "kedge.service"
+
+
+def container_facts(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the planner reads of one entry of Docker's container list (None if not Kedge's)."""
+    found = dict(summary.get("Labels") or {})
+    if _SERVICE_LABEL not in found or _STACK_LABEL not in found:
+        return None
+    exit_match = _EXIT.match(str(summary.get("Status") or ""))
+    mounts = summary.get("Mounts") or []
+    return {
+        "id": str(summary["Id"]),
+        "name": str((summary.get("Names") or ["/"])[0]).lstrip("/"),
+        "labels": found,
+        "state": str(summary.get("State") or "created").lower(),
+        "exit_code": int(exit_match.group(1)) if exit_match else None,
+        "image": str(summary.get("Image") or ""),
+        "image_id": str(summary.get("ImageID") or ""),
+        "networks": sorted((summary.get("NetworkSettings") or {}).get("Networks") or {}),
+        "volumes": sorted(m["Name"] for m in mounts if m.get("Type") == "volume"),
+    }
+
+
+def familiar_reference(ref: str) -> str:
+    """An image reference as Docker lists it: no ``docker.io/library/``, ``:latest`` added."""
+    for prefix in ("docker.io/library/", "docker.io/", "index.docker.io/library/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix) :]
+            break
+    last = ref.rsplit("/", 1)[-1]
+    if "@" not in ref and ":" not in last:
+        ref += ":latest"
+    return ref
+
+
+def wanted_images(refs: Iterable[str], containers: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The references to resolve: the desired ones and those the containers were made from."""
+    every = {*refs, *(str(c["image"]) for c in containers if c["image"])}
+    return sorted(r for r in every if not r.startswith("sha256:"))
+
+
+def resolve_images(images: Iterable[Mapping[str, Any]], refs: Iterable[str]) -> dict[str, str]:
+    """Map each reference to the id of the local image it names now, from the image list."""
+    tags: dict[str, str] = {}
+    for image in images:
+        for tag in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
+            tags[tag] = str(image["Id"])
+    return {r: tags[familiar_reference(r)] for r in refs if familiar_reference(r) in tags}
+
+
+def existing(found: Iterable[Mapping[str, Any]], names: Iterable[str]) -> frozenset[str]:
+    """The names among ``names`` that the list holds (Docker's name filter matches substrings)."""
+    return frozenset({str(o["Name"]) for o in found} & set(names))
+
+
+def fingerprint(
+    containers: Iterable[Mapping[str, Any]],
+    networks: Iterable[Mapping[str, Any]],
+    volumes: Iterable[Mapping[str, Any]],
+    images: Mapping[str, str],
+    *,
+    external_networks: frozenset[str] | None,
+    external_volumes: frozenset[str] | None,
+) -> str:
+    """The sha256 of a stack's planner-relevant facts (``containers`` as ``container_facts``)."""
+    facts = {
+        "containers": sorted((dict(c) for c in containers), key=lambda c: c["id"]),
+        "networks": sorted(
+            ({"id": n["Id"], "name": n["Name"], "labels": n.get("Labels") or {}} for n in networks),
+            key=lambda n: n["id"],
+        ),
+        "volumes": sorted(
+            ({"name": v["Name"], "labels": v.get("Labels") or {}} for v in volumes),
+            key=lambda v: v["name"],
+        ),
+        "images": dict(sorted(images.items())),
+        "external_networks": None if external_networks is None else sorted(external_networks),
+        "external_volumes": None if external_volumes is None else sorted(external_volumes),
+    }
+    text = json.dumps(facts, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class Peek:
+    """The stack's list calls over a local Docker socket, with the standard library alone.
+
+    Any failure raises ``OSError`` or ``ValueError``; the caller then takes the full path,
+    whose engine says properly what is wrong.
+    """
+
+    def __init__(self, socket_path: str, *, timeout: float = 10.0) -> None:
+        self._connection = _UnixConnection(socket_path, timeout)
+        self.calls = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Peek | None:
+        """A peek at the daemon ``DOCKER_HOST`` names, or None when it is not a unix socket."""
+        env = os.environ if env is None else env
+        host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        if not host.startswith("unix://") or env.get("DOCKER_TLS_VERIFY"):
+            return None
+        return cls(host.removeprefix("unix://"))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def get(self, path: str, **query: Any) -> Any:
+        """GET one API path (unversioned: the daemon's own API version) as decoded JSON."""
+        target = path + ("?" + urllib.parse.urlencode(query) if query else "")
+        self._connection.request("GET", target, headers={"Host": "docker"})
+        response = self._connection.getresponse()
+        body = response.read()
+        self.calls += 1
+        if response.status != 200:
+            raise ValueError(f"GET {path}: HTTP {response.status}")
+        return json.loads(body)
+
+    def stack(self, stack: str, probe: Probe) -> str:
+        """The fingerprint of ``stack`` now, making the same list calls as ``observe``."""
+        by_label = json.dumps({"label": [f"{_STACK_LABEL}={stack}"]})
+        raw = self.get("/containers/json", all=1, filters=by_label)
+        containers = [f for f in map(container_facts, raw) if f]
+        networks = self.get("/networks", filters=by_label)
+        volumes = self.get("/volumes", filters=by_label).get("Volumes") or []
+        refs = wanted_images(probe.get("images", ()), containers)
+        images = resolve_images(self.get("/images/json"), refs) if refs else {}
+        return fingerprint(
+            containers,
+            networks,
+            volumes,
+            images,
+            external_networks=self._existing("/networks", probe.get("networks", ()), key=None),
+            external_volumes=self._existing("/volumes", probe.get("volumes", ()), key="Volumes"),
+        )
+
+    def _existing(self, path: str, names: Sequence[str], *, key: str | None) -> frozenset[str]:
+        if not names:
+            return frozenset()
+        found = self.get(path, filters=json.dumps({"name": sorted(names)}))
+        return existing(found if key is None else found.get(key) or [], names)

@@ -1,0 +1,75 @@
+"""The inputs of a spec file, as one fingerprint that changes whenever the loaded spec may.
+
+``kedge up`` records, with each stack it converged, the fingerprint of the file it loaded;
+the next ``kedge up`` of the same file compares fingerprints before loading anything, and
+loads (and validates, and digests) only when they differ. So the fingerprint must change
+whenever ``loader.load_file`` could return another spec:
+
+- the Kedge release (the loader and the planner may have changed), the file's absolute path
+  (the stack name and relative paths come from it) and its bytes;
+- the ``.env`` beside it;
+- every environment variable the file or the ``.env`` could read: each word of their text
+  that is a variable name (``${NAME}``, ``$NAME``, and ``environment: [NAME]`` all name it),
+  with its value or its absence, plus every ``COMPOSE_*`` variable (``COMPOSE_PROFILES``).
+
+A spec that can read any other file — ``include``, ``extends``, ``env_file``,
+``label_file``, file-based secrets and configs, a ``build`` context — has no fingerprint
+(``None``): those files are not hashed here, so such a spec is always loaded. The test is on
+the words of the text, so it errs only towards loading.
+
+Pure but for reading the file and its ``.env``; the standard library only, as ``cli.quick``
+imports it before anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from kedge import __version__
+
+__all__ = ["fingerprint"]
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+#: words that make a spec read files other than itself and its .env
+_READS_FILES = frozenset(
+    {b"include", b"extends", b"env_file", b"label_file", b"build", b"file", b"dockerfile"}
+)
+
+
+def fingerprint(path: Path | str, *, env: Mapping[str, str] | None = None) -> str | None:
+    """The sha256 of what loading ``path`` depends on, or None when it cannot be told."""
+    env = os.environ if env is None else env
+    path = Path(path).absolute()
+    try:
+        content = path.read_bytes()
+        dotenv = _read_optional(path.parent / ".env")
+    except OSError:
+        return None
+    words = set(_WORD.findall(content))
+    if words & _READS_FILES:
+        return None
+    if dotenv is not None:
+        words |= set(_WORD.findall(dotenv))
+    names = {w.decode() for w in words} | {n for n in env if n.startswith("COMPOSE_")}
+    summary = hashlib.sha256()
+    for part in (b"kedge-inputs/1", __version__.encode(), str(path).encode(), content):
+        summary.update(len(part).to_bytes(8, "big") + part)
+    summary.update(b"no .env" if dotenv is None else b".env:" + hashlib.sha256(dotenv).digest())
+    for name in sorted(names):
+        value = env.get(name)
+        entry = (f"{name}\0" + ("unset" if value is None else f"={value}")).encode(
+            "utf-8", "surrogateescape"
+        )
+        summary.update(len(entry).to_bytes(8, "big") + entry)
+    return "sha256:" + summary.hexdigest()
+
+
+def _read_optional(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

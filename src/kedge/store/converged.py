@@ -1,0 +1,187 @@
+"""What ``kedge up`` last saw converged, per stack, and the no-op pass it allows.
+
+After a ``kedge up`` whose command is DONE, the CLI observes the stack again and, when the
+plan from that observation is empty, ``remember``s the stack's row: the fingerprint of the
+spec file's inputs (``specs.inputs``), the version they made, the fingerprint of what Docker
+had (``reconcilers.peek``), what observing asks besides labelled objects (the probe), and
+the command that made it so.
+
+The next ``kedge up`` of the same file reads the row (``recall``), peeks at Docker, and when
+both fingerprints are the same and the row's command is still the stack's newest, records
+a DONE command with no actions (``record_noop``) — the same row, plan and log line a full
+pass with an empty plan records — and loads nothing. Any other command of the stack (a
+``down``, a rollback, a server's apply) is newer than the row's, so the next ``up`` takes
+the full path; so does any store whose migrations are not exactly the ones this module
+knows.
+
+The standard library's ``sqlite3`` only (``cli.quick`` imports it before anything else);
+every write is one ``BEGIN IMMEDIATE`` transaction, like ``store.database``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MIGRATIONS", "Converged", "recall", "record_noop", "remember"]
+
+#: the migrations of ``store.schema`` this module was written for, in order
+MIGRATIONS = ("0001_initial", "0002_pending_in_order", "0003_converged")
+
+NOOP_LOG = "planned: nothing to do"
+
+
+@dataclass(frozen=True, slots=True)
+class Converged:
+    """One stack's row: with these inputs and this observation, version ``version`` had an
+    empty plan, as command ``command_id`` found."""
+
+    stack: str
+    inputs: str
+    version: int
+    observed: str
+    probe: Mapping[str, Sequence[str]]
+    command_id: int
+
+
+@contextmanager
+def _connected(path: Path | str) -> Iterator[sqlite3.Connection]:
+    with closing(sqlite3.connect(str(path), timeout=5.0, isolation_level=None)) as db:
+        db.execute("PRAGMA foreign_keys = ON")
+        yield db
+
+
+def _known_schema(db: sqlite3.Connection) -> bool:
+    try:
+        rows = db.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'kedge.store' ORDER BY id"
+        ).fetchall()
+    except sqlite3.Error:
+        return False
+    return tuple(name for (name,) in rows) == MIGRATIONS
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def remember(
+    path: Path | str,
+    *,
+    stack: str,
+    inputs: str,
+    version: int,
+    observed: str,
+    probe: Mapping[str, Sequence[str]],
+    command_id: int,
+) -> None:
+    """Keep ``stack``'s converged row (replacing the one before)."""
+    with _connected(path) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO converged"
+                " (stack, inputs, version, observed, probe, command_id, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [stack, inputs, version, observed, json.dumps(probe), command_id, _now()],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def recall(path: Path | str, *, inputs: str) -> Converged | None:
+    """The converged row made from these inputs, if the store has one and it still holds."""
+    if not Path(path).is_file():
+        return None
+    with _connected(path) as db:
+        if not _known_schema(db):
+            return None
+        row = db.execute(
+            "SELECT stack, inputs, version, observed, probe, command_id FROM converged"
+            " WHERE inputs = ?",
+            [inputs],
+        ).fetchone()
+        if row is None or not _still_holds(db, row[0], row[5]):
+            return None
+    return Converged(
+        stack=row[0],
+        inputs=row[1],
+        version=row[2],
+        observed=row[3],
+        probe=json.loads(row[4]),
+        command_id=row[5],
+    )
+
+
+def _still_holds(db: sqlite3.Connection, stack: str, command_id: int) -> bool:
+    """The row's command is the stack's newest, and no command waits or runs anywhere
+    (a local pass refuses to run beside a server's queue, ``passes.run_now``)."""
+    newest = db.execute("SELECT max(id) FROM commands WHERE stack = ?", [stack]).fetchone()
+    busy = db.execute(
+        "SELECT 1 FROM commands WHERE status IN ('PENDING', 'RUNNING') LIMIT 1"
+    ).fetchone()
+    return newest is not None and newest[0] == command_id and busy is None
+
+
+def record_noop(
+    path: Path | str,
+    converged: Converged,
+    *,
+    worker: str,
+    created_by: str,
+    options: Mapping[str, Any],
+) -> int | None:
+    """Record a DONE APPLY of the row's version with no actions, as a full pass with an empty
+    plan would; None (and nothing written) when the row no longer holds."""
+    with _connected(path) as db:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not _still_holds(db, converged.stack, converged.command_id):
+                db.execute("ROLLBACK")
+                return None
+            now = _now()
+            (token,) = db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value"
+            ).fetchone()
+            (command_id,) = db.execute(
+                "INSERT INTO commands (stack, type, status, version, reason, created_by,"
+                " options, created_at, started_at, finished_at, heartbeat_at, worker, token,"
+                " plan, outcome, actions)"
+                " VALUES (?, 'APPLY', 'DONE', ?, 'cli', ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0)"
+                " RETURNING id",
+                [
+                    converged.stack,
+                    converged.version,
+                    created_by,
+                    json.dumps(dict(options), sort_keys=True),
+                    now,
+                    now,
+                    now,
+                    now,
+                    worker,
+                    token,
+                    "0 actions in 0.00 s",
+                ],
+            ).fetchone()
+            db.execute(
+                "INSERT INTO command_logs (command_id, seq, at, level, message, fields)"
+                " VALUES (?, 1, ?, 'info', ?, ?)",
+                [command_id, now, NOOP_LOG, json.dumps({"unchanged_since": converged.command_id})],
+            )
+            db.execute(
+                "UPDATE converged SET command_id = ?, at = ? WHERE stack = ?",
+                [command_id, now, converged.stack],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return int(command_id)

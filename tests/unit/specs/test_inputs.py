@@ -1,0 +1,78 @@
+"""The inputs fingerprint of a spec file: it changes whenever loading could give another spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kedge.specs import inputs
+
+SPEC = "services:\n  app:\n    image: ${IMAGE:-busybox}\n    environment: [TOKEN]\n"
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_the_same_inputs_give_the_same_fingerprint(spec: Path):
+    env = {"IMAGE": "x", "UNRELATED": "1"}
+    assert inputs.fingerprint(spec, env=env) == inputs.fingerprint(spec, env=dict(env))
+    assert inputs.fingerprint(spec, env=env) == inputs.fingerprint(spec, env={"IMAGE": "x"})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"IMAGE": "y"},  # an interpolated variable changed
+        {},  # ... or became unset
+        {"IMAGE": "x", "TOKEN": "t"},  # a bare `environment` key now has a value
+        {"IMAGE": "x", "COMPOSE_PROFILES": "debug"},  # compose's own variables
+    ],
+)
+def test_a_variable_the_spec_can_read_changes_it(spec: Path, env: dict[str, str]):
+    assert inputs.fingerprint(spec, env=env) != inputs.fingerprint(spec, env={"IMAGE": "x"})
+
+
+def test_the_file_its_dotenv_and_its_path_change_it(spec: Path, tmp_path: Path):
+    before = inputs.fingerprint(spec, env={})
+    (tmp_path / ".env").write_text("IMAGE=z\n")
+    with_dotenv = inputs.fingerprint(spec, env={})
+    assert with_dotenv != before
+    (tmp_path / ".env").write_text("IMAGE=w\n")
+    assert inputs.fingerprint(spec, env={}) != with_dotenv
+    spec.write_text(SPEC + "    command: [sleep, '1']\n")
+    assert inputs.fingerprint(spec, env={}) not in (before, with_dotenv)
+    other = tmp_path / "other.yaml"
+    other.write_text(spec.read_text())
+    assert inputs.fingerprint(other, env={}) != inputs.fingerprint(spec, env={})
+
+
+def test_a_variable_named_only_in_dotenv_counts(spec: Path, tmp_path: Path):
+    (tmp_path / ".env").write_text("IMAGE=${REGISTRY}/app\n")
+    assert inputs.fingerprint(spec, env={"REGISTRY": "a"}) != inputs.fingerprint(
+        spec, env={"REGISTRY": "b"}
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "    env_file: app.env\n",
+        "    build: .\n",
+        "    extends: {file: base.yaml, service: base}\n",
+        "    label_file: labels.env\n",
+        "secrets:\n  key: {file: ./key.txt}\n",
+        "include: [other.yaml]\n",
+    ],
+)
+def test_a_spec_that_reads_other_files_has_none(spec: Path, extra: str):
+    spec.write_text(SPEC + extra)
+    assert inputs.fingerprint(spec, env={}) is None
+
+
+def test_an_unreadable_file_has_none(tmp_path: Path):
+    assert inputs.fingerprint(tmp_path / "missing.yaml", env={}) is None
