@@ -145,10 +145,10 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 # -- the stacks --------------------------------------------------------------------------------
 
 
-def render_stack(name: str, services: int, *, changed: int = 0) -> str:
+def render_stack(name: str, services: int, *, changed: int = 0, interval: str = "1s") -> str:
     """A stack of ``services`` services; ``changed`` flips one service's environment."""
     # generous timeout and retries: on a loaded machine a check can take seconds to run
-    check = "{test: [CMD, 'true'], interval: 1s, timeout: 30s, retries: 10}"
+    check = f"{{test: [CMD, 'true'], interval: {interval}, timeout: 30s, retries: 10}}"
     lines = [
         f"name: {name}",
         "services:",
@@ -283,19 +283,21 @@ def timed(proxy: CountingProxy, into: Samples, case: str, tool: Tool) -> Iterato
         into.setdefault(f"{case}/pass", []).append((inside, 0))
 
 
-def measure(tool: Tool, proxy: CountingProxy, services: int, repeat: int, tag: str) -> Samples:
+def measure(
+    tool: Tool, proxy: CountingProxy, services: int, *, repeat: int, tag: str, interval: str
+) -> Samples:
     project = f"bench{tool.name[0]}{services}x{tag}"
     spec = tool.folder / f"{project}.yaml"
     found: Samples = {}
     for changed in range(repeat):
-        spec.write_text(render_stack(project, services, changed=changed))
+        spec.write_text(render_stack(project, services, changed=changed, interval=interval))
         with contextlib.suppress(SystemExit):
             tool.down(spec, project)
         with timed(proxy, found, "cold", tool):
             tool.up(spec, project)
         with timed(proxy, found, "noop", tool):
             tool.up(spec, project)
-        spec.write_text(render_stack(project, services, changed=changed + 1))
+        spec.write_text(render_stack(project, services, changed=changed + 1, interval=interval))
         with timed(proxy, found, "change", tool):
             tool.up(spec, project)
         victim = tool.container(project, f"s{services // 2:02d}" if services > 1 else "db")
@@ -322,6 +324,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="5,20,50")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tag", default=os.urandom(2).hex(), help="suffix of the stack names")
+    parser.add_argument(
+        "--interval",
+        default="1s",
+        help="the services' healthcheck interval: at 1s, 50 services' checks alone keep two"
+        " cores busy; 10s is closer to real stacks",
+    )
+    parser.add_argument(
+        "--full-pass",
+        action="store_true",
+        help="turn kedge up's no-op fast path off (KEDGE_FULL_PASS=1), to measure the full path",
+    )
     args = parser.parse_args()
     ensure_image()
     binary = compose_binary()
@@ -330,18 +343,20 @@ def main() -> None:
         socket_path = str(folder / "docker.sock")
         env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}"}
         env.pop("DOCKER_API_VERSION", None)
+        if args.full_pass:
+            env["KEDGE_FULL_PASS"] = "1"
         rows = []
         with CountingProxy(socket_path) as proxy:
             for services in (int(s) for s in args.sizes.split(",")):
-                kedge = measure(Kedge(folder, env), proxy, services, args.repeat, args.tag)
-                compose = measure(
-                    Compose(folder, env, binary), proxy, services, args.repeat, args.tag
-                )
+                how = {"repeat": args.repeat, "tag": args.tag, "interval": args.interval}
+                kedge = measure(Kedge(folder, env), proxy, services, **how)
+                compose = measure(Compose(folder, env, binary), proxy, services, **how)
                 rows += [
                     (services, case, kedge[case], compose[case], kedge[f"{case}/pass"])
                     for case in CASES
                 ]
-                print_table(rows, binary=binary, repeat=args.repeat)  # so far, if a run hangs
+                # so far, if a run hangs
+                print_table(rows, binary=binary, repeat=args.repeat, args=args)
 
 
 Row = tuple[int, str, list[tuple[float, int]], list[tuple[float, int]], list[tuple[float, int]]]
@@ -351,13 +366,17 @@ HEADER = (
 )
 
 
-def print_table(rows: list[Row], *, binary: str, repeat: int) -> None:
+def print_table(rows: list[Row], *, binary: str, repeat: int, args: argparse.Namespace) -> None:
     version = subprocess.run(
         [binary, "version", "--short"], capture_output=True, text=True, check=False
     ).stdout.strip()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"kedge up vs Docker Compose v{version} up -d: median of {repeat} runs, whole process")
-    print(f"(load average at the end: {load}; {os.cpu_count()} cores)")
+    path = "full path (KEDGE_FULL_PASS=1)" if args.full_pass else "fast path on"
+    print(
+        f"(healthcheck interval {args.interval}; kedge no-op {path}; load average at the end:"
+        f" {load}; {os.cpu_count()} cores)"
+    )
     print()
     print(HEADER, flush=True)
     for services, case, kedge, compose, inside in rows:

@@ -207,9 +207,9 @@ class Engine:
                 mac_address=endpoint.get("MacAddress"),
             )
 
-    def disconnect_network(self, network: str, container: str) -> None:
+    def disconnect_network(self, network: str, container: str, *, force: bool = False) -> None:
         with _translated(f"disconnect container {container} from network {network}"):
-            self._api.disconnect_container_from_network(container, network)
+            self._api.disconnect_container_from_network(container, network, force=force)
 
     # -- networks and volumes ---------------------------------------------------------------
 
@@ -231,6 +231,10 @@ class Engine:
                 attachable=body.get("Attachable"),
             )
             return str(created["Id"])
+
+    def inspect_network(self, ref: str) -> dict[str, Any]:
+        with _translated(f"inspect network {ref}"):
+            return dict(self._api.inspect_network(ref))
 
     def remove_network(self, ref: str) -> None:
         with _translated(f"remove network {ref}"):
