@@ -337,6 +337,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     ensure_image()
+    # as an installed package has it: pip compiles bytecode when it installs a wheel, while an
+    # editable checkout (and PYTHONDONTWRITEBYTECODE=1) would compile every module each run
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     binary = compose_binary()
     with tempfile.TemporaryDirectory(prefix="kedge-bench-") as tmp:
         folder = pathlib.Path(tmp)

@@ -3,9 +3,10 @@
 ``kedge up`` with nothing to do should cost what the Docker list calls cost, not what Python's
 imports do. So the list calls that ``observe`` makes (containers, networks and volumes by the
 ``kedge.stack`` label, images, external objects by name) have a second reader here that
-needs only the standard library: ``Peek`` talks HTTP to the Docker socket itself, for the
-local ``unix://`` daemons it can reach; any other ``DOCKER_HOST`` (TCP, TLS, ssh) gets no
-peek, and the caller takes the full path through ``engine.Engine``.
+needs only the standard library: ``Peek`` talks HTTP to the Docker socket itself (a few lines
+of HTTP/1.1, ``_Connection``), for the local ``unix://`` daemons it can reach; any other
+``DOCKER_HOST`` (TCP, TLS, ssh) gets no peek, and the caller takes the full path through
+``engine.Engine``.
 
 ``fingerprint`` is computed by both readers from the same raw list entries: ``observe``
 puts it on every ``ObservedStack``, and a peek recomputes it. It covers what the planner
@@ -22,7 +23,6 @@ Callers: ``reconcilers.observe`` (``fingerprint``, ``container_facts``, ``resolv
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import re
@@ -122,16 +122,65 @@ def fingerprint(
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+class _Connection:
+    """HTTP/1.1 GETs on one kept-alive unix socket: as much HTTP as the Docker API answers
+    with (a status line, headers, a body of ``Content-Length`` bytes or in chunks), so a
+    peek need not import ``http.client`` and the ``email`` package it parses headers with."""
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+    def __init__(self, path: str, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def get(self, target: str) -> tuple[int, bytes]:
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._sock.settimeout(self._timeout)
+            self._sock.connect(self._path)
+        self._sock.sendall(f"GET {target} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+        status_line, *lines = self._until(b"\r\n\r\n").split(b"\r\n")
+        status = int(status_line.split()[1])
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            return status, self._chunked()
+        return status, self._exactly(int(headers.get(b"content-length", b"0")))
+
+    def _chunked(self) -> bytes:
+        parts = []
+        while size := int(self._until(b"\r\n").split(b";")[0] or b"0", 16):
+            parts.append(self._exactly(size))
+            self._exactly(2)  # the CRLF after each chunk
+        while self._until(b"\r\n"):  # trailers, up to the empty line
+            pass
+        return b"".join(parts)
+
+    def _until(self, mark: bytes) -> bytes:
+        while (end := self._buffer.find(mark)) < 0:
+            self._fill()
+        found, self._buffer = self._buffer[:end], self._buffer[end + len(mark) :]
+        return found
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill()
+        found, self._buffer = self._buffer[:size], self._buffer[size:]
+        return found
+
+    def _fill(self) -> None:
+        assert self._sock is not None
+        data = self._sock.recv(65536)
+        if not data:
+            raise ConnectionError("the Docker daemon closed the connection")
+        self._buffer += data
 
 
 class Peek:
@@ -142,7 +191,7 @@ class Peek:
     """
 
     def __init__(self, socket_path: str, *, timeout: float = 10.0) -> None:
-        self._connection = _UnixConnection(socket_path, timeout)
+        self._connection = _Connection(socket_path, timeout)
         self.calls = 0
 
     @classmethod
@@ -160,12 +209,10 @@ class Peek:
     def get(self, path: str, **query: Any) -> Any:
         """GET one API path (unversioned: the daemon's own API version) as decoded JSON."""
         target = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        self._connection.request("GET", target, headers={"Host": "docker"})
-        response = self._connection.getresponse()
-        body = response.read()
+        status, body = self._connection.get(target)
         self.calls += 1
-        if response.status != 200:
-            raise ValueError(f"GET {path}: HTTP {response.status}")
+        if status != 200:
+            raise ValueError(f"GET {path}: HTTP {status}")
         return json.loads(body)
 
     def stack(self, stack: str, probe: Probe) -> str:

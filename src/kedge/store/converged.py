@@ -24,7 +24,6 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,17 +36,29 @@ MIGRATIONS = ("0001_initial", "0002_pending_in_order", "0003_converged")
 NOOP_LOG = "planned: nothing to do"
 
 
-@dataclass(frozen=True, slots=True)
 class Converged:
     """One stack's row: with these inputs and this observation, version ``version`` had an
-    empty plan, as command ``command_id`` found."""
+    empty plan, as command ``command_id`` found. (A plain class: ``dataclasses`` costs the
+    fast path ``inspect``'s import.)"""
 
-    stack: str
-    inputs: str
-    version: int
-    observed: str
-    probe: Mapping[str, Sequence[str]]
-    command_id: int
+    __slots__ = ("command_id", "inputs", "observed", "probe", "stack", "version")
+
+    def __init__(
+        self,
+        *,
+        stack: str,
+        inputs: str,
+        version: int,
+        observed: str,
+        probe: Mapping[str, Sequence[str]],
+        command_id: int,
+    ) -> None:
+        self.stack = stack
+        self.inputs = inputs
+        self.version = version
+        self.observed = observed
+        self.probe = probe
+        self.command_id = command_id
 
 
 @contextmanager
