@@ -157,8 +157,7 @@ def _remember(
     except errors.KedgeError:
         return  # e.g. a container that exited at once: the next up takes the full path
     if planned.plan.is_empty:
-        converged.remember(
-            db,
+        row = converged.Converged(
             stack=spec.name,
             inputs=inputs,
             version=version,
@@ -166,6 +165,7 @@ def _remember(
             probe=observe.probe_of(spec),
             command_id=command.id,
         )
+        converged.remember(db, row)
 
 
 def _load(file: Path) -> StackSpec:

@@ -82,17 +82,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def remember(
-    path: Path | str,
-    *,
-    stack: str,
-    inputs: str,
-    version: int,
-    observed: str,
-    probe: Mapping[str, Sequence[str]],
-    command_id: int,
-) -> None:
-    """Keep ``stack``'s converged row (replacing the one before)."""
+def remember(path: Path | str, row: Converged) -> None:
+    """Keep ``row`` as its stack's converged row (replacing the one before)."""
     with _connected(path) as db:
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -100,7 +91,15 @@ def remember(
                 "INSERT OR REPLACE INTO converged"
                 " (stack, inputs, version, observed, probe, command_id, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [stack, inputs, version, observed, json.dumps(probe), command_id, _now()],
+                [
+                    row.stack,
+                    row.inputs,
+                    row.version,
+                    row.observed,
+                    json.dumps(row.probe),
+                    row.command_id,
+                    _now(),
+                ],
             )
         except BaseException:
             db.execute("ROLLBACK")

@@ -36,8 +36,7 @@ def _pass(store: Store, stack: str = "shop", version: int = 1) -> int:
 
 
 def _remember(db: Path, command_id: int, inputs: str = "in-1") -> None:
-    converged.remember(
-        db,
+    row = converged.Converged(
         stack="shop",
         inputs=inputs,
         version=1,
@@ -45,6 +44,7 @@ def _remember(db: Path, command_id: int, inputs: str = "in-1") -> None:
         probe={"images": ["a:1"], "networks": [], "volumes": []},
         command_id=command_id,
     )
+    converged.remember(db, row)
 
 
 def test_it_knows_every_migration_of_the_schema():
