@@ -56,6 +56,7 @@ class CountingProxy:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tasks: set[asyncio.Task[None] | None] = set()
 
     def __enter__(self) -> CountingProxy:
         self._thread.start()
@@ -78,8 +79,11 @@ class CountingProxy:
         self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # asyncio keeps only weak references to tasks: hold ours until they end
+        self._tasks.add(asyncio.current_task())
         up_reader, up_writer = await asyncio.open_unix_connection(DOCKER_SOCKET)
         back = asyncio.ensure_future(_pipe(up_reader, writer))
+        self._tasks.add(back)
         try:
             await self._requests(reader, up_writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -89,6 +93,7 @@ class CountingProxy:
                 up_writer.write_eof()
             await back
             writer.close()
+            self._tasks.difference_update({back, asyncio.current_task()})
 
     async def _requests(self, reader: asyncio.StreamReader, up: asyncio.StreamWriter) -> None:
         while True:
