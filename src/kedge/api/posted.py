@@ -22,7 +22,7 @@ from kedge.api import problems, stacks
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
-from kedge.planning.actions import PlanRefused
+from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.reconcilers import observe
 from kedge.specs import digests, loader
 from kedge.specs.commands import CommandReason, CommandType
@@ -135,6 +135,9 @@ async def create_version(
     return await anyio.to_thread.run_sync(record)
 
 
+_APPLYING = PlanOptions(refresh_images=True)
+
+
 def _plan(kedge: Services, spec: StackSpec) -> PlanView:
     if kedge.engine is None:
         raise errors.EngineUnavailable("this server has no Docker engine to observe the stack")
@@ -142,7 +145,7 @@ def _plan(kedge: Services, spec: StackSpec) -> PlanView:
     found = kedge.store.versions.find(spec.name, digest)
     observed = observe.observe_desired(kedge.engine, spec.name, spec)
     try:
-        plan = planner.plan(spec, observed)
+        plan = planner.plan(spec, observed, options=_APPLYING)  # what an apply would do
     except PlanRefused as exc:
         plan = exc.plan
     return PlanView(

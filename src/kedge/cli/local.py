@@ -136,7 +136,7 @@ def plan(file: FileOption) -> None:
         spec = _load(file)
         engine = Engine.from_env()
         try:
-            planned = passes.plan_stack(engine, spec.name, spec)
+            planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
         except PlanRefused as exc:
             typer.echo(exc.plan.render())
             raise
@@ -153,7 +153,7 @@ def _remember(
     """Observe the stack again after a DONE pass; when its plan is empty, keep what was seen
     for the next ``kedge up`` of the same inputs (``cli.quick``, ``store.converged``)."""
     try:
-        planned = passes.plan_stack(engine, spec.name, spec)
+        planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
     except errors.KedgeError:
         return  # e.g. a container that exited at once: the next up takes the full path
     if planned.plan.is_empty:

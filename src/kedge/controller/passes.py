@@ -31,13 +31,24 @@ from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandT
 from kedge.specs.stack import StackSpec
 from kedge.store import RetryPolicy, Store
 
-__all__ = ["Planned", "desired_of", "observe_for", "plan_stack", "run_command", "run_now"]
+__all__ = [
+    "APPLYING",
+    "Planned",
+    "desired_of",
+    "observe_for",
+    "plan_stack",
+    "run_command",
+    "run_now",
+]
 
 #: how often a running pass asks the store whether it was cancelled (it is a write)
 CANCEL_CHECK_EVERY = 1.0
 
 Echo = Callable[[str, str], None]
 _SAFE = PlanOptions()
+#: what an apply or a rollback may do: pull or build again what ``pull_policy`` says to
+APPLYING = PlanOptions(refresh_images=True)
+_REFRESHING = frozenset({CommandType.APPLY, CommandType.ROLLBACK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +99,9 @@ def run_command(
     pass_ = _Pass(command, store=store, echo=echo)
     try:
         spec = desired_of(command, store)
-        options = PlanOptions.from_command(command.options)
+        options = PlanOptions.from_command(
+            command.options, refresh_images=command.type in _REFRESHING
+        )
         try:
             planned = plan_stack(engine, command.stack, spec, options=options)
         except PlanRefused as exc:

@@ -195,13 +195,20 @@ class PlanOptions(BaseModel):
     allow_data_loss: bool = False
     #: on delete, remove the stack's volumes too (``kedge down --volumes``)
     remove_volumes: bool = False
+    #: carry out ``pull_policy: always`` / ``build``: pull or build again though the image is
+    #: present. True for an apply or a rollback (compose's ``up``); a drift repair or resync
+    #: leaves it False, so a controller does not pull at every resync.
+    refresh_images: bool = False
 
     @classmethod
-    def from_command(cls, options: Mapping[str, Any]) -> PlanOptions:
+    def from_command(
+        cls, options: Mapping[str, Any], *, refresh_images: bool = False
+    ) -> PlanOptions:
         """Read the options a ``Command`` carries; keys the planner does not use are ignored."""
         return cls(
             allow_data_loss=bool(options.get("allow_data_loss", False)),
             remove_volumes=bool(options.get("remove_volumes", options.get("volumes", False))),
+            refresh_images=refresh_images,
         )
 
 

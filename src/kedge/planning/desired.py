@@ -43,6 +43,7 @@ class DesiredService:
     config_hash: str
     image: str  # the reference its containers are created from
     build: bool = False  # the image is built from a context, not pulled
+    pull_policy: str = "missing"  # "always", "never", "missing" or "build" (compose's names)
     replicas: int = 1
     container_name: str | None = None
     host_ports: tuple[str, ...] = ()  # published host ports ("8080", "127.0.0.1:8080")
@@ -148,6 +149,7 @@ def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredServ
         config_hash=digests.config_hash(spec, name),
         image=service.image or f"{spec.name}-{name}",
         build=service.build is not None,
+        pull_policy=_pull_policy(name, service),
         replicas=service.replicas,
         container_name=service.container_name,
         host_ports=tuple(_host_port(p) for p in service.ports if p.published),
@@ -191,6 +193,27 @@ def _needs_peers(service: Service) -> bool:
 
 def _host_port(port: PortMapping) -> str:
     return f"{port.host_ip}:{port.published}" if port.host_ip else f"{port.published}"
+
+
+_TIMED_PULLS = ("refresh", "daily", "weekly", "every_")
+
+
+def _pull_policy(name: str, service: Service) -> str:
+    """Compose's ``pull_policy``, with ``if_not_present`` read as ``missing``; the timed
+    policies need a record of past pulls that Kedge does not keep yet, so they fail the plan."""
+    policy = service.pull_policy or "missing"
+    if policy == "if_not_present":
+        return "missing"
+    if policy.startswith(_TIMED_PULLS):
+        raise PlanError(
+            f"service {name}: pull_policy {policy!r} is not carried out by Kedge yet;"
+            " use always, never, missing or build"
+        )
+    if policy == "build" and service.build is None:
+        raise PlanError(
+            f"service {name}: pull_policy 'build' needs a build section (or another policy)"
+        )
+    return policy
 
 
 _DEPLOY_RESTARTS = {"none": "no", "on-failure": "on-failure", "any": "always"}

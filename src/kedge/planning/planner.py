@@ -79,7 +79,7 @@ def plan_desired(desired: DesiredStack, observed: ObservedStack, *, options: Pla
             if cause and container.id not in teardown:
                 teardown[container.id] = (container, cause)
     plan_teardown(steps, teardown.values())
-    _plan_images(steps, desired, observed)
+    _plan_images(steps, desired, observed, options)
     plan_layers(steps, desired, observed, kept=kept, recreated=teardown)
     return _finish(steps, desired.stack)
 
@@ -221,11 +221,17 @@ def _create_object(steps: Steps, kind: ActionKind, desired: DesiredObject, *, ca
     )
 
 
-def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -> None:
-    """Build or pull each image reference that is not present, once per reference.
+def _plan_images(
+    steps: Steps, desired: DesiredStack, observed: ObservedStack, options: PlanOptions
+) -> None:
+    """Build or pull each image reference once, as its services' ``pull_policy`` says.
 
-    A service with ``build`` is also rebuilt when one of its containers has another config
-    hash: the hash covers the build context, so a changed context shows there.
+    ``missing`` (the default): when the image is not present; a service with ``build`` is
+    also rebuilt when one of its containers has another config hash (the hash covers the
+    build context, so a changed context shows there). ``never``: a missing image is refused,
+    not pulled. ``always`` / ``build``: pulled / built again on every apply and rollback
+    (``options.refresh_images``), as compose's ``up`` does; a container is recreated when
+    the image its tag names has changed, by the pass that sees it (the next one).
     """
     planned: set[str] = set()
     for name in sorted(desired.services):
@@ -233,10 +239,19 @@ def _plan_images(steps: Steps, desired: DesiredStack, observed: ObservedStack) -
         if service.image in planned or service.replicas == 0:
             continue
         cause = ""
-        if image_id_of(service.image, observed.images) is None:
+        present = image_id_of(service.image, observed.images) is not None
+        if not present and service.pull_policy == "never" and not service.build:
+            steps.refuse(
+                f"image:{service.image}",
+                f"not present, and service {name} has pull_policy never: load or build it",
+            )
+            continue
+        if not present:
             cause = "not present"
         elif service.build and _has_stale(observed.containers_of(name), service.config_hash):
             cause = "config changed, rebuilt"
+        elif options.refresh_images and service.pull_policy in ("always", "build"):
+            cause = f"pull_policy {service.pull_policy}"
         if not cause:
             continue
         planned.add(service.image)

@@ -859,3 +859,55 @@ def test_an_image_named_by_its_id_is_neither_pulled_nor_recreated() -> None:
     )
     after = after.model_copy(update={"images": start.images})  # observe leaves ids out
     assert planner.plan(spec, after).render() == ""
+
+
+# -- pull_policy, as compose's `up` carries it out ------------------------------------------
+
+APPLYING = PlanOptions(refresh_images=True)
+ALWAYS = edit(SHOP, ("image: postgres:16", "image: postgres:16\n    pull_policy: always"))
+
+
+def test_pull_policy_always_pulls_at_every_apply_but_not_at_a_resync() -> None:
+    plan = planner.plan(parse(ALWAYS), converged(ALWAYS), options=APPLYING)
+    assert plan.render() == "1  pull_image       image:postgres:16: pull_policy always"
+    assert planner.plan(parse(ALWAYS), converged(ALWAYS)).render() == ""  # drift repair
+
+
+@pytest.mark.parametrize("policy", ["missing", "if_not_present"])
+def test_pull_policy_missing_pulls_only_what_is_not_present(policy: str) -> None:
+    text = edit(SHOP, ("image: shop:1.4", f"image: shop:1.4\n    pull_policy: {policy}"))
+    assert planner.plan(parse(text), converged(text), options=APPLYING).render() == ""
+    plan = planner.plan(parse(text), apply(nothing(text), untagged("shop:1.4")))
+    assert [a.target for a in plan.actions if a.kind == "pull_image"] == ["image:shop:1.4"]
+
+
+def test_pull_policy_never_refuses_a_missing_image() -> None:
+    text = edit(SHOP, ("image: shop:1.4", "image: shop:1.4\n    pull_policy: never"))
+    with pytest.raises(PlanRefused) as refused:
+        planner.plan(parse(text), apply(nothing(text), untagged("shop:1.4")), options=APPLYING)
+    assert refused.value.plan.render().splitlines()[-1] == (
+        "!! refused         image:shop:1.4: not present, and service web has pull_policy"
+        " never: load or build it"
+    )
+    assert planner.plan(parse(text), converged(text), options=APPLYING).render() == ""
+
+
+def test_pull_policy_build_builds_at_every_apply() -> None:
+    text = edit(BUILT, ("build: .", "build: .\n    pull_policy: build"))
+    plan = planner.plan(parse(text), converged(text), options=APPLYING)
+    assert plan.render() == "1  build_image      image:shop-web: pull_policy build"
+    assert planner.plan(parse(text), converged(text)).render() == ""
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("daily", "pull_policy 'daily' is not carried out by Kedge yet"),
+        ("every_12h", "pull_policy 'every_12h' is not carried out by Kedge yet"),
+        ("build", "pull_policy 'build' needs a build section"),
+    ],
+)
+def test_pull_policies_kedge_cannot_carry_out_fail_the_plan(policy: str, message: str) -> None:
+    text = edit(SHOP, ("image: shop:1.4", f"image: shop:1.4\n    pull_policy: {policy}"))
+    with pytest.raises(PlanError, match=message):
+        planner.plan(parse(text), nothing(text))
