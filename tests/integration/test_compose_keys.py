@@ -56,6 +56,19 @@ def test_build_uses_the_context_beside_the_spec_and_rebuilds_when_it_changes(
         assert "build_image" in (second.plan or "")
         app = docker_client.containers.get(f"{kedge.stack}-app-1")
         assert app.exec_run(["cat", "/motd"]).output == b"second\n"
+        image = docker_client.images.get(f"{kedge.stack}-app")
+        assert image.labels[labels.BUILD_HASH].startswith("sha256:")
+
+        # the container removed by hand and the context changed: no container shows the
+        # change, the image's build-hash label does
+        app.remove(force=True)
+        (context / "motd").write_text("third\n")
+        third = kedge.up(BUILT)
+        assert third.status is CommandStatus.DONE, third.error
+        assert "build_image" in (third.plan or "")
+        app = docker_client.containers.get(f"{kedge.stack}-app-1")
+        assert app.exec_run(["cat", "/motd"]).output == b"third\n"
+        assert kedge.up(BUILT).plan == ""
     finally:
         kedge.down()
         docker_client.images.remove(f"{kedge.stack}-app", force=True)

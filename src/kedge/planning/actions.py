@@ -99,7 +99,8 @@ class Action(BaseModel):
     - ``key``: the compose key of a network or volume (``default``, ``data``), so that the
       executor finds its config in the ``StackSpec``;
     - ``object_id``: the id of the existing container or network acted upon;
-    - ``config_hash``: the ``kedge.config-hash`` label a ``create_*`` stamps;
+    - ``config_hash``: the ``kedge.config-hash`` label a ``create_*`` stamps, and the
+      ``kedge.build-hash`` label a ``build_image`` stamps on the image;
     - ``new_name``: the name a ``rename_container`` gives;
     - ``condition``/``required``: what a ``wait`` waits for, and whether its failure fails
       the pass (``required: false`` in depends_on makes it a warning).

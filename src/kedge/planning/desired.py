@@ -43,6 +43,7 @@ class DesiredService:
     config_hash: str
     image: str  # the reference its containers are created from
     build: bool = False  # the image is built from a context, not pulled
+    build_hash: str = ""  # digests.build_hash: what the image is built from ("" without build)
     pull_policy: str = "missing"  # "always", "never", "missing" or "build" (compose's names)
     replicas: int = 1
     container_name: str | None = None
@@ -149,6 +150,7 @@ def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredServ
         config_hash=digests.config_hash(spec, name),
         image=service.image or f"{spec.name}-{name}",
         build=service.build is not None,
+        build_hash=digests.build_hash(spec, name) or "",
         pull_policy=_pull_policy(name, service),
         replicas=service.replicas,
         container_name=service.container_name,

@@ -89,7 +89,8 @@ class ObservedStack(BaseModel):
 
     ``images`` maps each image reference the stack uses (desired or observed) to the id of
     the local image it resolves to now; a reference missing from it is not present locally.
-    That is how the planner sees that a tag now points to another image.
+    That is how the planner sees that a tag now points to another image. ``built`` says what
+    the images Kedge built were built from, so a changed build context is rebuilt.
 
     ``external_networks`` / ``external_volumes`` are the names of the external objects the
     desired state declares that exist (observe lists them by name, as they carry no label);
@@ -103,6 +104,8 @@ class ObservedStack(BaseModel):
     networks: tuple[ObservedNetwork, ...] = ()
     volumes: tuple[ObservedVolume, ...] = ()
     images: Mapping[str, str] = Field(default_factory=dict)
+    #: for each image reference above whose image Kedge built, its ``kedge.build-hash`` label
+    built: Mapping[str, str] = Field(default_factory=dict)
     external_networks: frozenset[str] | None = None
     external_volumes: frozenset[str] | None = None
     #: ``reconcilers.peek.fingerprint`` of what was listed ("" when not made by observe)

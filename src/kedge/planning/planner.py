@@ -227,11 +227,13 @@ def _plan_images(
     """Build or pull each image reference once, as its services' ``pull_policy`` says.
 
     ``missing`` (the default): when the image is not present; a service with ``build`` is
-    also rebuilt when one of its containers has another config hash (the hash covers the
-    build context, so a changed context shows there). ``never``: a missing image is refused,
-    not pulled. ``always`` / ``build``: pulled / built again on every apply and rollback
-    (``options.refresh_images``), as compose's ``up`` does; a container is recreated when
-    the image its tag names has changed, by the pass that sees it (the next one).
+    also rebuilt when its image was built from something else: the image's
+    ``kedge.build-hash`` label is not the service's ``build_hash`` (a changed context or
+    ``build`` section, or an image Kedge did not build), whether or not a container shows
+    it. ``never``: a missing image is refused, not pulled. ``always`` / ``build``: pulled /
+    built again on every apply and rollback (``options.refresh_images``), as compose's
+    ``up`` does; a container is recreated when the image its tag names has changed, by the
+    pass that sees it (the next one).
     """
     planned: set[str] = set()
     for name in sorted(desired.services):
@@ -248,8 +250,9 @@ def _plan_images(
             continue
         if not present:
             cause = "not present"
-        elif service.build and _has_stale(observed.containers_of(name), service.config_hash):
-            cause = "config changed, rebuilt"
+        elif service.build and observed.built.get(service.image) != service.build_hash:
+            was = observed.built.get(service.image)
+            cause = "build context or section changed" if was else "not built by Kedge from it"
         elif options.refresh_images and service.pull_policy in ("always", "build"):
             cause = f"pull_policy {service.pull_policy}"
         if not cause:
@@ -263,8 +266,5 @@ def _plan_images(
             cause=cause,
             service=name,
             name=service.image,
+            config_hash=service.build_hash or None,
         )
-
-
-def _has_stale(containers: Iterable[ObservedContainer], config_hash: str) -> bool:
-    return any(c.config_hash != config_hash for c in containers)

@@ -15,6 +15,7 @@ from kedge.errors import PlanError
 from kedge.planning.actions import Action
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
+from kedge.specs import labels
 from kedge.specs.compose import Build
 
 __all__ = ["build_image", "pull_image"]
@@ -32,6 +33,11 @@ _NOT_YET = (
 )
 
 
+def _built(action: Action) -> dict[str, str]:
+    """The label that says what the image was built from (``digests.build_hash``)."""
+    return {labels.BUILD_HASH: action.config_hash} if action.config_hash else {}
+
+
 def build_image(engine: Engine, action: Action, *, desired: Desired) -> None:
     spec = desired.must_spec(action.target)
     service = action.service or ""
@@ -45,7 +51,7 @@ def build_image(engine: Engine, action: Action, *, desired: Desired) -> None:
         dockerfile=build.dockerfile,
         buildargs={k: v for k, v in build.args.items() if v is not None},
         target=build.target,
-        labels={k: v or "" for k, v in build.labels.items()},
+        labels={**{k: v or "" for k, v in build.labels.items()}, **_built(action)},
         network_mode=build.network,
         extra_hosts={h: ips[0] for h, ips in build.extra_hosts.items() if ips},
         shm_size=build.shm_size,

@@ -52,7 +52,7 @@ def observe_stack(
     networks = engine.list_networks(by_label)
     volumes = engine.list_volumes(by_label)
     refs = peek.wanted_images(images, raw)
-    resolved = peek.resolve_images(engine.list_images(), refs) if refs else {}
+    resolved, built = peek.resolve_images(engine.list_images(), refs) if refs else ({}, {})
     found_networks = _existing(engine.list_networks, external_networks)
     found_volumes = _existing(engine.list_volumes, external_volumes)
     containers = [c for c in map(parse_container, summaries) if c]
@@ -64,6 +64,7 @@ def observe_stack(
         networks=tuple(_parse_network(n) for n in networks),
         volumes=tuple(_parse_volume(v) for v in volumes),
         images=resolved,
+        built=built,
         external_networks=found_networks,
         external_volumes=found_volumes,
         fingerprint=peek.fingerprint(
@@ -71,6 +72,7 @@ def observe_stack(
             networks,
             volumes,
             resolved,
+            built=built,
             external_networks=found_networks,
             external_volumes=found_volumes,
         ),

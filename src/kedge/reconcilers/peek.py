@@ -31,6 +31,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kedge.specs import labels
+
 __all__ = ["Peek", "Probe", "container_facts", "familiar_reference", "fingerprint"]
 
 #: what a peek must ask Docker besides the labelled objects: the image references the
@@ -38,14 +40,12 @@ __all__ = ["Peek", "Probe", "container_facts", "familiar_reference", "fingerprin
 Probe = Mapping[str, Sequence[str]]
 
 _EXIT = re.compile(r"^Exited \((-?\d+)\)")
-_STACK_LABEL = "kedge.stack"
-_SERVICE_LABEL = "kedge.service"
 
 
 def container_facts(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the planner reads of one entry of Docker's container list (None if not Kedge's)."""
     found = dict(summary.get("Labels") or {})
-    if _SERVICE_LABEL not in found or _STACK_LABEL not in found:
+    if labels.SERVICE not in found or labels.STACK not in found:
         return None
     exit_match = _EXIT.match(str(summary.get("Status") or ""))
     mounts = summary.get("Mounts") or []
@@ -80,13 +80,26 @@ def wanted_images(refs: Iterable[str], containers: Iterable[Mapping[str, Any]]) 
     return sorted(r for r in every if not r.startswith("sha256:"))
 
 
-def resolve_images(images: Iterable[Mapping[str, Any]], refs: Iterable[str]) -> dict[str, str]:
-    """Map each reference to the id of the local image it names now, from the image list."""
-    tags: dict[str, str] = {}
+def resolve_images(
+    images: Iterable[Mapping[str, Any]], refs: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """From the image list: each reference's image id now, and the ``kedge.build-hash``
+    label of those Kedge built."""
+    tags: dict[str, Mapping[str, Any]] = {}
     for image in images:
         for tag in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
-            tags[tag] = str(image["Id"])
-    return {r: tags[familiar_reference(r)] for r in refs if familiar_reference(r) in tags}
+            tags[tag] = image
+    ids: dict[str, str] = {}
+    built: dict[str, str] = {}
+    for ref in refs:
+        found = tags.get(familiar_reference(ref))
+        if found is None:
+            continue
+        ids[ref] = str(found["Id"])
+        label = (found.get("Labels") or {}).get(labels.BUILD_HASH)
+        if label:
+            built[ref] = str(label)
+    return ids, built
 
 
 def existing(found: Iterable[Mapping[str, Any]], names: Iterable[str]) -> frozenset[str]:
@@ -100,6 +113,7 @@ def fingerprint(
     volumes: Iterable[Mapping[str, Any]],
     images: Mapping[str, str],
     *,
+    built: Mapping[str, str],
     external_networks: frozenset[str] | None,
     external_volumes: frozenset[str] | None,
 ) -> str:
@@ -115,6 +129,7 @@ def fingerprint(
             key=lambda v: v["name"],
         ),
         "images": dict(sorted(images.items())),
+        "built": dict(sorted(built.items())),
         "external_networks": None if external_networks is None else sorted(external_networks),
         "external_volumes": None if external_volumes is None else sorted(external_volumes),
     }
@@ -217,18 +232,19 @@ class Peek:
 
     def stack(self, stack: str, probe: Probe) -> str:
         """The fingerprint of ``stack`` now, making the same list calls as ``observe``."""
-        by_label = json.dumps({"label": [f"{_STACK_LABEL}={stack}"]})
+        by_label = json.dumps({"label": [f"{labels.STACK}={stack}"]})
         raw = self.get("/containers/json", all=1, filters=by_label)
         containers = [f for f in map(container_facts, raw) if f]
         networks = self.get("/networks", filters=by_label)
         volumes = self.get("/volumes", filters=by_label).get("Volumes") or []
         refs = wanted_images(probe.get("images", ()), containers)
-        images = resolve_images(self.get("/images/json"), refs) if refs else {}
+        images, built = resolve_images(self.get("/images/json"), refs) if refs else ({}, {})
         return fingerprint(
             containers,
             networks,
             volumes,
             images,
+            built=built,
             external_networks=self._existing("/networks", probe.get("networks", ()), key=None),
             external_volumes=self._existing("/volumes", probe.get("volumes", ()), key="Volumes"),
         )

@@ -84,6 +84,19 @@ def config_hash(spec: StackSpec, service_name: str) -> str:
     return _sha256(canonical_json({"service": document, "uses": used}))
 
 
+def build_hash(spec: StackSpec, service_name: str) -> str | None:
+    """The hash of what ``service_name``'s image is built from: its ``build`` section and the
+    content of its context (None without ``build``). Kept on the image as a label, so that an
+    image built from another context is rebuilt even when no container shows it."""
+    build = spec.services[service_name].build
+    if build is None:
+        return None
+    section = build.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return _sha256(
+        canonical_json({"build": section, "context": spec.sources.get(f"build.{service_name}")})
+    )
+
+
 def file_digest(path: Path) -> str | None:
     """The sha256 of a file (or of a folder's files), or None when it does not exist."""
     if path.is_dir():

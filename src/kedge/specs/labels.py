@@ -6,6 +6,7 @@ Observed state is read from these labels alone: never from names, never from the
 from __future__ import annotations
 
 __all__ = [
+    "BUILD_HASH",
     "COMMAND",
     "CONFIG_HASH",
     "MANAGED",
@@ -27,6 +28,8 @@ SERVICE = "kedge.service"
 CONFIG_HASH = "kedge.config-hash"
 # the replica number, as compose's com.docker.compose.container-number
 NUMBER = "kedge.container-number"
+# on an image Kedge built: ``digests.build_hash`` of what it was built from
+BUILD_HASH = "kedge.build-hash"
 
 
 def managed_filter() -> list[str]:

@@ -68,9 +68,12 @@ def carry_out(plan: Plan, observed: ObservedStack, spec: StackSpec | None) -> Ob
         itertools.count(1 + max((int(c.id[:12], 16) for c in observed.containers), default=0)),
     )
     builds = itertools.count(1)
+    built = dict(observed.built)
     for action in plan.actions:
         if action.kind in (K.BUILD_IMAGE, K.PULL_IMAGE):
             docker.images[action.name] = image_id(f"{action.kind.value}{next(builds)}")
+            if action.kind is K.BUILD_IMAGE and action.config_hash:
+                built[action.name] = action.config_hash
         else:
             _carry_out_one(docker, action)
     return ObservedStack(
@@ -79,6 +82,7 @@ def carry_out(plan: Plan, observed: ObservedStack, spec: StackSpec | None) -> Ob
         networks=tuple(docker.networks.values()),
         volumes=tuple(docker.volumes.values()),
         images=docker.images,
+        built=built,
         external_networks=observed.external_networks,
         external_volumes=observed.external_volumes,
     )

@@ -700,13 +700,33 @@ def test_a_missing_image_shared_by_services_is_pulled_once() -> None:
     assert [a.target for a in plan.actions if a.kind == "pull_image"] == ["image:shop:1.4"]
 
 
-def test_a_build_is_redone_when_the_config_hash_changed() -> None:
+def test_a_build_is_redone_when_its_build_section_changed() -> None:
+    applied = edit(BUILT, ("build: .", "build: {context: ., args: {V: '1'}}"))
+    plan = planner.plan(parse(BUILT), converged(applied))
+    assert plan.render().splitlines()[0] == (
+        "1  build_image      image:shop-web: build context or section changed"
+    )
+
+
+def test_a_build_is_redone_even_when_no_container_shows_the_change() -> None:
+    # the container was removed by hand: only the image's label says what it was built from
+    applied = edit(BUILT, ("build: .", "build: {context: ., args: {V: '1'}}"))
+    plan = planner.plan(parse(BUILT), apply(converged(applied), removed("shop-web-1")))
+    assert plan.render().splitlines()[0] == (
+        "1  build_image      image:shop-web: build context or section changed"
+    )
+
+
+def test_a_change_outside_the_build_section_recreates_without_rebuilding() -> None:
     applied = edit(BUILT, ("build: .", "build: .\n    environment: {A: '1'}"))
     plan = planner.plan(parse(BUILT), converged(applied))
-    assert (
-        plan.render().splitlines()[0]
-        == "1  build_image      image:shop-web: config changed, rebuilt"
-    )
+    assert "build_image" not in plan.render()
+    assert "create_container container:shop-web-1: config changed" in plan.render()
+
+
+def test_an_image_kedge_did_not_build_is_built() -> None:
+    plan = planner.plan(parse(BUILT), nothing(BUILT))  # present, but with no build-hash label
+    assert "1  build_image      image:shop-web: not built by Kedge from it" in plan.render()
 
 
 def test_the_order_of_keys_in_the_spec_does_not_change_the_plan() -> None:
