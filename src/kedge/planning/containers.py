@@ -314,29 +314,24 @@ def _create(
 
 
 def _start(state: _Layer, container: ObservedContainer, *, cause: str) -> None:
-    state.steps.add(
-        in_layer(state.index, START),
-        kind=K.START_CONTAINER,
-        target=f"container:{container.name}",
-        cause=cause,
-        **fields_of(container),
-    )
+    _on(state, K.START_CONTAINER, container, START, cause=cause)
 
 
 def _stop(state: _Layer, container: ObservedContainer, sub_step: int, *, cause: str) -> None:
-    state.steps.add(
-        in_layer(state.index, sub_step),
-        kind=K.STOP_CONTAINER,
-        target=f"container:{container.name}",
-        cause=cause,
-        **fields_of(container),
-    )
+    _on(state, K.STOP_CONTAINER, container, sub_step, cause=cause)
 
 
 def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause: str) -> None:
+    _on(state, K.REMOVE_CONTAINER, container, sub_step, cause=cause)
+
+
+def _on(
+    state: _Layer, kind: K, container: ObservedContainer, sub_step: int, *, cause: str
+) -> None:
+    """One action on an existing container, at ``sub_step`` of the layer."""
     state.steps.add(
         in_layer(state.index, sub_step),
-        kind=K.REMOVE_CONTAINER,
+        kind=kind,
         target=f"container:{container.name}",
         cause=cause,
         **fields_of(container),
