@@ -325,9 +325,7 @@ def _remove(state: _Layer, container: ObservedContainer, sub_step: int, *, cause
     _on(state, K.REMOVE_CONTAINER, container, sub_step, cause=cause)
 
 
-def _on(
-    state: _Layer, kind: K, container: ObservedContainer, sub_step: int, *, cause: str
-) -> None:
+def _on(state: _Layer, kind: K, container: ObservedContainer, sub_step: int, *, cause: str) -> None:
     """One action on an existing container, at ``sub_step`` of the layer."""
     state.steps.add(
         in_layer(state.index, sub_step),
