@@ -250,8 +250,7 @@ def _plan_images(
             continue
         if not present:
             cause = "not present"
-        elif service.build and observed.built.get(service.image) != service.build_hash:
-            was = observed.built.get(service.image)
+        elif service.build and (was := observed.built.get(service.image)) != service.build_hash:
             cause = "build context or section changed" if was else "not built by Kedge from it"
         elif options.refresh_images and service.pull_policy in ("always", "build"):
             cause = f"pull_policy {service.pull_policy}"

@@ -26,7 +26,7 @@ from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
 from kedge.specs.stack import StackSpec
 
-__all__ = ["familiar_reference", "observe_desired", "observe_stack", "parse_container", "probe_of"]
+__all__ = ["observe_desired", "observe_stack", "parse_container", "probe_of"]
 
 _HEALTH = (
     ("(healthy)", "healthy"),
@@ -47,15 +47,15 @@ def observe_stack(
 ) -> observed.ObservedStack:
     """Snapshot one stack: its containers, networks and volumes, and the images it names."""
     by_label = {"label": labels.stack_filter(stack)}
-    summaries = engine.list_containers(by_label)
-    raw = [f for f in map(peek.container_facts, summaries) if f]
+    found = [(s, f) for s in engine.list_containers(by_label) if (f := peek.container_facts(s))]
+    raw = [facts for _, facts in found]
     networks = engine.list_networks(by_label)
     volumes = engine.list_volumes(by_label)
     refs = peek.wanted_images(images, raw)
     resolved, built = peek.resolve_images(engine.list_images(), refs) if refs else ({}, {})
     found_networks = _existing(engine.list_networks, external_networks)
     found_volumes = _existing(engine.list_volumes, external_volumes)
-    containers = [c for c in map(parse_container, summaries) if c]
+    containers = [_container(facts, _health(summary)) for summary, facts in found]
     if inspect:
         containers = [_with_details(engine, c) for c in containers]
     return observed.ObservedStack(
@@ -84,9 +84,13 @@ def parse_container(summary: Mapping[str, Any]) -> observed.ObservedContainer | 
     facts = peek.container_facts(summary)
     if facts is None:
         return None
+    return _container(facts, _health(summary))
+
+
+def _health(summary: Mapping[str, Any]) -> observed.ContainerHealth:
+    """The health Docker's list gives in its ``Status`` text ("none" without a check)."""
     status = str(summary.get("Status") or "")
-    health = next((h for text, h in _HEALTH if text in status), "none")
-    return _container(facts, cast(observed.ContainerHealth, health))
+    return cast(observed.ContainerHealth, next((h for t, h in _HEALTH if t in status), "none"))
 
 
 def _container(
@@ -111,9 +115,6 @@ def _container(
         networks=tuple(facts["networks"]),
         volumes=tuple(facts["volumes"]),
     )
-
-
-familiar_reference = peek.familiar_reference
 
 
 def _existing(
