@@ -109,6 +109,8 @@ def container_params(
     }
     body.update(_optional_config(svc))
     endpoints = endpoints_of(spec, service)
+    if endpoints:  # on user networks, links live in each endpoint (endpoints_of)
+        body["HostConfig"].pop("Links", None)
     if not aliases:
         endpoints = [(net, {**e, "Aliases": []}) for net, e in endpoints]
     if endpoints and all_networks:  # Docker API 1.44+ takes every network at create
@@ -169,12 +171,18 @@ def _exposed_ports(svc: Service) -> dict[str, dict[str, Any]]:
 
 
 def endpoints_of(spec: StackSpec, service: str) -> list[tuple[str, dict[str, Any]]]:
-    """The service's networks as (Docker name, EndpointSettings), the primary one first."""
+    """The service's networks as (Docker name, EndpointSettings), the primary one first.
+
+    Each endpoint carries the service's links: Docker reads ``HostConfig.Links`` on the
+    default bridge only.
+    """
     svc = spec.services[service]
     if svc.network_mode is not None:
         return []
     ordered = sorted(svc.networks.items(), key=lambda kv: (-(kv[1].priority or 0), kv[0]))
-    return [(spec.network_name(key), _endpoint(net, service=service)) for key, net in ordered]
+    found = [(spec.network_name(key), _endpoint(net, service=service)) for key, net in ordered]
+    linked = parameters_host.links(spec, svc)
+    return [(name, {**e, "Links": linked}) for name, e in found] if linked else found
 
 
 def _endpoint(net: ServiceNetwork, *, service: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from kedge.specs.compose import Service, ServiceMount, ServiceReference
 from kedge.specs.compose_deploy import DeviceRequest
 from kedge.specs.stack import StackSpec
 
-__all__ = ["host_config", "must_be_carried_out"]
+__all__ = ["host_config", "links", "must_be_carried_out"]
 
 NANOS = 1_000_000_000
 _RESTART = {"any": "always", "none": "no", "on-failure": "on-failure"}
@@ -55,7 +55,7 @@ def host_config(spec: StackSpec, svc: Service, *, service: str) -> dict[str, Any
         "DnsSearch": list(svc.dns_search),
         "SecurityOpt": _security_opt(svc),
         "GroupAdd": [str(g) for g in svc.group_add],
-        "Links": _links(spec, svc),
+        "Links": links(spec, svc),
         "VolumesFrom": [_volumes_from(spec, v) for v in svc.volumes_from],
         "StorageOpt": {k: str(v) for k, v in svc.storage_opt.items()},
         "Annotations": {k: v or "" for k, v in svc.annotations.items()},
@@ -208,12 +208,23 @@ def _security_opt(svc: Service) -> list[str]:
     return found
 
 
-def _links(spec: StackSpec, svc: Service) -> list[str]:
+def links(spec: StackSpec, svc: Service) -> list[str]:
+    """``links`` and ``external_links`` as Docker's ``container:alias`` pairs, one for each
+    replica of a linked service (as compose makes them).
+
+    Docker reads ``HostConfig.Links`` on the default bridge only; on user-defined networks
+    they belong in each endpoint (``parameters.endpoints_of``), as the docker CLI and compose
+    put them.
+    """
     found: list[str] = []
     for link in svc.links:
         target, _, alias = link.partition(":")
-        name = spec.container_name(target) if target in spec.services else target
-        found.append(f"{name}:{alias or target}")
+        if target not in spec.services:
+            found.append(f"{target}:{alias or target}")
+            continue
+        replicas = spec.services[target].replicas
+        names = [spec.container_name(target, n) for n in range(1, replicas + 1)]
+        found += [f"{name}:{alias or target}" for name in dict.fromkeys(names)]
     for link in svc.external_links:
         target, _, alias = link.partition(":")
         found.append(f"{target}:{alias or target}")

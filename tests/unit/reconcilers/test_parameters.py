@@ -77,9 +77,27 @@ CASES = [
      {"HostConfig.Mounts": [{"Type": "volume", "Target": "/data", "ReadOnly": True,
                              "Source": "shop_data"}]}),
     ("bind", "volumes: ['/srv:/srv']", {"HostConfig.Binds": ["/srv:/srv:rw"]}),
+    # Docker reads HostConfig.Links on the default bridge only: on a user network, each
+    # endpoint carries them, one per replica of the linked service
+    ("links", "links: ['db:database', cache]",
+     {"HostConfig.Links": None,
+      "NetworkingConfig.EndpointsConfig.shop_default.Links": [
+          "shop-db-1:database", "shop-db-2:database", "shop-cache-1:cache"]}),
+    # compose v2 drops the mode of a service's volumes_from; Kedge keeps it
+    ("volumes_from", "volumes_from: ['db:ro', 'container:other:rw', cache]",
+     {"HostConfig.VolumesFrom": ["shop-db-1:ro", "other:rw", "shop-cache-1"]}),
+    ("links-bridge", "links: ['db']\nnetwork_mode: bridge",
+     {"HostConfig.Links": ["shop-db-1:db", "shop-db-2:db"], "NetworkingConfig": None}),
 ]  # fmt: skip
 
+LINKED = (
+    "  db:\n    image: kedge-test/busybox:1\n    scale: 2\n"
+    "  cache:\n    image: kedge-test/busybox:1\n"
+)
 TAILS = {
+    "links": LINKED,
+    "links-bridge": LINKED,
+    "volumes_from": LINKED,
     "networks-aliases": "networks: {front: {}}\n",
     "named-volume": "volumes: {data: {}}\n",
 }
