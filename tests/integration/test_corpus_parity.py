@@ -35,7 +35,7 @@ from kedge.specs import loader
 from kedge.specs.stack import StackSpec
 from tests.compose_reference import compose_binary
 from tests.conftest import TEST_IMAGE
-from tests.integration.test_compose_parity import normalized
+from tests.integration import parity
 
 pytestmark = pytest.mark.docker
 
@@ -98,9 +98,9 @@ def test_kedge_creates_what_compose_creates(
 
     ours_failed = _kedge_create(spec)
     try:
-        ours = _created(docker_client, "kedge.stack", stack_name)
+        ours = parity.snapshot(docker_client, parity.KEDGE_LABEL, stack_name)
     finally:
-        _remove(docker_client, "kedge.stack", stack_name)
+        parity.remove(docker_client, parity.KEDGE_LABEL, stack_name)
 
     # as the corpus verdicts were made: no variables, but a home for "~" in bind sources
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home())}
@@ -113,7 +113,7 @@ def test_kedge_creates_what_compose_creates(
         env=env,
     )
     try:
-        theirs = _created(docker_client, "com.docker.compose.project", project)
+        theirs = parity.snapshot(docker_client, parity.COMPOSE_LABEL, project)
     finally:
         subprocess.run(
             [binary, "-f", str(path), "-p", project, "down", "--volumes", "--timeout", "0"],
@@ -122,7 +122,7 @@ def test_kedge_creates_what_compose_creates(
             cwd=sample,
             env=env,
         )
-        _remove(docker_client, "com.docker.compose.project", project)
+        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
 
     if created.returncode != 0:  # the daemon refused compose: it must refuse Kedge the same way
         refusal = created.stderr.strip().splitlines()[-1]
@@ -130,18 +130,8 @@ def test_kedge_creates_what_compose_creates(
         assert refusal.removeprefix("Error response from daemon: ") in ours_failed
         return
     assert ours_failed is None, f"compose created the stack, Kedge failed: {ours_failed}"
-    assert sorted(ours) == sorted(theirs)
-    differences = []
-    for key in sorted(theirs):
-        what = key.split(" ", 1)[0]
-        wanted = normalized(theirs[key], project, what)
-        got = normalized(ours[key], stack_name, what)
-        differences += [
-            f"{key} {field}: compose {wanted.get(field)!r}, kedge {got.get(field)!r}"
-            for field in sorted(set(wanted) | set(got))
-            if wanted.get(field) != got.get(field)
-        ]
-    assert not differences, "\n".join(differences)
+    found = parity.differences(theirs, ours)
+    assert not found, "\n".join(found)
 
 
 def _prepare(
@@ -183,32 +173,3 @@ def _kedge_create(spec: StackSpec) -> str | None:
     finally:
         engine.close()
     return None
-
-
-def _created(client: Any, label: str, value: str) -> dict[str, dict[str, Any]]:
-    """Every object of the stack, inspected, by a name both tools give it."""
-    flt = {"label": [f"{label}={value}"]}
-    found: dict[str, dict[str, Any]] = {}
-    for container in client.containers.list(all=True, filters=flt):
-        name = container.name.replace(value, "P")
-        found[f"container {name}"] = client.api.inspect_container(container.id)
-    for network in client.networks.list(filters=flt):
-        found[f"network {network.name.replace(value, 'P')}"] = network.attrs
-    for volume in client.volumes.list(filters=flt):
-        found[f"volume {volume.name.replace(value, 'P')}"] = volume.attrs
-    return found
-
-
-def _remove(client: Any, label: str, value: str) -> None:
-    import docker
-
-    flt = {"label": [f"{label}={value}"]}
-    for container in client.containers.list(all=True, filters=flt):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for network in client.networks.list(filters=flt):
-        with contextlib.suppress(docker.errors.APIError):
-            network.remove()
-    for volume in client.volumes.list(filters=flt):
-        with contextlib.suppress(docker.errors.APIError):
-            volume.remove(force=True)

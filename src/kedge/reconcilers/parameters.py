@@ -101,7 +101,9 @@ def container_params(
     body: dict[str, Any] = {
         "Image": image_reference(spec, service),
         "Labels": {**{k: v or "" for k, v in svc.labels.items()}, **own},
-        "Env": [f"{k}={v}" for k, v in sorted(svc.environment.items()) if v is not None],
+        # a name without a value (unset where the spec was loaded) goes as a bare name, as
+        # compose sends it: Docker then removes the image's value, not keeps it
+        "Env": [k if v is None else f"{k}={v}" for k, v in sorted(svc.environment.items())],
         "ExposedPorts": _exposed_ports(svc),
         "Tty": svc.tty,
         "OpenStdin": svc.stdin_open,

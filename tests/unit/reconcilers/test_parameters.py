@@ -29,6 +29,9 @@ CASES = [
     ("command", "command: sleep 30", {"Cmd": ["sleep", "30"]}),
     ("entrypoint", "entrypoint: [sh, -c]", {"Entrypoint": ["sh", "-c"]}),
     ("environment", "environment: {B: '2', A: '1'}", {"Env": ["A=1", "B=2"]}),
+    # unset where loaded: a bare name, so that Docker removes the image's value (as compose)
+    ("environment-unset", "environment: [A=1, KEDGE_TEST_UNSET_VARIABLE]",
+     {"Env": ["A=1", "KEDGE_TEST_UNSET_VARIABLE"]}),
     ("expose", "expose: ['8080', '9000-9001/udp']",
      {"ExposedPorts": {"8080/tcp": {}, "9000/udp": {}, "9001/udp": {}}}),
     ("ports", "ports: ['127.0.0.1:8080:80']",
