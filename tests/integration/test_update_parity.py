@@ -81,6 +81,11 @@ CHANGES = {
     "extension": ("labels: {tier: front}",
                   "labels: {tier: front}\n    x-kedge: {update: stop-first}"),
     "one-shot-again": ("", ""),
+    "port-published": ("labels: {tier: front}",
+                       "labels: {tier: front}\n    ports: ['127.0.0.1::80']"),
+    "volume-mounted": ("    networks: [back]\nvolumes:",
+                       "    networks: [back]\n    volumes: [data:/data]\nvolumes:"),
+    "secret-file-switched": ("./one.txt", "./two.txt"),
     "service-added": ("volumes:\n  data: {}", "  extra:\n    image: kedge-test/busybox:1\n"
                       "    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n"
                       "volumes:\n  data: {}"),
@@ -88,6 +93,10 @@ CHANGES = {
 
 #: cases that start from another spec than BASE
 BASES = {
+    "secret-file-switched": BASE.replace(
+        "    networks: [back]\nvolumes:", "    networks: [back]\n    secrets: [token]\nvolumes:"
+    )
+    + "secrets:\n  token: {file: ./one.txt}\n",
     "one-shot-again": BASE.replace(
         "volumes:\n  data: {}",
         '  once:\n    image: kedge-test/busybox:1\n    command: ["true"]\n'
@@ -101,6 +110,9 @@ DELIBERATE = {
     " by a profile not enabled) is removed; compose keeps it unless --remove-orphans is given",
     "one-shot-again": "a one-shot container that exited 0 under restart: no has done its job"
     " and Kedge leaves it (issue 4); compose runs it again at every up, a known complaint",
+    "secret-file-switched": "Kedge's config hash holds the definition and content of the"
+    " secrets and configs a service uses, so a secret read from another file recreates its"
+    " containers; compose hashes only the service's references to them and keeps the old",
     "network-changed": "Kedge recreates the containers attached to a network it recreates"
     " (issue 4's rule), so they come back with the new network's settings; compose stops"
     " them, recreates the network and reconnects and starts the same containers",
@@ -111,6 +123,8 @@ DELIBERATE = {
 def test_kedge_updates_what_compose_updates(
     change: str, tmp_path: Path, stack_name: str, docker_client: Any
 ):
+    (tmp_path / "one.txt").write_text("first\n")
+    (tmp_path / "two.txt").write_text("second\n")
     old, new = CHANGES[change]
     base = BASES.get(change, BASE)
     assert old in base
