@@ -205,3 +205,13 @@ def test_environment_secrets_and_inline_configs_are_copied_in(
     assert app.exec_run(["cat", "/run/secrets/api_key"]).output == b"k-123"
     assert app.exec_run(["stat", "-c", "%a", "/run/secrets/api_key"]).output.strip() == b"400"
     assert app.exec_run(["cat", "/etc/motd"]).output == b"hello from the spec"
+
+    # a new value of the variable recreates the container, which then holds it; the same
+    # value again keeps it (compose keeps the container either way)
+    monkeypatch.setenv("KEDGE_TEST_API_KEY", "k-456")
+    rotated = kedge.up(COPIED)
+    assert rotated.status is CommandStatus.DONE, rotated.error
+    fresh = docker_client.containers.get(f"{kedge.stack}-app-1")
+    assert fresh.id != app.id
+    assert fresh.exec_run(["cat", "/run/secrets/api_key"]).output == b"k-456"
+    assert kedge.up(COPIED).plan == ""

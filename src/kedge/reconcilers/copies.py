@@ -5,7 +5,9 @@ an ``environment`` variable, or a config with inline ``content``, has no file to
 container reconciler copies it in after the create (one ``PUT /archive`` call), as compose
 does: secrets at ``/run/secrets/<target or name>``, configs at ``/<target or name>``, with the
 reference's ``mode`` (default 0444), ``uid`` and ``gid``. An environment variable is read from
-the environment of the process that carries out the pass (the CLI or the server).
+the environment of the process that carries out the pass (the CLI or the server); the loader
+records a slow digest of its value where it loads the spec (``service_files.record_sources``),
+so that a new value recreates the containers that use it.
 
 Callers: ``reconcilers.containers`` (create).
 """

@@ -8,10 +8,11 @@ not content. The store uses it to map equal content to one version (DESIGN.md, v
 ``config_hash(spec, service)`` is what the ``kedge.config-hash`` label carries: the service's
 canonical form without what must not force a recreate (as compose leaves out ``deploy.replicas``,
 ``scale``, ``depends_on``, ``profiles``, ``pull_policy``; Kedge also its own ``x-kedge``
-options), plus what compose misses: the definitions and file contents of the secrets and configs
-the service uses, and the content of its build context (``StackSpec.sources``).
+options; an emptied ``deploy`` goes with them), plus what compose misses: the definitions and
+contents of the secrets and configs the service uses (a file's, or a variable's value), and the
+content of its build context (``StackSpec.sources``).
 
-``file_digest`` and ``context_digest`` hash files on disk for ``StackSpec.sources``; the loader
+``file_digest``, ``context_digest`` and ``value_digest`` make ``StackSpec.sources``; the loader
 calls them.
 """
 
@@ -97,6 +98,16 @@ def build_hash(spec: StackSpec, service_name: str) -> str | None:
     return _sha256(
         canonical_json({"build": section, "context": spec.sources.get(f"build.{service_name}")})
     )
+
+
+def value_digest(value: str, *, salt: str) -> str:
+    """The digest of a secret's value read from the environment: scrypt (16 MiB, about 50 ms),
+    salted with where it is used, so that the version documents and labels that carry it do
+    not let a weak secret be found by trying guesses at sha256's speed."""
+    derived = hashlib.scrypt(
+        value.encode(), salt=salt.encode(), n=2**14, r=8, p=1, maxmem=64 * 2**20, dklen=32
+    )
+    return "scrypt:" + derived.hex()
 
 
 def file_digest(path: Path) -> str | None:

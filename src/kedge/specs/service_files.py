@@ -116,8 +116,14 @@ def _read_env_file(path: Path, *, format: str | None, env: Mapping[str, str]) ->
     return values
 
 
-def record_sources(spec: StackSpec) -> StackSpec:
-    """Record the digests of the secret/config files and build contexts that exist."""
+def record_sources(spec: StackSpec, *, env: Mapping[str, str]) -> StackSpec:
+    """Record the digests of the secret/config files and build contexts that exist, and of
+    the values of secrets and configs read from variables of ``env`` that are set.
+
+    A pass copies such a value from the environment of the process that carries it out
+    (``reconcilers.copies``); recording its digest here puts it into the config hash, so a
+    changed value recreates the containers that use it (compose keeps them).
+    """
     found: dict[str, str] = {}
     for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
         for key, obj in objects.items():
@@ -125,6 +131,9 @@ def record_sources(spec: StackSpec) -> StackSpec:
                 value = digests.file_digest(Path(obj.file))
                 if value is not None:
                     found[f"{kind}.{key}"] = value
+            elif obj.environment and env.get(obj.environment) is not None:
+                salt = f"{spec.name}/{kind}.{key}"
+                found[f"{kind}.{key}"] = digests.value_digest(env[obj.environment], salt=salt)
     for name, service in spec.services.items():
         if service.build is not None and Path(service.build.context).is_absolute():
             value = digests.context_digest(Path(service.build.context))

@@ -7,9 +7,10 @@ model in canonical form (see ``kedge.specs.compose``) plus:
 - ``name``: the stack, from the top-level ``name`` or the file's stem, in compose's project-name
   alphabet (lowercase letters, digits, ``-`` and ``_``, starting with a letter or digit);
 - ``meta``: the top-level ``x-kedge`` (``StackMeta``);
-- ``sources``: sha256 digests of the files the stack reads beyond its spec — secret and config
-  files, build contexts — keyed ``secrets.NAME``, ``configs.NAME``, ``build.SERVICE``; recorded
-  by the loader so that a changed secret file changes the digest and the service's config hash.
+- ``sources``: digests of what the stack reads beyond its spec — sha256 of secret and config
+  files and build contexts, a salted scrypt of the value of a secret or config read from an
+  environment variable — keyed ``secrets.NAME``, ``configs.NAME``, ``build.SERVICE``; recorded
+  by the loader so that a changed secret changes the digest and the service's config hash.
 
 Compose's implicit ``default`` network is declared here when a service joins it. Services with
 ``profiles`` are inactive unless ``x-kedge.profiles`` (or ``COMPOSE_PROFILES``) enables one of

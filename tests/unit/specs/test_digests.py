@@ -218,3 +218,38 @@ def test_config_hash_follows_the_build_context(tmp_path: Path) -> None:
     assert "build.web" in first.sources
     assert digests.config_hash(first, "web") == digests.config_hash(ignored, "web")
     assert digests.config_hash(first, "web") != digests.config_hash(changed, "web")
+
+
+SECRET_FROM_ENV = """
+services:
+  web:
+    image: web:1
+    secrets: [token]
+secrets:
+  token: {environment: TOKEN}
+"""
+
+
+def _loaded(tmp_path: Path, env: dict[str, str], *, name: str = "shop") -> StackSpec:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SECRET_FROM_ENV)
+    return loader.load_file(path, env=env)
+
+
+def test_a_secret_from_the_environment_is_in_the_config_hash_by_a_slow_digest(tmp_path: Path):
+    first = _loaded(tmp_path, {"TOKEN": "abc"})
+    again = _loaded(tmp_path, {"TOKEN": "abc"})
+    rotated = _loaded(tmp_path, {"TOKEN": "abd"})
+    recorded = first.sources["secrets.token"]
+    assert recorded.startswith("scrypt:")
+    assert "abc" not in json.dumps(loader.canonical(first))
+    assert recorded == again.sources["secrets.token"]
+    assert digests.config_hash(first, "web") == digests.config_hash(again, "web")
+    assert digests.config_hash(first, "web") != digests.config_hash(rotated, "web")
+    # salted by where it is used: the same value in another stack digests otherwise
+    other = _loaded(tmp_path, {"TOKEN": "abc"}, name="other")
+    assert other.sources["secrets.token"] != recorded
+
+
+def test_an_unset_secret_variable_records_nothing(tmp_path: Path):
+    assert "secrets.token" not in _loaded(tmp_path, {}).sources
