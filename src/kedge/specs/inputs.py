@@ -12,6 +12,11 @@ whenever ``loader.load_file`` could return another spec:
   that is a variable name (``${NAME}``, ``$NAME``, and ``environment: [NAME]`` all name it),
   with its value or its absence, plus every ``COMPOSE_*`` variable (``COMPOSE_PROFILES``).
 
+When the spec may read a secret or config from a variable (its words include ``secrets`` or
+``configs``, and ``environment``), the fingerprint is a scrypt of that sha256: it is kept in
+the store, and must not let a weak secret be guessed faster than its digest in the config
+hash allows (``digests.value_digest``).
+
 A spec that can read any other file — ``include``, ``extends``, ``env_file``,
 ``label_file``, file-based secrets and configs, a ``build`` context — has no fingerprint
 (``None``): those files are not hashed here, so such a spec is always loaded. The test is on
@@ -65,6 +70,13 @@ def fingerprint(path: Path | str, *, env: Mapping[str, str] | None = None) -> st
             "utf-8", "surrogateescape"
         )
         summary.update(len(entry).to_bytes(8, "big") + entry)
+    if words & {b"secrets", b"configs"} and b"environment" in words:
+        # a secret may be read from one of those variables: kept in the store, the fingerprint
+        # must cost a guess as much as the secret's own digest does (digests.value_digest)
+        slow = hashlib.scrypt(
+            summary.digest(), salt=b"kedge-inputs", n=2**14, r=8, p=1, maxmem=64 * 2**20
+        )
+        return "scrypt:" + slow.hex()
     return "sha256:" + summary.hexdigest()
 
 

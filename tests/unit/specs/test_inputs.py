@@ -76,3 +76,22 @@ def test_a_spec_that_reads_other_files_has_none(spec: Path, extra: str):
 
 def test_an_unreadable_file_has_none(tmp_path: Path):
     assert inputs.fingerprint(tmp_path / "missing.yaml", env={}) is None
+
+
+SECRET_SPEC = (
+    "services:\n  app:\n    image: busybox\n    secrets: [token]\n"
+    "secrets:\n  token: {environment: TOKEN}\n"
+)
+
+
+def test_a_spec_that_may_read_a_secret_from_a_variable_gets_a_slow_fingerprint(tmp_path: Path):
+    path = tmp_path / "app.yaml"
+    path.write_text(SECRET_SPEC)
+    first = inputs.fingerprint(path, env={"TOKEN": "abc"})
+    assert first is not None
+    assert first.startswith("scrypt:")
+    assert first == inputs.fingerprint(path, env={"TOKEN": "abc"})
+    assert first != inputs.fingerprint(path, env={"TOKEN": "abd"})
+    assert str(inputs.fingerprint(tmp_path / "app.yaml", env={})).startswith("scrypt:")
+    path.write_text(SPEC)
+    assert str(inputs.fingerprint(path, env={"TOKEN": "abc"})).startswith("sha256:")
