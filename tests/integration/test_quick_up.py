@@ -22,6 +22,7 @@ pytestmark = pytest.mark.docker
 KEDGE = str(Path(sys.executable).parent / "kedge")
 
 SPEC = """
+version: "3.8"
 name: STACK
 services:
   db:
@@ -101,7 +102,7 @@ def test_up_is_fast_only_when_nothing_differs(
     db = tmp_path / "kedge.db"
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.replace("STACK", stack_name))
-    up(spec, db)
+    first = up(spec, db)
     assert not last_command(db)["fast"]
     before = ids(docker_client, stack_name)
     assert len(before) == 3
@@ -111,6 +112,10 @@ def test_up_is_fast_only_when_nothing_differs(
     assert noop["fast"]
     assert (noop["status"], noop["actions"], noop["version"]) == ("DONE", 0, 1)
     assert "planned: nothing to do" in again.stdout
+    # the load warning (the obsolete version key) is printed again, as compose does
+    warned = [line for line in first.stdout.splitlines() if line.startswith("warning:")]
+    assert warned
+    assert warned == [line for line in again.stdout.splitlines() if line.startswith("warning:")]
     assert ids(docker_client, stack_name) == before  # the one-shot was not run again
 
     docker_client.containers.get(f"{stack_name}-app-1").stop(timeout=0)  # drift: stopped

@@ -56,7 +56,8 @@ def up(
     """Apply a spec file: record it as a version and converge the stack to it."""
     with _failures():
         inputs_seen = inputs.fingerprint(file)  # before loading: a later edit only misses
-        spec = _load(file)
+        warnings: list[str] = []
+        spec = _load(file, warnings=warnings)
         with _opened(db) as (store, engine):
             recorded = store.versions.record(
                 spec.name,
@@ -79,7 +80,16 @@ def up(
                 options=options,
             )
             if inputs_seen is not None:
-                _remember(db, engine, spec, version=number, inputs=inputs_seen, command=command)
+                seen = converged.Converged(
+                    stack=spec.name,
+                    inputs=inputs_seen,
+                    version=number,
+                    observed="",
+                    probe=observe.probe_of(spec),
+                    command_id=command.id,
+                    warnings=warnings,
+                )
+                _remember(db, engine, spec, seen)
 
 
 def down(
@@ -147,29 +157,21 @@ def plan(file: FileOption) -> None:
         raise typer.Exit(0 if planned.plan.is_empty else 1)
 
 
-def _remember(
-    db: Path, engine: Engine, spec: StackSpec, *, version: int, inputs: str, command: Command
-) -> None:
-    """Observe the stack again after a DONE pass; when its plan is empty, keep what was seen
-    for the next ``kedge up`` of the same inputs (``cli.quick``, ``store.converged``)."""
+def _remember(db: Path, engine: Engine, spec: StackSpec, seen: converged.Converged) -> None:
+    """Observe the stack again after a DONE pass; when its plan is empty, keep ``seen`` with
+    what was observed for the next ``kedge up`` of the same inputs (``cli.quick``,
+    ``store.converged``)."""
     try:
         planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
     except errors.KedgeError:
         return  # e.g. a container that exited at once: the next up takes the full path
     if planned.plan.is_empty:
-        row = converged.Converged(
-            stack=spec.name,
-            inputs=inputs,
-            version=version,
-            observed=planned.observed.fingerprint,
-            probe=observe.probe_of(spec),
-            command_id=command.id,
-        )
-        converged.remember(db, row)
+        seen.observed = planned.observed.fingerprint
+        converged.remember(db, seen)
 
 
-def _load(file: Path) -> StackSpec:
-    warnings: list[str] = []
+def _load(file: Path, *, warnings: list[str] | None = None) -> StackSpec:
+    warnings = [] if warnings is None else warnings
     spec = loader.load_file(file, warnings=warnings)
     for warning in warnings:
         _say("warning", warning)

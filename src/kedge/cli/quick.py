@@ -64,6 +64,8 @@ def up(args: Sequence[str]) -> int | None:
         return None
     if command_id is None:
         return None
+    for warning in row.warnings:
+        print(f"warning: {warning}")
     print(f"stack {row.stack}: version {row.version} (unchanged)")
     print(converged.NOOP_LOG)
     print(f"command #{command_id} done: 0 actions in 0.00 s")

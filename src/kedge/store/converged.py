@@ -4,7 +4,8 @@ After a ``kedge up`` whose command is DONE, the CLI observes the stack again and
 plan from that observation is empty, ``remember``s the stack's row: the fingerprint of the
 spec file's inputs (``specs.inputs``), the version they made, the fingerprint of what Docker
 had (``reconcilers.peek``), what observing asks besides labelled objects (the probe), and
-the command that made it so.
+the command that made it so, and the warnings loading the spec gave (printed again by each
+fast no-op, as compose prints them at every run).
 
 The next ``kedge up`` of the same file reads the row (``recall``), peeks at Docker, and when
 both fingerprints are the same and the row's command is still the stack's newest, records
@@ -31,7 +32,7 @@ from typing import Any
 __all__ = ["MIGRATIONS", "Converged", "recall", "record_noop", "remember"]
 
 #: the migrations of ``store.schema`` this module was written for, in order
-MIGRATIONS = ("0001_initial", "0002_pending_in_order", "0003_converged")
+MIGRATIONS = ("0001_initial", "0002_pending_in_order", "0003_converged", "0004_converged_warnings")
 
 NOOP_LOG = "planned: nothing to do"
 
@@ -41,7 +42,7 @@ class Converged:
     empty plan, as command ``command_id`` found. (A plain class: ``dataclasses`` costs the
     fast path ``inspect``'s import.)"""
 
-    __slots__ = ("command_id", "inputs", "observed", "probe", "stack", "version")
+    __slots__ = ("command_id", "inputs", "observed", "probe", "stack", "version", "warnings")
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class Converged:
         observed: str,
         probe: Mapping[str, Sequence[str]],
         command_id: int,
+        warnings: Sequence[str] = (),
     ) -> None:
         self.stack = stack
         self.inputs = inputs
@@ -59,6 +61,7 @@ class Converged:
         self.observed = observed
         self.probe = probe
         self.command_id = command_id
+        self.warnings = tuple(warnings)
 
 
 @contextmanager
@@ -89,8 +92,8 @@ def remember(path: Path | str, row: Converged) -> None:
         try:
             db.execute(
                 "INSERT OR REPLACE INTO converged"
-                " (stack, inputs, version, observed, probe, command_id, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " (stack, inputs, version, observed, probe, command_id, at, warnings)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     row.stack,
                     row.inputs,
@@ -99,6 +102,7 @@ def remember(path: Path | str, row: Converged) -> None:
                     json.dumps(row.probe),
                     row.command_id,
                     _now(),
+                    json.dumps(list(row.warnings)),
                 ],
             )
         except BaseException:
@@ -115,7 +119,7 @@ def recall(path: Path | str, *, inputs: str) -> Converged | None:
         if not _known_schema(db):
             return None
         row = db.execute(
-            "SELECT stack, inputs, version, observed, probe, command_id FROM converged"
+            "SELECT stack, inputs, version, observed, probe, command_id, warnings FROM converged"
             " WHERE inputs = ?",
             [inputs],
         ).fetchone()
@@ -128,6 +132,7 @@ def recall(path: Path | str, *, inputs: str) -> Converged | None:
         observed=row[3],
         probe=json.loads(row[4]),
         command_id=row[5],
+        warnings=json.loads(row[6]),
     )
 
 

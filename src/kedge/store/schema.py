@@ -144,6 +144,12 @@ def create_converged(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name="0004_converged_warnings")
+def add_converged_warnings(db: sqlite_utils.Database) -> None:
+    """The load warnings of a converged row's spec, which its fast no-ops print again."""
+    db.execute("ALTER TABLE converged ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+
+
 def migration_names() -> list[str]:
     """The names of all migrations this Kedge knows, in order."""
     return [migration.name for migration in MIGRATIONS._migrations]

@@ -43,6 +43,7 @@ def _remember(db: Path, command_id: int, inputs: str = "in-1") -> None:
         observed="seen-1",
         probe={"images": ["a:1"], "networks": [], "volumes": []},
         command_id=command_id,
+        warnings=["the version key is obsolete"],
     )
     converged.remember(db, row)
 
@@ -58,6 +59,7 @@ def test_a_remembered_row_is_recalled_by_its_inputs(db: Path, store: Store):
     assert row is not None
     assert (row.stack, row.version, row.observed) == ("shop", 1, "seen-1")
     assert row.probe == {"images": ["a:1"], "networks": [], "volumes": []}
+    assert row.warnings == ("the version key is obsolete",)
     assert converged.recall(db, inputs="in-2") is None
 
 
