@@ -101,7 +101,7 @@ def build_hash(spec: StackSpec, service_name: str) -> str | None:
 
 
 def value_digest(value: str, *, salt: str) -> str:
-    """The digest of a secret's value read from the environment: scrypt (16 MiB, about 50 ms),
+    """The digest of a secret's value read from the environment: scrypt (16 MiB, about 25 ms),
     salted with where it is used, so that the version documents and labels that carry it do
     not let a weak secret be found by trying guesses at sha256's speed."""
     derived = hashlib.scrypt(
