@@ -166,3 +166,47 @@ def test_wait_completed_reads_the_exit_code(
         else:
             with pytest.raises(errors.HealthError, match=outcome):
                 watch.wait_completed(cid, name="init", timeout=30)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A docker CLI config folder of its own, with a context ``via-link`` whose host is a
+    symlink to the daemon's socket, and one ``nowhere`` whose socket does not exist."""
+    from docker.context import ContextAPI
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "link.sock").symlink_to("/var/run/docker.sock")
+    ContextAPI.create_context("via-link", host=f"unix://{tmp_path}/link.sock")
+    ContextAPI.create_context("nowhere", host=f"unix://{tmp_path}/missing.sock")
+    return tmp_path
+
+
+def test_a_docker_context_is_followed_as_the_docker_cli_does(
+    docker_config: Any, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DOCKER_CONTEXT", "via-link")
+    engine = Engine.from_env(timeout=5)
+    try:
+        engine.ping()  # through the symlink: "nowhere" below shows the context is what counts
+    finally:
+        engine.close()
+
+    monkeypatch.setenv("DOCKER_CONTEXT", "nowhere")
+    with pytest.raises(errors.EngineUnavailable):
+        Engine.from_env(timeout=5)
+
+    monkeypatch.setenv("DOCKER_CONTEXT", "no-such-context")
+    with pytest.raises(errors.EngineUnavailable, match="'no-such-context' does not exist"):
+        Engine.from_env(timeout=5)
+
+    # docker context use nowhere: the config file's current context, unless DOCKER_CONTEXT
+    # or DOCKER_HOST says otherwise
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    (docker_config / "config.json").write_text('{"currentContext": "nowhere"}')
+    with pytest.raises(errors.EngineUnavailable):
+        Engine.from_env(timeout=5)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+    Engine.from_env(timeout=5).close()

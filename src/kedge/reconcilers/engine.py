@@ -1,7 +1,8 @@
 """The Docker engine adapter: the one module of Kedge that imports ``docker``.
 
-``Engine`` connects the way the docker CLI does (``DOCKER_HOST``, the local socket,
-``DOCKER_TLS_VERIFY`` / ``DOCKER_CERT_PATH``; ``DOCKER_API_VERSION`` pins the API version,
+``Engine`` connects the way the docker CLI does (``DOCKER_HOST`` with ``DOCKER_TLS_VERIFY`` /
+``DOCKER_CERT_PATH``, else the docker context — ``DOCKER_CONTEXT`` or ``docker context use`` —,
+else the local socket; ``DOCKER_API_VERSION`` pins the API version,
 otherwise it is negotiated with one call) and offers one method per Docker API call that the
 reconcilers, ``observe`` and the executor need. Errors of docker-py and requests are translated
 into Kedge's engine errors in exactly one place, ``_translated``, always ``from exc``.
@@ -24,9 +25,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import docker
+import docker.context.config as docker_context_config
 import docker.errors
 import docker.utils
 import requests
+from docker.context import ContextAPI
 
 from kedge import errors
 
@@ -53,6 +56,24 @@ def _translated(what: str) -> Iterator[None]:
         raise errors.EngineUnavailable(f"{what}: the Docker daemon does not answer: {exc}") from exc
     except docker.errors.DockerException as exc:
         raise errors.EngineUnavailable(f"{what}: {exc}") from exc
+
+
+def _context_kwargs(name: str | None) -> dict[str, Any]:
+    """The connection of a docker CLI context: ``name``, else the current one (``docker context
+    use``, in the config file ``DOCKER_CONFIG`` names); nothing for the default context."""
+    name = name or docker_context_config.get_current_context_name()
+    if name == "default":
+        return {}
+    context = ContextAPI.get_context(name)
+    if context is None:
+        raise errors.EngineUnavailable(
+            f"connect to Docker: the docker context {name!r} does not exist"
+            " (docker context ls lists them; DOCKER_CONTEXT or docker context use names one)"
+        )
+    found: dict[str, Any] = {"base_url": context.Host}
+    if context.TLSConfig:
+        found["tls"] = context.TLSConfig
+    return found
 
 
 def _explain(exc: docker.errors.APIError) -> str:
@@ -116,9 +137,16 @@ class Engine:
 
     @classmethod
     def from_env(cls, *, timeout: int = 120) -> Engine:
-        """Connect as the docker CLI would, from the environment."""
+        """Connect as the docker CLI would: to ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY`` and
+        ``DOCKER_CERT_PATH``), else to the context ``DOCKER_CONTEXT`` or ``docker context use``
+        names, else to the local socket; an ``ssh://`` host through the ``ssh`` command."""
         with _translated("connect to Docker"):
-            kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
+            if os.environ.get("DOCKER_HOST"):
+                kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
+            else:
+                kwargs = _context_kwargs(os.environ.get("DOCKER_CONTEXT"))
+        if str(kwargs.get("base_url", "")).startswith("ssh://"):
+            kwargs["use_ssh_client"] = True
         kwargs["version"] = os.environ.get("DOCKER_API_VERSION") or "auto"
         return cls(kwargs, timeout=timeout)
 

@@ -5,8 +5,8 @@ imports do. So the list calls that ``observe`` makes (containers, networks and v
 ``kedge.stack`` label, images, external objects by name) have a second reader here that
 needs only the standard library: ``Peek`` talks HTTP to the Docker socket itself (a few lines
 of HTTP/1.1, ``_Connection``), for the local ``unix://`` daemons it can reach; any other
-``DOCKER_HOST`` (TCP, TLS, ssh) gets no peek, and the caller takes the full path through
-``engine.Engine``.
+``DOCKER_HOST`` (TCP, TLS, ssh), and any docker context but the default, gets no peek, and the
+caller takes the full path through ``engine.Engine``.
 
 ``fingerprint`` is computed by both readers from the same raw list entries: ``observe``
 puts it on every ``ObservedStack``, and a peek recomputes it. It covers what the planner
@@ -29,6 +29,7 @@ import re
 import socket
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from kedge.specs import labels
@@ -137,6 +138,19 @@ def fingerprint(
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _context(env: Mapping[str, str]) -> str:
+    """The docker context in effect: ``DOCKER_CONTEXT``, else the config file's current one."""
+    if env.get("DOCKER_CONTEXT"):
+        return env["DOCKER_CONTEXT"]
+    folder = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "default"
+    current = config.get("currentContext") if isinstance(config, dict) else None
+    return current if isinstance(current, str) and current else "default"
+
+
 class _Connection:
     """HTTP/1.1 GETs on one kept-alive unix socket: as much HTTP as the Docker API answers
     with (a status line, headers, a body of ``Content-Length`` bytes or in chunks), so a
@@ -213,6 +227,8 @@ class Peek:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Peek | None:
         """A peek at the daemon ``DOCKER_HOST`` names, or None when it is not a unix socket."""
         env = os.environ if env is None else env
+        if not env.get("DOCKER_HOST") and _context(env) != "default":
+            return None  # a docker context: the engine adapter resolves it
         host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         if not host.startswith("unix://") or env.get("DOCKER_TLS_VERIFY"):
             return None

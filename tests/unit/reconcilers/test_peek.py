@@ -67,3 +67,14 @@ def test_only_a_local_socket_is_peeked_at():
     assert peek.Peek.from_env({"DOCKER_HOST": "ssh://me@host"}) is None
     tls = {"DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_TLS_VERIFY": "1"}
     assert peek.Peek.from_env(tls) is None
+
+
+def test_a_docker_context_is_left_to_the_engine_adapter(tmp_path: Path):
+    config = {"DOCKER_CONFIG": str(tmp_path)}
+    assert peek.Peek.from_env({**config, "DOCKER_CONTEXT": "remote"}) is None
+    assert peek.Peek.from_env({**config, "DOCKER_CONTEXT": "default"}) is not None
+    assert peek.Peek.from_env(config) is not None  # no config file: the default context
+    (tmp_path / "config.json").write_text('{"currentContext": "remote"}')
+    assert peek.Peek.from_env(config) is None  # docker context use remote
+    # DOCKER_HOST wins over any context, as in the docker CLI
+    assert peek.Peek.from_env({**config, "DOCKER_HOST": "unix:///var/run/docker.sock"})
