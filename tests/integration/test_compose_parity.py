@@ -147,7 +147,7 @@ services:
       - {target: 53, published: "18053", protocol: udp, host_ip: 127.0.0.1}
       - "127.0.0.1:18090:90/tcp"
     networks:
-      net1: {ipv4_address: 172.28.5.10, aliases: [w1], priority: 10}
+      net1: {ipv4_address: 10.213.5.10, aliases: [w1], priority: 10}
       net2: {}
     secrets: [env_secret]
     configs: [inline, {source: inline, target: /etc/inline.conf, mode: 0440}]
@@ -184,7 +184,7 @@ services:
     depends_on: {web: {condition: service_healthy}}
 networks:
   net1:
-    ipam: {config: [{subnet: 172.28.0.0/16, ip_range: 172.28.5.0/24, gateway: 172.28.5.254}]}
+    ipam: {config: [{subnet: 10.213.0.0/16, ip_range: 10.213.5.0/24, gateway: 10.213.5.254}]}
     attachable: true
   net2: {driver: bridge, driver_opts: {com.docker.network.bridge.name: STACKb}}
 volumes:
