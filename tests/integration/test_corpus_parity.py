@@ -3,12 +3,13 @@
 Each of the 39 files of docker/awesome-compose is created (not started: the samples' images
 are stand-ins) twice against the real daemon: by ``docker compose create`` and by Kedge's
 plan and executor with only the create actions. Every container, network and volume is then
-inspected and compared as ``test_compose_parity.normalized`` does, so a key of a real file
+inspected and compared (``parity.differences``), so a key of a real file
 that Kedge maps differently from compose fails the test naming the file and the field.
 
 No registry is reachable, so every image a file names is the local busybox test image under
-that name, tagged for this module and untagged after it. Files the samples leave out (secret
-files, build contexts) are made empty. The two tools run one after the other, since many
+that name (a built service's image under the name compose and Kedge give it, so neither
+builds), tagged for this module and untagged after it. Secret and config files the samples
+leave out are made empty. The two tools run one after the other, since many
 samples fix their containers' names.
 """
 
