@@ -74,6 +74,8 @@ CHANGES = {
     "dependency-recreated": ("environment: {ROLE: db}", "environment: {ROLE: database}"),
     "depends_on": ("depends_on: {db: {condition: service_healthy}}",
                    "depends_on: {db: {condition: service_started}}"),
+    "scale-down": ("    scale: 3", "    scale: 1"),
+    "scale-to-zero": ("    scale: 3", "    scale: 0"),
     "scale-up": ("labels: {tier: front}", "labels: {tier: front}\n    scale: 2"),
     "network-added": ("    networks: [back]\nvolumes:", "    networks: [back, front]\nvolumes:"),
     "healthcheck": ("interval: 1s", "interval: 2s"),
@@ -103,6 +105,10 @@ CHANGES = {
 
 #: cases that start from another spec than BASE
 BASES = {
+    **{
+        case: BASE.replace("labels: {tier: front}", "labels: {tier: front}\n    scale: 3")
+        for case in ("scale-down", "scale-to-zero")
+    },
     "secret-file-switched": BASE.replace(
         "    networks: [back]\nvolumes:", "    networks: [back]\n    secrets: [token]\nvolumes:"
     )
