@@ -74,6 +74,7 @@ CHANGES = {
     "dependency-recreated": ("environment: {ROLE: db}", "environment: {ROLE: database}"),
     "depends_on": ("depends_on: {db: {condition: service_healthy}}",
                    "depends_on: {db: {condition: service_started}}"),
+    "start-first-update": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "scale-down": ("    scale: 3", "    scale: 1"),
     "scale-to-zero": ("    scale: 3", "    scale: 0"),
     "scale-up": ("labels: {tier: front}", "labels: {tier: front}\n    scale: 2"),
@@ -105,6 +106,10 @@ CHANGES = {
 
 #: cases that start from another spec than BASE
 BASES = {
+    # Kedge starts the new copy before it stops the old one; the end is the same
+    "start-first-update": BASE.replace(
+        "labels: {tier: front}", "labels: {tier: front}\n    x-kedge: {update: start-first}"
+    ),
     **{
         case: BASE.replace("labels: {tier: front}", "labels: {tier: front}\n    scale: 3")
         for case in ("scale-down", "scale-to-zero")
