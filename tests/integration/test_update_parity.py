@@ -75,6 +75,10 @@ CHANGES = {
     "depends_on": ("depends_on: {db: {condition: service_healthy}}",
                    "depends_on: {db: {condition: service_started}}"),
     "start-first-update": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
+    "namespace-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
+    "volumes-donor-recreated": ("ROLE: db}", "ROLE: database}"),
+    "ipc-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
+    "pid-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "scale-down": ("    scale: 3", "    scale: 1"),
     "scale-to-zero": ("    scale: 3", "    scale: 0"),
     "scale-up": ("labels: {tier: front}", "labels: {tier: front}\n    scale: 2"),
@@ -106,6 +110,26 @@ CHANGES = {
 
 #: cases that start from another spec than BASE
 BASES = {
+    # a container in another's namespaces, or with its volumes: recreated with it
+    "namespace-donor-recreated": BASE.replace(
+        "volumes:\n  data: {}",
+        '  sidecar:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
+        '    stop_signal: SIGKILL\n    network_mode: "service:web"\n'
+        '    ipc: "service:web"\n    depends_on: [web]\nvolumes:\n  data: {}',
+    ).replace("labels: {tier: front}", "labels: {tier: front}\n    ipc: shareable"),
+    **{
+        f"{mode}-donor-recreated": BASE.replace(
+            "volumes:\n  data: {}",
+            '  sidecar:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
+            f'    stop_signal: SIGKILL\n    {mode}: "service:web"\nvolumes:\n  data: {{}}',
+        ).replace("labels: {tier: front}", "labels: {tier: front}\n    ipc: shareable")
+        for mode in ("ipc", "pid")
+    },
+    "volumes-donor-recreated": BASE.replace(
+        "volumes:\n  data: {}",
+        '  reader:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
+        "    stop_signal: SIGKILL\n    volumes_from: [db]\nvolumes:\n  data: {}",
+    ),
     # Kedge starts the new copy before it stops the old one; the end is the same
     "start-first-update": BASE.replace(
         "labels: {tier: front}", "labels: {tier: front}\n    x-kedge: {update: start-first}"

@@ -190,8 +190,10 @@ def _recreate_cause(container: ObservedContainer, service: DesiredService, state
         return "dead"
     if container.config_hash != service.config_hash:
         return "config changed"
-    if service.joins in state.recreated_services:
-        return f"joins the network namespace of {service.joins}, recreated"
+    for donor, what in service.shares:  # compose recreates them too: its hash holds the id
+        if donor in state.recreated_services:
+            verb = "joins" if what.endswith("namespace") else "takes"
+            return f"{verb} the {what} of {donor}, recreated"
     image_id = image_id_of(service.image, state.images)
     if image_id is None:
         return f"image {service.image} not present"

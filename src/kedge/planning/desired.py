@@ -54,6 +54,9 @@ class DesiredService:
     healthcheck_disabled: bool = False  # declares ``disable: true`` / ``test: [NONE]``
     network_mode: str | None = None  # "host", "none", "service:db", "container:x", a network
     needs_peers: bool = False  # its create names other containers (links, volumes_from, …)
+    #: (service, what) its containers take from that service's first container, by id, at
+    #: create: a namespace (``network_mode``/``ipc``/``pid: service:X``) or ``volumes_from``
+    shares: tuple[tuple[str, str], ...] = ()
     dependencies: tuple[Dependency, ...] = ()
 
     def container_name_for(self, stack: str, number: int) -> str:
@@ -161,6 +164,7 @@ def _desire_service(spec: StackSpec, name: str, service: Service) -> DesiredServ
         healthcheck_disabled=bool(healthcheck and healthcheck.is_disabled),
         network_mode=service.network_mode,
         needs_peers=_needs_peers(service),
+        shares=_shares(service),
         dependencies=_dependencies(service),
     )
 
@@ -184,6 +188,22 @@ def _dependencies(service: Service) -> tuple[Dependency, ...]:
     if mode.startswith("service:"):
         found.setdefault(mode.removeprefix("service:"), Dependency(mode.removeprefix("service:")))
     return tuple(found[name] for name in sorted(found))
+
+
+def _shares(service: Service) -> tuple[tuple[str, str], ...]:
+    """What its containers take from another service's container when they are created."""
+    found: dict[str, str] = {}
+    for mode, what in (
+        (service.network_mode, "network namespace"),
+        (service.ipc, "IPC namespace"),
+        (service.pid, "PID namespace"),
+    ):
+        if mode and mode.startswith("service:"):
+            found.setdefault(mode.removeprefix("service:"), what)
+    for source in service.volumes_from:
+        if not source.startswith("container:"):
+            found.setdefault(source.split(":")[0], "volumes")
+    return tuple(sorted(found.items()))
 
 
 def _needs_peers(service: Service) -> bool:

@@ -555,6 +555,72 @@ APPLY += [
         """,
         id="joined-network-namespace-recreated-with-its-service",
     ),
+    # as compose, whose hash holds the donor's container id: the old container is gone, and
+    # Docker would refuse to start (or restart) one that names it
+    pytest.param(
+        edit(
+            JOINED,
+            ("network_mode: service:vpn", "ipc: service:vpn\n    volumes_from: [vpn]"),
+            ("image: busybox:1", "image: busybox:1\n    environment: {A: '1'}"),
+        ),
+        lambda: converged(
+            edit(JOINED, ("network_mode: service:vpn", "ipc: service:vpn\n    volumes_from: [vpn]"))
+        ),
+        """
+        1  stop_container   container:shop-vpn-1: config changed
+        2  remove_container container:shop-vpn-1: config changed
+        3  create_container container:shop-vpn-1: config changed
+        4  start_container  container:shop-vpn-1: config changed
+        5  stop_container   container:shop-app-1: joins the IPC namespace of vpn, recreated
+        6  remove_container container:shop-app-1: joins the IPC namespace of vpn, recreated
+        7  create_container container:shop-app-1: joins the IPC namespace of vpn, recreated
+        8  start_container  container:shop-app-1: joins the IPC namespace of vpn, recreated
+        """,
+        id="ipc-namespace-and-volumes-recreated-with-their-service",
+    ),
+    pytest.param(
+        edit(
+            JOINED,
+            ("network_mode: service:vpn", "volumes_from: ['vpn:ro']\n    pid: service:vpn"),
+            ("image: busybox:1", "image: busybox:1\n    environment: {A: '1'}"),
+        ),
+        lambda: converged(
+            edit(
+                JOINED,
+                ("network_mode: service:vpn", "volumes_from: ['vpn:ro']\n    pid: service:vpn"),
+            )
+        ),
+        """
+        1  stop_container   container:shop-vpn-1: config changed
+        2  remove_container container:shop-vpn-1: config changed
+        3  create_container container:shop-vpn-1: config changed
+        4  start_container  container:shop-vpn-1: config changed
+        5  stop_container   container:shop-app-1: joins the PID namespace of vpn, recreated
+        6  remove_container container:shop-app-1: joins the PID namespace of vpn, recreated
+        7  create_container container:shop-app-1: joins the PID namespace of vpn, recreated
+        8  start_container  container:shop-app-1: joins the PID namespace of vpn, recreated
+        """,
+        id="pid-namespace-recreated-with-its-service",
+    ),
+    pytest.param(
+        edit(
+            JOINED,
+            ("network_mode: service:vpn", "volumes_from: [vpn]"),
+            ("image: busybox:1", "image: busybox:1\n    environment: {A: '1'}"),
+        ),
+        lambda: converged(edit(JOINED, ("network_mode: service:vpn", "volumes_from: [vpn]"))),
+        """
+        1  stop_container   container:shop-vpn-1: config changed
+        2  remove_container container:shop-vpn-1: config changed
+        3  create_container container:shop-vpn-1: config changed
+        4  start_container  container:shop-vpn-1: config changed
+        5  stop_container   container:shop-app-1: takes the volumes of vpn, recreated
+        6  remove_container container:shop-app-1: takes the volumes of vpn, recreated
+        7  create_container container:shop-app-1: takes the volumes of vpn, recreated
+        8  start_container  container:shop-app-1: takes the volumes of vpn, recreated
+        """,
+        id="volumes-from-recreated-with-their-service",
+    ),
     pytest.param(
         edit(START_FIRST, ('expose: ["80"]', "network_mode: host\n    environment: {A: '1'}")),
         lambda: converged(edit(START_FIRST, ('expose: ["80"]', "network_mode: host"))),
