@@ -77,6 +77,7 @@ CHANGES = {
     "start-first-update": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "namespace-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "volumes-donor-recreated": ("ROLE: db}", "ROLE: database}"),
+    "link-target-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "ipc-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "pid-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "scale-down": ("    scale: 3", "    scale: 1"),
@@ -125,6 +126,12 @@ BASES = {
         ).replace("labels: {tier: front}", "labels: {tier: front}\n    ipc: shareable")
         for mode in ("ipc", "pid")
     },
+    "link-target-recreated": BASE.replace(
+        "volumes:\n  data: {}",
+        '  linker:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
+        '    stop_signal: SIGKILL\n    links: ["web:site"]\n    networks: [front]\n'
+        "volumes:\n  data: {}",
+    ),
     "volumes-donor-recreated": BASE.replace(
         "volumes:\n  data: {}",
         '  reader:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
