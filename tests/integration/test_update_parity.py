@@ -59,7 +59,7 @@ networks:
   back: {}
 """
 
-#: name: (the text to replace in BASE, what replaces it)
+#: name: (the text to replace in BASE, what replaces it), or a list of such replacements
 CHANGES = {
     "nothing": ("", ""),
     "environment": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
@@ -78,6 +78,10 @@ CHANGES = {
     "namespace-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "volumes-donor-recreated": ("ROLE: db}", "ROLE: database}"),
     "link-target-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
+    "network-left": ("    networks: [front, back]", "    networks: [back]"),
+    "network-dropped": [("    networks: [front, back]\n", "    networks: [back]\n"),
+                        ("  front: {}\n", "")],
+    "env_file-switched": ("env_file: [a.env]", "env_file: [b.env]"),
     "ipc-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "pid-donor-recreated": ("ROLE: web, LEVEL: \"1\"", "ROLE: web, LEVEL: \"2\""),
     "scale-down": ("    scale: 3", "    scale: 1"),
@@ -126,6 +130,9 @@ BASES = {
         ).replace("labels: {tier: front}", "labels: {tier: front}\n    ipc: shareable")
         for mode in ("ipc", "pid")
     },
+    "env_file-switched": BASE.replace(
+        "labels: {tier: front}", "labels: {tier: front}\n    env_file: [a.env]"
+    ),
     "link-target-recreated": BASE.replace(
         "volumes:\n  data: {}",
         '  linker:\n    image: kedge-test/busybox:1\n    command: [sleep, "3600"]\n'
@@ -187,6 +194,8 @@ DELIBERATE = {
     "secret-file-switched": "Kedge's config hash holds the definition and content of the"
     " secrets and configs a service uses, so a secret read from another file recreates its"
     " containers; compose hashes only the service's references to them and keeps the old",
+    "network-dropped": "a network left out of the spec is removed once no container uses it,"
+    " as the stack converges to its spec; compose keeps it until down",
     "network-changed": "Kedge recreates the containers attached to a network it recreates"
     " (issue 4's rule), so they come back with the new network's settings; compose stops"
     " them, recreates the network and reconnects and starts the same containers",
@@ -221,10 +230,14 @@ def test_kedge_updates_what_compose_updates(
 ):
     (tmp_path / "one.txt").write_text("first\n")
     (tmp_path / "two.txt").write_text("second\n")
-    old, new = CHANGES[change]
+    (tmp_path / "a.env").write_text("LEVEL=1\n")
+    (tmp_path / "b.env").write_text("LEVEL=2\n")
+    edits = CHANGES[change]
     base = BASES.get(change, BASE)
-    assert old in base
-    changed = base.replace(old, new, 1)
+    changed = base
+    for old, new in edits if isinstance(edits, list) else [edits]:
+        assert old in changed
+        changed = changed.replace(old, new, 1)
     try:
         how = {"change": change, "base": base, "changed": changed}
         theirs = _compose_record(tmp_path, docker_client, **how)
@@ -296,11 +309,17 @@ def _nothing(client: Any, project: str) -> None:
 
 
 def _containers(client: Any, label: str, value: str) -> dict[str, tuple[str, str]]:
-    """Each container, by its name with the project as ``P``: its id and its start time."""
+    """Each container, by its name with the project as ``P``: its id and its start time; and
+    each network and volume of the project, by its name: its id (a volume's name is its id)."""
+    flt = {"label": [f"{label}={value}"]}
     found = {}
-    for container in client.containers.list(all=True, filters={"label": [f"{label}={value}"]}):
+    for container in client.containers.list(all=True, filters=flt):
         name = container.name.replace(value, "P")
         found[name] = (container.id, container.attrs["State"]["StartedAt"])
+    for network in client.networks.list(filters=flt):
+        found[f"network {network.name.replace(value, 'P')}"] = (network.id, "")
+    for volume in client.volumes.list(filters=flt):
+        found[f"volume {volume.name.replace(value, 'P')}"] = (volume.attrs["CreatedAt"], "")
     return found
 
 

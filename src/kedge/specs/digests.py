@@ -8,7 +8,8 @@ not content. The store uses it to map equal content to one version (DESIGN.md, v
 ``config_hash(spec, service)`` is what the ``kedge.config-hash`` label carries: the service's
 canonical form without what must not force a recreate (as compose leaves out ``deploy.replicas``,
 ``scale``, ``depends_on``, ``profiles``, ``pull_policy``; Kedge also its own ``x-kedge``
-options; an emptied ``deploy`` goes with them), plus what compose misses: the definitions and
+options; an emptied ``deploy`` goes with them; ``env_file`` and ``label_file``, whose values are
+in ``environment`` and ``labels``), plus what compose misses: the definitions and
 contents of the secrets and configs the service uses (a file's, or a variable's value), and the
 content of its build context (``StackSpec.sources``).
 
@@ -62,7 +63,17 @@ def config_hash(spec: StackSpec, service_name: str) -> str:
     """The hash of what a container of ``service_name`` is made from (see the module docstring)."""
     service = spec.services[service_name]
     document: dict[str, Any] = service.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    for key in ("depends_on", "profiles", "scale", "pull_policy", "x-kedge"):
+    # env_file and label_file are read into environment and labels when the spec is loaded:
+    # their values count, not where they came from (compose's hash holds the values too)
+    for key in (
+        "depends_on",
+        "profiles",
+        "scale",
+        "pull_policy",
+        "x-kedge",
+        "env_file",
+        "label_file",
+    ):
         document.pop(key, None)
     deploy = document.get("deploy")
     if isinstance(deploy, dict):

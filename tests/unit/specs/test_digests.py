@@ -133,6 +133,8 @@ services:
         pytest.param("replicas: 1", "replicas: 5", id="replicas"),
         pytest.param("deploy: {replicas: 1}", "scale: 3", id="scale-instead-of-deploy"),
         pytest.param("    deploy: {replicas: 1}\n", "", id="deploy-left-out"),
+        # where values come from does not count, only the values (env_file is tested below)
+        pytest.param("environment: {A: '1'}", "environment: [A=1]", id="environment-as-list"),
         pytest.param("depends_on: [db]", "depends_on: {}", id="depends-on"),
         pytest.param("profiles: []", "profiles: [extra]", id="profiles"),
         pytest.param("update: stop-first", "update: start-first", id="x-kedge-options"),
@@ -253,3 +255,18 @@ def test_a_secret_from_the_environment_is_in_the_config_hash_by_a_slow_digest(tm
 
 def test_an_unset_secret_variable_records_nothing(tmp_path: Path):
     assert "secrets.token" not in _loaded(tmp_path, {}).sources
+
+
+def test_an_env_file_counts_by_the_values_it_gives(tmp_path: Path) -> None:
+    (tmp_path / "a.env").write_text("LEVEL=1\n")
+    (tmp_path / "b.env").write_text("LEVEL=1\n")
+    (tmp_path / "c.env").write_text("LEVEL=2\n")
+
+    def loaded(env_file: str) -> StackSpec:
+        path = tmp_path / "shop.yaml"
+        path.write_text(f"services:\n  web:\n    image: web:1\n    env_file: [{env_file}]\n")
+        return loader.load_file(path, env={})
+
+    same = digests.config_hash(loaded("a.env"), "web")
+    assert same == digests.config_hash(loaded("b.env"), "web")  # another file, same values
+    assert same != digests.config_hash(loaded("c.env"), "web")  # another value
