@@ -68,6 +68,14 @@ CHANGES = {
         "environment: [LEVEL=1, ROLE=web]",
     ),
     "label": ("labels: {tier: front}", "labels: {tier: back}"),
+    # the same spec written otherwise: nothing is recreated
+    "labels-as-list": ("labels: {tier: front}", "labels: [tier=front]"),
+    "command-as-string": ("    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n"
+                          "    environment: {ROLE: web",
+                          "    command: sleep 3600\n    stop_signal: SIGKILL\n"
+                          "    environment: {ROLE: web"),
+    "duration-in-ms": ("interval: 1s", "interval: 1000ms"),
+    "networks-as-mapping": ("    networks: [front, back]", "    networks: {back: {}, front: {}}"),
     "command": ("    depends_on: {db: {condition: service_started, restart: true}}",
                 "    depends_on: {db: {condition: service_started, restart: true}}\n"
                 "    entrypoint: [sh, -c, 'exec \"$$@\"', --]"),
@@ -194,6 +202,8 @@ DELIBERATE = {
     "secret-file-switched": "Kedge's config hash holds the definition and content of the"
     " secrets and configs a service uses, so a secret read from another file recreates its"
     " containers; compose hashes only the service's references to them and keeps the old",
+    "networks-as-mapping": "compose hashes networks: [a] and networks: {a: {}} differently"
+    " (null against an empty mapping) and recreates; Kedge's canonical form makes them one",
     "network-dropped": "a network left out of the spec is removed once no container uses it,"
     " as the stack converges to its spec; compose keeps it until down",
     "network-changed": "Kedge recreates the containers attached to a network it recreates"
