@@ -103,7 +103,13 @@ class Action(BaseModel):
       ``kedge.build-hash`` label a ``build_image`` stamps on the image;
     - ``new_name``: the name a ``rename_container`` gives;
     - ``condition``/``required``: what a ``wait`` waits for, and whether its failure fails
-      the pass (``required: false`` in depends_on makes it a warning).
+      the pass (``required: false`` in depends_on makes it a warning);
+    - ``inherit``: the anonymous volumes (target, volume name) of the container a
+      ``create_container`` replaces, which the new one mounts again where it would get fresh
+      ones (the spec's ``- /path`` and the image's ``VOLUME``s), as compose does;
+    - ``anonymous_volumes``: the anonymous volumes a ``remove_container`` removes after the
+      container (a delete with its volumes), those a recreate carried over included, which
+      ``docker compose down --volumes`` leaves behind.
     """
 
     model_config = _FROZEN
@@ -121,6 +127,8 @@ class Action(BaseModel):
     new_name: str | None = None
     condition: WaitFor | None = None
     required: bool = True
+    inherit: tuple[tuple[str, str], ...] = ()
+    anonymous_volumes: tuple[str, ...] = ()
 
     def render(self) -> str:
         kind = self.kind.value

@@ -158,7 +158,14 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
     for container in kept:
         if container.id in state.recreated:
             cause = state.recreated[container.id][1]
-            _create(state, service, container.number, cause=cause, early=True)
+            _create(
+                state,
+                service,
+                container.number,
+                cause=cause,
+                early=True,
+                inherit=container.anonymous,
+            )
             state.recreated_services.add(service.name)
             starts = True
         elif cause := _recreate_cause(container, service, state):
@@ -236,7 +243,7 @@ def _recreate(
     if container.state in _RUNNING:
         _stop(state, container, STOP, cause=cause)
     _remove(state, container, REMOVE, cause=cause)
-    _create(state, service, container.number, cause=cause)
+    _create(state, service, container.number, cause=cause, inherit=container.anonymous)
 
 
 def _rename_back(state: _Layer, service: DesiredService, container: ObservedContainer) -> None:
@@ -270,7 +277,7 @@ def _recreate_start_first(
             new_name=old.name,
             **fields_of(container),
         )
-    name = _create(state, service, container.number, cause=cause)
+    name = _create(state, service, container.number, cause=cause, inherit=container.anonymous)
     wait_for = WaitFor.STARTED
     if service.healthcheck or (not service.healthcheck_disabled and container.health != "none"):
         wait_for = WaitFor.HEALTHY  # declared, or the image's own (the old container has one)
@@ -289,11 +296,18 @@ def _recreate_start_first(
 
 
 def _create(
-    state: _Layer, service: DesiredService, number: int, *, cause: str, early: bool = False
+    state: _Layer,
+    service: DesiredService,
+    number: int,
+    *,
+    cause: str,
+    early: bool = False,
+    inherit: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """Create and start a container. ``early``: its name is free before the pass begins, so
     it is created with every other such container right after networks, volumes and images
-    (creating needs no dependency to run), and its layer only starts it."""
+    (creating needs no dependency to run), and its layer only starts it. ``inherit``: the
+    anonymous volumes of the container it replaces."""
     name = service.container_name_for(state.desired.stack, number)
     fields = {"service": service.name, "number": number, "name": name}
     step = CREATE_CONTAINERS if early and not service.needs_peers else in_layer(state.index, CREATE)
@@ -303,6 +317,7 @@ def _create(
         target=f"container:{name}",
         cause=cause,
         config_hash=service.config_hash,
+        inherit=inherit,
         **fields,
     )
     state.steps.add(

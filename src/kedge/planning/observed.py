@@ -57,6 +57,9 @@ class ObservedContainer(BaseModel):
     labels: Mapping[str, str] = Field(default_factory=dict)
     networks: tuple[str, ...] = ()  # names of the networks it is attached to
     volumes: tuple[str, ...] = ()  # names of the named volumes it mounts
+    #: (target, volume name) of the anonymous volumes it mounts, which a container that
+    #: replaces it mounts again (as compose does)
+    anonymous: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_running(self) -> bool:

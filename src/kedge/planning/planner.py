@@ -87,7 +87,8 @@ def plan_desired(desired: DesiredStack, observed: ObservedStack, *, options: Pla
 def plan_delete(observed: ObservedStack, *, options: PlanOptions) -> Plan:
     """The plan that removes a stack: containers dependents first, networks, volumes if asked."""
     steps = Steps()
-    plan_teardown(steps, ((c, "stack deleted") for c in observed.containers))
+    leaving = ((c, "stack deleted") for c in observed.containers)
+    plan_teardown(steps, leaving, anonymous_volumes=options.remove_volumes)
     for network in sorted(observed.networks, key=lambda n: n.name):
         steps.add(
             REMOVE_OBJECTS,

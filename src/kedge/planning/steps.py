@@ -69,8 +69,14 @@ class Steps:
         return tuple(a.model_copy(update={"wave": waves[s]}) for s, a in ordered)
 
 
-def plan_teardown(steps: Steps, leaving: Iterable[tuple[ObservedContainer, str]]) -> None:
-    """Stop and remove containers, dependents first, each with its cause.
+def plan_teardown(
+    steps: Steps,
+    leaving: Iterable[tuple[ObservedContainer, str]],
+    *,
+    anonymous_volumes: bool = False,
+) -> None:
+    """Stop and remove containers, dependents first, each with its cause; with
+    ``anonymous_volumes``, their anonymous volumes too.
 
     Their services' dependencies come from the ``kedge.depends-on`` label, since a service
     that goes (or a deleted stack) has no desired state left to read them from. A cycle in
@@ -94,6 +100,9 @@ def plan_teardown(steps: Steps, leaving: Iterable[tuple[ObservedContainer, str]]
             kind=ActionKind.REMOVE_CONTAINER,
             target=f"container:{container.name}",
             cause=cause,
+            anonymous_volumes=(
+                tuple(name for _, name in container.anonymous) if anonymous_volumes else ()
+            ),
             **fields_of(container),
         )
 

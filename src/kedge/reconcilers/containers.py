@@ -13,6 +13,7 @@ that is gone is done. Called by ``reconcilers.executor``.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from kedge import errors
 from kedge.planning.actions import Action
@@ -41,6 +42,7 @@ def create_container(engine: Engine, action: Action, *, desired: Desired) -> Non
         aliases=action.name not in desired.withheld,
         all_networks=engine.supports("1.44"),
     )
+    _inherit(engine, params.body, action.inherit)
     copied = copies.copies_of(spec, action.service or "")
     created = engine.create_container(params.name, params.body, platform=params.platform)
     try:
@@ -52,6 +54,31 @@ def create_container(engine: Engine, action: Action, *, desired: Desired) -> Non
         # a half-made container would be taken for a finished one by the next observe
         engine.remove_container(created, force=True)
         raise
+
+
+def _inherit(engine: Engine, body: dict[str, Any], inherit: tuple[tuple[str, str], ...]) -> None:
+    """Mount the anonymous volumes of the container this one replaces where it would get fresh
+    ones: the spec's anonymous volumes (``- /path``) and the image's ``VOLUME``s, as compose
+    does (so a database's data in its image's volume outlives a recreate)."""
+    if not inherit:
+        return
+    host = body["HostConfig"]
+    mounts: list[dict[str, Any]] = host.setdefault("Mounts", [])
+    fresh = {m["Target"]: m for m in mounts if m["Type"] == "volume" and not m.get("Source")}
+    taken = {m["Target"] for m in mounts} | set(host.get("Tmpfs") or {})
+    taken |= {bind.split(":")[1] for bind in host.get("Binds") or [] if ":" in bind}
+    declared: set[str] | None = None
+    for target, name in inherit:
+        if target in fresh:
+            fresh[target]["Source"] = name
+            continue
+        if target in taken:
+            continue
+        if declared is None:  # one image inspect, only when it is needed
+            image = engine.inspect_image(body["Image"]) or {}
+            declared = set((image.get("Config") or {}).get("Volumes") or {})
+        if target in declared:
+            mounts.append({"Type": "volume", "Source": name, "Target": target})
 
 
 def reveal_container(engine: Engine, name: str, *, desired: Desired, service: str) -> None:
@@ -96,12 +123,17 @@ def _leave_networks(engine: Engine, ref: str, *, desired: Desired, service: str)
 
 def remove_container(engine: Engine, action: Action, *, desired: Desired) -> None:
     try:
-        engine.remove_container(action.object_id or action.name, force=True)
+        engine.remove_container(
+            action.object_id or action.name, force=True, volumes=bool(action.anonymous_volumes)
+        )
     except errors.EngineNotFound:
         pass  # gone already: done
     except errors.EngineConflict as exc:
         if "already in progress" not in str(exc):  # else the daemon is removing it: done
             raise
+    for name in action.anonymous_volumes:  # Docker keeps those a recreate carried over
+        with contextlib.suppress(errors.EngineNotFound, errors.EngineConflict):
+            engine.remove_volume(name)
 
 
 def rename_container(engine: Engine, action: Action, *, desired: Desired) -> None:

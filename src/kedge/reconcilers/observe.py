@@ -114,6 +114,7 @@ def _container(
         labels=found,
         networks=tuple(facts["networks"]),
         volumes=tuple(facts["volumes"]),
+        anonymous=tuple((target, name) for target, name in facts["anonymous"]),
     )
 
 

@@ -43,6 +43,10 @@ Probe = Mapping[str, Sequence[str]]
 _EXIT = re.compile(r"^Exited \((-?\d+)\)")
 
 
+#: the name Docker gives an anonymous volume
+_ANONYMOUS = re.compile(r"[0-9a-f]{64}")
+
+
 def container_facts(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the planner reads of one entry of Docker's container list (None if not Kedge's)."""
     found = dict(summary.get("Labels") or {})
@@ -60,6 +64,11 @@ def container_facts(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "image_id": str(summary.get("ImageID") or ""),
         "networks": sorted((summary.get("NetworkSettings") or {}).get("Networks") or {}),
         "volumes": sorted(m["Name"] for m in mounts if m.get("Type") == "volume"),
+        "anonymous": sorted(
+            [str(m.get("Destination") or ""), str(m["Name"])]
+            for m in mounts
+            if m.get("Type") == "volume" and _ANONYMOUS.fullmatch(str(m.get("Name") or ""))
+        ),
     }
 
 

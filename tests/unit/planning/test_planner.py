@@ -15,7 +15,7 @@ import pytest
 
 from kedge.errors import PlanError
 from kedge.planning import planner
-from kedge.planning.actions import Plan, PlanOptions, PlanRefused
+from kedge.planning.actions import ActionKind, Plan, PlanOptions, PlanRefused
 from kedge.planning.observed import ObservedStack
 from kedge.specs import loader
 from kedge.specs.stack import StackSpec
@@ -997,3 +997,26 @@ def test_pull_policies_kedge_cannot_carry_out_fail_the_plan(policy: str, message
     text = edit(SHOP, ("image: shop:1.4", f"image: shop:1.4\n    pull_policy: {policy}"))
     with pytest.raises(PlanError, match=message):
         planner.plan(parse(text), nothing(text))
+
+
+ANONYMOUS_VOLUME = ("/var/lib/data", "a" * 64)
+
+
+def test_a_recreated_container_mounts_the_anonymous_volumes_of_the_one_it_replaces() -> None:
+    changed = edit(JOINED, ("image: busybox:1", "image: busybox:1\n    environment: {A: '1'}"))
+    before = apply(converged(JOINED), container("shop-vpn-1", anonymous=(ANONYMOUS_VOLUME,)))
+    plan = planner.plan(parse(changed), before)
+    created = {a.name: a.inherit for a in plan.actions if a.kind is ActionKind.CREATE_CONTAINER}
+    assert created == {"shop-vpn-1": (ANONYMOUS_VOLUME,), "shop-app-1": ()}
+
+
+def test_a_delete_with_volumes_removes_the_anonymous_ones_too() -> None:
+    before = apply(converged(JOINED), container("shop-vpn-1", anonymous=(ANONYMOUS_VOLUME,)))
+    for options, expected in ((PlanOptions(), ()), (PlanOptions(remove_volumes=True), ("a" * 64,))):
+        plan = planner.plan(None, before, options=options)
+        removing = {
+            a.name: a.anonymous_volumes
+            for a in plan.actions
+            if a.kind is ActionKind.REMOVE_CONTAINER
+        }
+        assert removing == {"shop-vpn-1": expected, "shop-app-1": ()}
