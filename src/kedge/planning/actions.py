@@ -20,6 +20,7 @@ What each kind asks of the executor (fields of ``Action``):
   ``remove_volume``: ``name``;
 - ``create_container``: ``service``, ``number``, ``name``, ``config_hash``; the container also
   carries ``kedge.container-number`` and ``kedge.depends-on`` (``desired.depends_on_label``);
+- ``resume_container``: ``object_id`` of a paused container, unpaused (Docker's word);
 - ``start_container``: ``object_id`` for an existing container, else ``name`` (one created
   earlier in the same plan); ``stop_container`` / ``remove_container``: ``object_id``;
   ``rename_container``: ``object_id`` and ``new_name``;
@@ -72,6 +73,7 @@ class ActionKind(StrEnum):
     REMOVE_VOLUME = "remove_volume"
     CREATE_CONTAINER = "create_container"
     START_CONTAINER = "start_container"
+    RESUME_CONTAINER = "resume_container"  # Docker's unpause
     STOP_CONTAINER = "stop_container"
     REMOVE_CONTAINER = "remove_container"
     RENAME_CONTAINER = "rename_container"

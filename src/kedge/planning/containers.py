@@ -172,6 +172,10 @@ def _plan_service(state: _Layer, service: DesiredService, kept: list[ObservedCon
             _recreate(state, service, container, cause=cause)
             state.recreated_services.add(service.name)
             starts = True
+        elif container.state == "paused":  # paused by hand: it serves nothing
+            _rename_back(state, service, container)
+            _on(state, K.RESUME_CONTAINER, container, START, cause="paused")
+            starts = True
         elif cause := _start_cause(container, service):
             _rename_back(state, service, container)
             _start(state, container, cause=cause)

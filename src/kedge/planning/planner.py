@@ -14,7 +14,8 @@ and the executor; it makes no Docker call and reads no clock. Rules (issue 4, *P
 - a container is recreated when its config hash differs, when its image tag now resolves to
   another image, or when it is dead; stop-first by default, start-first where the service
   asks and two copies can run at once (else the cause says why and it is stop-first);
-- a stopped container is started, unless it is a one-shot that exited 0;
+- a stopped container is started, unless it is a one-shot that exited 0; a paused one is
+  resumed (``docker compose up`` fails on it);
 - a dependent with ``restart: true`` is restarted when its dependency is recreated;
 - containers of services no longer desired are removed, dependents first.
 

@@ -26,6 +26,7 @@ __all__ = [
     "remove_container",
     "rename_container",
     "reveal_container",
+    "resume_container",
     "start_container",
     "stop_container",
 ]
@@ -95,6 +96,10 @@ def reveal_container(engine: Engine, name: str, *, desired: Desired, service: st
 
 def start_container(engine: Engine, action: Action, *, desired: Desired) -> None:
     engine.start_container(action.object_id or action.name)
+
+
+def resume_container(engine: Engine, action: Action, *, desired: Desired) -> None:
+    engine.unpause_container(action.object_id or action.name)
 
 
 def stop_container(engine: Engine, action: Action, *, desired: Desired) -> None:

@@ -203,6 +203,10 @@ class Engine:
         with _translated(f"start container {ref}"):
             self._api.start(ref)
 
+    def unpause_container(self, ref: str) -> None:
+        with _translated(f"unpause container {ref}"):
+            self._api.unpause(ref)
+
     def stop_container(self, ref: str, *, timeout: int | None = None) -> None:
         with _translated(f"stop container {ref}"):
             self._api.stop(ref, timeout=timeout)

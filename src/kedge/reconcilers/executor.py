@@ -57,6 +57,7 @@ _RECONCILERS = {
     K.REMOVE_VOLUME: volumes.remove_volume,
     K.CREATE_CONTAINER: containers.create_container,
     K.START_CONTAINER: containers.start_container,
+    K.RESUME_CONTAINER: containers.resume_container,
     K.STOP_CONTAINER: containers.stop_container,
     K.REMOVE_CONTAINER: containers.remove_container,
     K.RENAME_CONTAINER: containers.rename_container,

@@ -112,6 +112,10 @@ def _carry_out_one(docker: _Docker, action: Action) -> None:
             _create(docker, action)
         case K.START_CONTAINER:
             docker.put(docker.container(action), state="running", exit_code=None)
+        case K.RESUME_CONTAINER:
+            container = docker.container(action)
+            assert container.state == "paused", action.render()
+            docker.put(container, state="running")
         case K.STOP_CONTAINER:
             docker.put(docker.container(action), state="exited", exit_code=137)
         case K.REMOVE_CONTAINER:

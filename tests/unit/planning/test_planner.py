@@ -555,6 +555,14 @@ APPLY += [
         """,
         id="joined-network-namespace-recreated-with-its-service",
     ),
+    pytest.param(
+        JOINED,
+        lambda: apply(converged(JOINED), container("shop-vpn-1", state="paused")),
+        """
+        1  resume_container container:shop-vpn-1: paused
+        """,
+        id="paused-resumed",
+    ),
     # as compose, whose hash holds the donor's container id: the old container is gone, and
     # Docker would refuse to start (or restart) one that names it
     pytest.param(
