@@ -25,8 +25,8 @@ __all__ = [
     "create_container",
     "remove_container",
     "rename_container",
-    "reveal_container",
     "resume_container",
+    "reveal_container",
     "start_container",
     "stop_container",
 ]
