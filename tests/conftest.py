@@ -160,8 +160,11 @@ def remove_stack_objects(client: Any, stack: str, *, attempts: int = 10) -> None
     import docker
 
     flt = {"label": [f"kedge.stack={stack}"]}
+    anonymous: set[str] = set()  # a recreate carries them over, and then rm -v keeps them
     for attempt in range(attempts):
         for c in client.containers.list(all=True, filters=flt):
+            mounts = c.attrs.get("Mounts") or []
+            anonymous |= {m["Name"] for m in mounts if len(m.get("Name") or "") == 64}
             with contextlib.suppress(docker.errors.NotFound):
                 c.remove(force=True, v=True)
         left = []
@@ -184,3 +187,6 @@ def remove_stack_objects(client: Any, stack: str, *, attempts: int = 10) -> None
     for v in client.volumes.list(filters=flt):
         with contextlib.suppress(docker.errors.NotFound):
             v.remove(force=True)
+    for name in anonymous:
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.volumes.get(name).remove(force=True)

@@ -137,4 +137,4 @@ def test_the_image_runs_the_controller(
         print(container.logs().decode()[-5000:])
         raise
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and the image's /data volume
