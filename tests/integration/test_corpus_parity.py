@@ -34,7 +34,7 @@ from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
 from kedge.specs.stack import StackSpec
-from tests.compose_reference import compose_binary
+from tests.compose_reference import required_compose_binary
 from tests.conftest import TEST_IMAGE
 from tests.integration import parity
 
@@ -87,8 +87,7 @@ def test_kedge_creates_what_compose_creates(
     stand_ins: set[str],
     docker_client: Any,
 ):
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     sample = tmp_path / "sample"
     shutil.copytree((CORPUS / file).parent, sample)
     path = sample / Path(file).name
@@ -116,14 +115,7 @@ def test_kedge_creates_what_compose_creates(
     try:
         theirs = parity.snapshot(docker_client, parity.COMPOSE_LABEL, project)
     finally:
-        subprocess.run(
-            [binary, "-f", str(path), "-p", project, "down", "--volumes", "--timeout", "0"],
-            capture_output=True,
-            check=False,
-            cwd=sample,
-            env=env,
-        )
-        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
+        parity.compose_down(docker_client, binary, path, project)
 
     if created.returncode != 0:  # the daemon refused compose: it must refuse Kedge the same way
         refusal = created.stderr.strip().splitlines()[-1]

@@ -18,7 +18,7 @@ import pytest
 
 from kedge.errors import KedgeError
 from kedge.specs.commands import CommandStatus
-from tests.compose_reference import compose_binary
+from tests.compose_reference import required_compose_binary
 from tests.integration import parity
 from tests.integration.converge import Kedge
 
@@ -84,8 +84,7 @@ def render(case: str) -> str:
 def test_kedge_brings_up_and_down_what_compose_does(
     case: str, tmp_path: Path, stack_name: str, docker_client: Any
 ):
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     project = f"kc{uuid.uuid4().hex[:10]}"
     spec = tmp_path / "compose.yaml"
     spec.write_text(render(case).replace("STACK", project))

