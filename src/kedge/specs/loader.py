@@ -355,6 +355,4 @@ class _Context:
         )
 
     def record_sources(self, spec: StackSpec) -> StackSpec:
-        if self.project_dir is None:
-            return spec
-        return service_files.record_sources(spec, env=self.env)
+        return service_files.record_sources(spec, env=self.env, files=self.project_dir is not None)

@@ -116,25 +116,29 @@ def _read_env_file(path: Path, *, format: str | None, env: Mapping[str, str]) ->
     return values
 
 
-def record_sources(spec: StackSpec, *, env: Mapping[str, str]) -> StackSpec:
+def record_sources(spec: StackSpec, *, env: Mapping[str, str], files: bool = True) -> StackSpec:
     """Record the digests of the secret/config files and build contexts that exist, and of
     the values of secrets and configs read from variables of ``env`` that are set.
 
     A pass copies such a value from the environment of the process that carries it out
     (``reconcilers.copies``); recording its digest here puts it into the config hash, so a
-    changed value recreates the containers that use it (compose keeps them).
+    changed value recreates the containers that use it (compose keeps them). ``files``
+    False (a spec read from no folder, such as standard input) records the values only: its
+    paths resolve from no folder.
     """
     found: dict[str, str] = {}
     for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
         for key, obj in objects.items():
             if obj.file:
+                if not files:
+                    continue
                 value = digests.file_digest(Path(obj.file))
                 if value is not None:
                     found[f"{kind}.{key}"] = value
             elif obj.environment and env.get(obj.environment) is not None:
                 salt = f"{spec.name}/{kind}.{key}"
                 found[f"{kind}.{key}"] = digests.value_digest(env[obj.environment], salt=salt)
-    for name, service in spec.services.items():
+    for name, service in spec.services.items() if files else ():
         if service.build is not None and Path(service.build.context).is_absolute():
             value = digests.context_digest(Path(service.build.context))
             if value is not None:

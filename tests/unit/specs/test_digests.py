@@ -253,6 +253,24 @@ def test_a_secret_from_the_environment_is_in_the_config_hash_by_a_slow_digest(tm
     assert other.sources["secrets.token"] != recorded
 
 
+def test_a_spec_without_a_folder_still_records_its_secrets_from_the_environment():
+    # a spec sent on standard input (``kedge apply -f -``): no file to resolve paths from,
+    # but a variable's value is copied in all the same, so its rotation must recreate
+    first = loader.parse(SECRET_FROM_ENV, source="stdin", name="shop", env={"TOKEN": "abc"})
+    rotated = loader.parse(SECRET_FROM_ENV, source="stdin", name="shop", env={"TOKEN": "abd"})
+    assert first.sources["secrets.token"].startswith("scrypt:")
+    assert digests.config_hash(first, "web") != digests.config_hash(rotated, "web")
+
+
+def test_a_spec_without_a_folder_reads_no_file_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "token.txt").write_text("abc")
+    text = SECRET_FROM_ENV.replace("{environment: TOKEN}", "{file: ./token.txt}")
+    assert loader.parse(text, source="stdin", name="shop", env={}).sources == {}
+
+
 def test_an_unset_secret_variable_records_nothing(tmp_path: Path):
     assert "secrets.token" not in _loaded(tmp_path, {}).sources
 
