@@ -89,7 +89,7 @@ def run_command(
     store: Store,
     engine: Engine,
     echo: Echo | None = None,
-    parallel: int = 8,
+    parallel: int = executor.PARALLEL,
     retry: RetryPolicy | None = None,
 ) -> executor.Outcome:
     """Carry out one claimed command and finish it; raises its failure after recording it.

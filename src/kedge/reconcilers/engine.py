@@ -33,7 +33,7 @@ from docker.context import ContextAPI
 
 from kedge import errors
 
-__all__ = ["Engine", "EventStream"]
+__all__ = ["POOL", "Engine", "EventStream"]
 
 Body = Mapping[str, Any]
 Filters = Mapping[str, Sequence[str]]
@@ -123,10 +123,14 @@ class EventStream:
         self._api.close()
 
 
+#: the connections an engine keeps to the daemon, shared by the executor's threads
+POOL = 16
+
+
 class Engine:
     """One Docker daemon. Thread-safe: one connection pool shared by the executor's threads."""
 
-    def __init__(self, kwargs: Mapping[str, Any], *, timeout: int = 120, pool: int = 16) -> None:
+    def __init__(self, kwargs: Mapping[str, Any], *, timeout: int = 120, pool: int = POOL) -> None:
         self._kwargs = dict(kwargs)
         self._timeout = timeout
         self._count_lock = threading.Lock()
