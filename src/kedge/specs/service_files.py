@@ -130,16 +130,14 @@ def record_sources(spec: StackSpec, *, env: Mapping[str, str], files: bool = Tru
     for kind, objects in (("secrets", spec.secrets), ("configs", spec.configs)):
         for key, obj in objects.items():
             if obj.file:
-                if not files:
-                    continue
-                value = digests.file_digest(Path(obj.file))
+                value = digests.file_digest(Path(obj.file)) if files else None
                 if value is not None:
                     found[f"{kind}.{key}"] = value
             elif obj.environment and env.get(obj.environment) is not None:
                 salt = f"{spec.name}/{kind}.{key}"
                 found[f"{kind}.{key}"] = digests.value_digest(env[obj.environment], salt=salt)
-    for name, service in spec.services.items() if files else ():
-        if service.build is not None and Path(service.build.context).is_absolute():
+    for name, service in spec.services.items():
+        if files and service.build is not None and Path(service.build.context).is_absolute():
             value = digests.context_digest(Path(service.build.context))
             if value is not None:
                 found[f"build.{name}"] = value
