@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from kedge import errors
-from kedge.reconcilers import observe
+from kedge.planning.actions import Action, ActionKind
+from kedge.reconcilers import networks, observe
+from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.reconcilers.health import HealthWatch
 from kedge.specs import labels
@@ -49,6 +52,31 @@ def test_errors_are_translated_at_the_adapter(engine: Engine, test_image: str, s
     with pytest.raises(errors.EngineRejected):
         engine.create_container(f"{stack_name}-bad-1", {"Image": test_image, "Cmd": 42})
     assert engine.inspect_image(f"{stack_name}/missing:1") is None
+
+
+def test_a_network_a_running_container_holds_is_refused_at_once_naming_it(
+    engine: Engine, test_image: str, stack_name: str
+):
+    # Docker answers 403 "has active endpoints": a conflict, not a bad request
+    network = f"{stack_name}_back"
+    engine.create_network(network, {"Labels": {labels.MANAGED: "true", labels.STACK: stack_name}})
+    name = f"{stack_name}-web-1"
+    host = {"NetworkMode": network}
+    engine.start_container(
+        _create(engine, name, image=test_image, labels_=_labels(stack_name, "web"), HostConfig=host)
+    )
+    with pytest.raises(errors.EngineConflict, match="has active endpoints"):
+        engine.remove_network(network)
+    action = Action(
+        kind=ActionKind.REMOVE_NETWORK, target=f"network:{network}", cause="t", name=network
+    )
+    started = time.monotonic()
+    with pytest.raises(errors.EngineConflict, match=rf"active endpoints \(attached: {name}\)"):
+        networks.remove_network(engine, action, desired=Desired(stack_name))
+    assert time.monotonic() - started < networks.PATIENCE  # no waiting for a live container
+    engine.remove_container(name, force=True)
+    networks.remove_network(engine, action, desired=Desired(stack_name))
+    assert not engine.list_networks({"name": [network]})
 
 
 def test_an_unreachable_daemon_is_unavailable():

@@ -38,7 +38,14 @@ __all__ = ["POOL", "Engine", "EventStream"]
 Body = Mapping[str, Any]
 Filters = Mapping[str, Sequence[str]]
 
-_CONFLICT_WORDS = ("already in use", "already exists", "already allocated", "is in use")
+#: conflicts the daemon answers with another status (a network "has active endpoints": 403)
+_CONFLICT_WORDS = (
+    "already in use",
+    "already exists",
+    "already allocated",
+    "is in use",
+    "has active endpoints",
+)
 
 
 @contextlib.contextmanager

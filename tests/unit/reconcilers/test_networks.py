@@ -1,0 +1,110 @@
+"""Removing a network while the daemon still counts endpoints on it ("has active endpoints").
+
+A real daemon gives this only now and then — after a delete of many containers on a busy
+daemon (seen with 20.10 and 50 containers) — so a small fake engine plays it here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kedge import errors
+from kedge.planning.actions import Action, ActionKind
+from kedge.reconcilers import networks
+from kedge.reconcilers.desired import Desired
+
+ACTION = Action(
+    kind=ActionKind.REMOVE_NETWORK, target="network:shop_back", cause="t", name="shop_back"
+)
+DESIRED = Desired("shop")
+
+
+class LaggingEngine:
+    """Refuses ``lag`` removals of the network, and any while an endpoint is attached."""
+
+    def __init__(
+        self,
+        *,
+        lag: int = 0,
+        attached: dict[str, str] | None = None,
+        live: frozenset[str] = frozenset(),
+    ) -> None:
+        self.lag = lag
+        self.attached = dict(attached or {})  # container id -> endpoint name
+        self.live = live
+        self.tries = 0
+        self.removed = False
+        self.disconnected: list[str] = []
+
+    def remove_network(self, ref: str) -> None:
+        self.tries += 1
+        if self.lag > 0 or self.attached:
+            self.lag -= 1
+            raise errors.EngineConflict(
+                f"remove network {ref}: error while removing network: network {ref} id 72fc"
+                " has active endpoints"
+            )
+        self.removed = True
+
+    def inspect_network(self, ref: str) -> dict[str, Any]:
+        return {"Containers": {c: {"Name": name} for c, name in self.attached.items()}}
+
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        if ref not in self.live:
+            raise errors.EngineNotFound(f"inspect container {ref}: no such container")
+        return {"State": {"Status": "running"}}
+
+    def disconnect_network(self, ref: str, container: str, *, force: bool) -> None:
+        assert force
+        self.disconnected.append(container)
+        del self.attached[container]
+
+
+@pytest.fixture(autouse=True)
+def quick_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(networks, "_SETTLE", (0.001, 0.004))
+
+
+def remove(engine: LaggingEngine) -> None:
+    networks.remove_network(engine, ACTION, desired=DESIRED)  # type: ignore[arg-type]
+
+
+def test_a_network_is_removed_once_the_daemon_frees_its_endpoints() -> None:
+    engine = LaggingEngine(lag=12)  # past the four tries (1.5 s) that once gave up
+    remove(engine)
+    assert engine.removed
+    assert engine.tries == 13
+
+
+def test_the_endpoint_of_a_removed_container_is_disconnected_at_once() -> None:
+    engine = LaggingEngine(attached={"c0ffee": "shop-web-1"})
+    remove(engine)
+    assert engine.disconnected == ["c0ffee"]
+    assert engine.removed
+    assert engine.tries == 2
+
+
+def test_a_container_still_attached_fails_at_once_naming_it() -> None:
+    engine = LaggingEngine(
+        attached={"c0ffee": "intruder", "dead": "shop-web-1"}, live=frozenset({"c0ffee"})
+    )
+    with pytest.raises(errors.EngineConflict, match=r"active endpoints \(attached: intruder\)"):
+        remove(engine)
+    assert engine.tries == 1
+    assert not engine.removed
+    assert engine.disconnected == ["dead"]  # the gone one's endpoint is freed all the same
+
+
+def test_a_daemon_that_never_frees_the_endpoints_fails_after_the_patience(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(networks, "PATIENCE", 0.05)
+    engine = LaggingEngine(lag=10_000)
+    with pytest.raises(errors.EngineConflict, match="has active endpoints") as failed:
+        remove(engine)
+    assert "no container is attached" in str(failed.value)
+    assert "restarting dockerd frees the network" in str(failed.value)
+    assert not engine.removed
+    assert 2 < engine.tries < 10_000
