@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from kedge import errors
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
-from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
 
 __all__ = ["controller", "parse_addr"]
@@ -63,7 +63,7 @@ def controller(
     settings = ControllerSettings(workers=workers, resync=resync, prune=prune)
     registry = CollectorRegistry()
     try:
-        engine = Engine.from_env()
+        engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest
         engine.ping()
     except errors.EngineError as exc:
         typer.echo(f"kedge controller: Docker is not reachable: {exc}", err=True)

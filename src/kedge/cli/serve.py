@@ -28,7 +28,7 @@ from kedge.api.app import create_app
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
-from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
 
 __all__ = ["parse_addr", "serve"]
@@ -79,7 +79,7 @@ def serve(
     if specs is not None:
         specs.mkdir(parents=True, exist_ok=True)
     try:
-        engine = Engine.from_env()
+        engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest
         engine.ping()
     except errors.EngineError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -147,7 +147,7 @@ class Engine:
         self._kwargs["version"] = self.version  # later connections need no negotiation
 
     @classmethod
-    def from_env(cls, *, timeout: int = 120) -> Engine:
+    def from_env(cls, *, timeout: int = 120, pool: int = POOL) -> Engine:
         """Connect as the docker CLI would: to ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY`` and
         ``DOCKER_CERT_PATH``), else to the context ``DOCKER_CONTEXT`` or ``docker context use``
         names, else to the local socket; an ``ssh://`` host through the ``ssh`` command."""
@@ -159,7 +159,7 @@ class Engine:
         if str(kwargs.get("base_url", "")).startswith("ssh://"):
             kwargs["use_ssh_client"] = True
         kwargs["version"] = os.environ.get("DOCKER_API_VERSION") or "auto"
-        return cls(kwargs, timeout=timeout)
+        return cls(kwargs, timeout=timeout, pool=pool)
 
     def _connect(self, *, pool: int) -> docker.APIClient:
         with _translated("connect to Docker"):
