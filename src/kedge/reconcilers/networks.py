@@ -52,7 +52,7 @@ def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
         except errors.EngineConflict as exc:
             if "active endpoints" not in str(exc):
                 raise
-            live, freed = _detach_removed(engine, ref)
+            live = _detach_removed(engine, ref)
             if live:  # not Kedge's to take away: say whose
                 raise errors.EngineConflict(f"{exc} (attached: {', '.join(live)})") from exc
             if time.monotonic() >= deadline:
@@ -61,21 +61,20 @@ def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
                     " endpoints (moby/moby#42119); restarting dockerd frees the network, and"
                     " the next pass removes it"
                 ) from exc
-            if not freed:  # the daemon may still be freeing a removed container's endpoint
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 2, longest)
+            # the daemon may still be freeing a removed container's endpoint
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, longest)
         else:
             return
 
 
-def _detach_removed(engine: Engine, ref: str) -> tuple[list[str], bool]:
-    """Force-disconnect the endpoints of containers that are gone. Returns the names of the
-    attached containers that exist (and are not being removed), and whether any endpoint was
-    disconnected."""
+def _detach_removed(engine: Engine, ref: str) -> list[str]:
+    """Force-disconnect the endpoints of containers that are gone; the names of the attached
+    containers that exist (and are not being removed)."""
     try:
         attached = engine.inspect_network(ref).get("Containers") or {}
     except errors.EngineNotFound:
-        return [], True
+        return []
     live, stale = [], []
     for container, endpoint in sorted(attached.items()):
         try:
@@ -88,4 +87,4 @@ def _detach_removed(engine: Engine, ref: str) -> tuple[list[str], bool]:
     for container in stale:
         with contextlib.suppress(errors.EngineNotFound):
             engine.disconnect_network(ref, container, force=True)
-    return live, bool(stale)
+    return live

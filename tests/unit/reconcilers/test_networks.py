@@ -1,7 +1,9 @@
 """Removing a network while the daemon still counts endpoints on it ("has active endpoints").
 
-A real daemon gives this only now and then — after a delete of many containers on a busy
-daemon (seen with 20.10 and 50 containers) — so a small fake engine plays it here.
+A real daemon lags like this only now and then — after a delete of many containers on a busy
+daemon (seen with 20.10 and 50 containers) — so a small fake engine plays it here. A running
+container holding the network, which a real daemon gives on demand, is tested against it in
+``tests/integration/test_engine.py``.
 """
 
 from __future__ import annotations
