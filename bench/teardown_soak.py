@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from converge_bench import ensure_image, render_stack  # noqa: E402
 
 KEDGE = [sys.executable, "-m", "kedge"]
+_NETWORK = re.compile(r"network:(\S+)")
 _REMOVED = re.compile(r"remove_network network:\S+ done in ([0-9.]+) s")
 
 
@@ -56,8 +57,14 @@ def daemon_answers(within: float) -> float | None:
 
 
 def last_error(output: str) -> str:
+    """The last error line of a run's output, shortened."""
     lines = [line for line in output.splitlines() if line.startswith("error:")]
-    return (lines[-1] if lines else output.strip().splitlines()[-1:] or [""])[0][:100]
+    lines = lines or output.strip().splitlines() or [""]
+    text = lines[-1].removeprefix("error: ")
+    if "lost count" in text:  # moby/moby#42119: only a restart of dockerd frees the network
+        found = _NETWORK.search(text)
+        return f"{found.group(1) if found else 'a network'}: daemon lost count (moby#42119)"
+    return text[:140]
 
 
 def main() -> int:
