@@ -11,7 +11,7 @@ from kedge import errors
 from kedge.planning.actions import Action, ActionKind
 from kedge.reconcilers import networks, observe
 from kedge.reconcilers.desired import Desired
-from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.engine import Deadlines, Engine
 from kedge.reconcilers.health import HealthWatch
 from kedge.specs import labels
 
@@ -81,7 +81,10 @@ def test_a_network_a_running_container_holds_is_refused_at_once_naming_it(
 
 def test_an_unreachable_daemon_is_unavailable():
     with pytest.raises(errors.EngineUnavailable):
-        Engine({"base_url": "unix:///nonexistent/docker.sock", "version": "1.41"}, timeout=2).ping()
+        Engine(
+            {"base_url": "unix:///nonexistent/docker.sock", "version": "1.41"},
+            deadlines=Deadlines(read=2),
+        ).ping()
 
 
 def test_observe_finds_the_stack_by_label_in_constant_calls(
@@ -216,7 +219,7 @@ def test_a_docker_context_is_followed_as_the_docker_cli_does(
     docker_config: Any, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("DOCKER_CONTEXT", "via-link")
-    engine = Engine.from_env(timeout=5)
+    engine = Engine.from_env(deadlines=Deadlines(read=5))
     try:
         engine.ping()  # through the symlink: "nowhere" below shows the context is what counts
     finally:
@@ -224,17 +227,17 @@ def test_a_docker_context_is_followed_as_the_docker_cli_does(
 
     monkeypatch.setenv("DOCKER_CONTEXT", "nowhere")
     with pytest.raises(errors.EngineUnavailable):
-        Engine.from_env(timeout=5)
+        Engine.from_env(deadlines=Deadlines(read=5))
 
     monkeypatch.setenv("DOCKER_CONTEXT", "no-such-context")
     with pytest.raises(errors.EngineUnavailable, match="'no-such-context' does not exist"):
-        Engine.from_env(timeout=5)
+        Engine.from_env(deadlines=Deadlines(read=5))
 
     # docker context use nowhere: the config file's current context, unless DOCKER_CONTEXT
     # or DOCKER_HOST says otherwise
     monkeypatch.delenv("DOCKER_CONTEXT")
     (docker_config / "config.json").write_text('{"currentContext": "nowhere"}')
     with pytest.raises(errors.EngineUnavailable):
-        Engine.from_env(timeout=5)
+        Engine.from_env(deadlines=Deadlines(read=5))
     monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
-    Engine.from_env(timeout=5).close()
+    Engine.from_env(deadlines=Deadlines(read=5)).close()

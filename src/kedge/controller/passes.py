@@ -4,8 +4,9 @@
 reads its desired version from the store, observes the stack through Kedge's labels, plans
 with the pure planner, records the plan, carries it out and finishes the command DONE,
 FAILED or CANCELLED, logging each action and its outcome to the command's log. A failure is
-recorded and raised again for the caller to report. ``plan_stack`` is the first half, for
-``kedge plan`` and dry runs.
+recorded and raised again for the caller to report. What a running pass waits for goes to
+``echo`` alone (the CLI prints it; the log keeps each action's start and end). ``plan_stack``
+is the first half, for ``kedge plan`` and dry runs.
 
 Callers: the local CLI verbs (``kedge up``/``down``/``rollback``) and the controller's worker.
 """
@@ -119,6 +120,7 @@ def run_command(
             is_cancelled=pass_.is_cancelled,
             parallel=parallel,
             settle=bool(command.options.get("wait", False)),
+            progress=pass_.say,
         )
     except errors.CancelledError as exc:
         pass_.finish(CommandStatus.CANCELLED, error=str(exc))
@@ -184,6 +186,11 @@ class _Pass:
         )
         if self.echo is not None:
             self.echo(level, message)
+
+    def say(self, message: str) -> None:
+        """Progress for whoever watches (``kedge up``/``down``), not kept in the log."""
+        if self.echo is not None:
+            self.echo("info", message)
 
     def is_cancelled(self) -> bool:
         if time.monotonic() - self.checked < CANCEL_CHECK_EVERY:

@@ -14,12 +14,19 @@ events stream), and the composition roots that make an ``Engine.from_env()``.
 The low-level ``docker.APIClient`` is used on purpose: the high-level ``containers.list()``
 inspects every container it lists, which would make observing a stack cost one call per
 container. Every HTTP response is counted (``api_calls``) so benches can report API calls.
+
+Every call has a deadline of its kind (``reconcilers.deadlines``): ``_Client`` gives each
+request the deadline of the call in progress on its thread, in place of docker-py's one
+timeout for all (and of the none it gives pulls, builds and streams), and ``_translated``
+turns a call past its deadline into ``EngineUnavailable`` naming the call and the wait.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -29,11 +36,13 @@ import docker.context.config as docker_context_config
 import docker.errors
 import docker.utils
 import requests
+import urllib3.exceptions
 from docker.context import ContextAPI
 
 from kedge import errors
+from kedge.reconcilers.deadlines import Deadlines, stopped_answering
 
-__all__ = ["POOL", "Engine", "EventStream"]
+__all__ = ["POOL", "Deadlines", "Engine", "EventStream"]
 
 Body = Mapping[str, Any]
 Filters = Mapping[str, Sequence[str]]
@@ -48,9 +57,33 @@ _CONFLICT_WORDS = (
 )
 
 
+#: the deadline of the call in progress on each thread (``_Client`` reads it)
+_calling = threading.local()
+
+_TIMEOUTS = (
+    requests.exceptions.Timeout,
+    urllib3.exceptions.TimeoutError,
+    socket.timeout,  # TimeoutError: a stream's socket read
+)
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    """Whether a call failed because its deadline passed (docker-py and requests wrap it)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, _TIMEOUTS) or "timed out" in str(exc).lower():
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 @contextlib.contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Turn docker-py and transport errors into Kedge's engine errors (the one boundary)."""
+def _translated(what: str, deadline: float | None = None) -> Iterator[None]:
+    """Turn docker-py and transport errors into Kedge's engine errors (the one boundary);
+    with ``deadline``, every request of the block waits at most that long for an answer."""
+    outer = getattr(_calling, "deadline", None)
+    if deadline is not None:
+        _calling.deadline = deadline
     try:
         yield
     except docker.errors.NotFound as exc:
@@ -59,10 +92,17 @@ def _translated(what: str) -> Iterator[None]:
         raise errors.EngineRejected(f"{what}: {exc.msg}") from exc
     except docker.errors.APIError as exc:
         raise _mapped_api_error(what, exc) from exc
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise errors.EngineUnavailable(f"{what}: the Docker daemon does not answer: {exc}") from exc
-    except docker.errors.DockerException as exc:
+    except (*_TIMEOUTS, requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
+        if _is_timeout(exc):
+            waited = deadline if deadline is not None else outer
+            raise stopped_answering(what, float(waited or 0)) from exc
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            raise errors.EngineUnavailable(
+                f"{what}: the Docker daemon does not answer: {exc}"
+            ) from exc
         raise errors.EngineUnavailable(f"{what}: {exc}") from exc
+    finally:
+        _calling.deadline = outer
 
 
 def _context_kwargs(name: str | None) -> dict[str, Any]:
@@ -130,6 +170,23 @@ class EventStream:
         self._api.close()
 
 
+class _Client(docker.APIClient):
+    """docker-py's client, whose requests wait the deadline of the call in progress.
+
+    docker-py gives every request one timeout, adds the stop timeout to it for a stop, and
+    none at all to pulls, builds and streams; here each request waits at most the deadline
+    ``_translated`` set for its call (and the client's own timeout outside of any call).
+    """
+
+    def _set_request_timeout(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        deadline = getattr(_calling, "deadline", None)
+        kwargs["timeout"] = deadline if deadline is not None else self.timeout
+        return kwargs
+
+
+#: how long Docker waits for a container to stop when it sets no ``StopTimeout``
+_DOCKER_STOP_TIMEOUT = 10
+
 #: the connections an engine keeps to the daemon, shared by the executor's threads
 POOL = 16
 
@@ -137,9 +194,11 @@ POOL = 16
 class Engine:
     """One Docker daemon. Thread-safe: one connection pool shared by the executor's threads."""
 
-    def __init__(self, kwargs: Mapping[str, Any], *, timeout: int = 120, pool: int = POOL) -> None:
+    def __init__(
+        self, kwargs: Mapping[str, Any], *, deadlines: Deadlines | None = None, pool: int = POOL
+    ) -> None:
         self._kwargs = dict(kwargs)
-        self._timeout = timeout
+        self.deadlines = deadlines or Deadlines()
         self._count_lock = threading.Lock()
         self._calls = 0
         self._api = self._connect(pool=pool)
@@ -147,10 +206,12 @@ class Engine:
         self._kwargs["version"] = self.version  # later connections need no negotiation
 
     @classmethod
-    def from_env(cls, *, timeout: int = 120, pool: int = POOL) -> Engine:
+    def from_env(cls, *, deadlines: Deadlines | None = None, pool: int = POOL) -> Engine:
         """Connect as the docker CLI would: to ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY`` and
         ``DOCKER_CERT_PATH``), else to the context ``DOCKER_CONTEXT`` or ``docker context use``
-        names, else to the local socket; an ``ssh://`` host through the ``ssh`` command."""
+        names, else to the local socket; an ``ssh://`` host through the ``ssh`` command.
+        ``deadlines`` default to ``Deadlines.from_env()`` (``KEDGE_DEADLINE_*``)."""
+        deadlines = deadlines or Deadlines.from_env()
         with _translated("connect to Docker"):
             if os.environ.get("DOCKER_HOST"):
                 kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
@@ -159,11 +220,12 @@ class Engine:
         if str(kwargs.get("base_url", "")).startswith("ssh://"):
             kwargs["use_ssh_client"] = True
         kwargs["version"] = os.environ.get("DOCKER_API_VERSION") or "auto"
-        return cls(kwargs, timeout=timeout, pool=pool)
+        return cls(kwargs, deadlines=deadlines, pool=pool)
 
     def _connect(self, *, pool: int) -> docker.APIClient:
-        with _translated("connect to Docker"):
-            api = docker.APIClient(timeout=self._timeout, max_pool_size=pool, **self._kwargs)
+        read = self.deadlines.read
+        with _translated("connect to Docker (the API version)", read):
+            api = _Client(timeout=math.ceil(read), max_pool_size=pool, **self._kwargs)
         api.hooks["response"].append(self._count)
         if self._kwargs.get("version") == "auto":
             self._calls += 1  # the version negotiation happened before the hook
@@ -187,23 +249,23 @@ class Engine:
         self._api.close()
 
     def ping(self) -> None:
-        with _translated("ping"):
+        with _translated("ping", self.deadlines.read):
             self._api.ping()
 
     # -- containers -------------------------------------------------------------------------
 
     def list_containers(self, filters: Filters) -> list[dict[str, Any]]:
         """Summaries of every container (running or not) that matches the filters."""
-        with _translated("list containers"):
+        with _translated("list containers", self.deadlines.read):
             return list(self._api.containers(all=True, filters=dict(filters)))
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
-        with _translated(f"inspect container {ref}"):
+        with _translated(f"inspect container {ref}", self.deadlines.read):
             return dict(self._api.inspect_container(ref))
 
     def create_container(self, name: str, body: Body, *, platform: str | None = None) -> str:
         """Create a container from a full Engine API create body; returns its id."""
-        with _translated(f"create container {name}"):
+        with _translated(f"create container {name}", self.deadlines.write):
             return str(
                 self._api.create_container_from_config(  # type: ignore[no-untyped-call]
                     dict(body), name=name, platform=platform
@@ -211,33 +273,42 @@ class Engine:
             )
 
     def start_container(self, ref: str) -> None:
-        with _translated(f"start container {ref}"):
+        with _translated(f"start container {ref}", self.deadlines.write):
             self._api.start(ref)
 
     def unpause_container(self, ref: str) -> None:
-        with _translated(f"unpause container {ref}"):
+        with _translated(f"unpause container {ref}", self.deadlines.write):
             self._api.unpause(ref)
 
     def stop_container(self, ref: str, *, timeout: int | None = None) -> None:
-        with _translated(f"stop container {ref}"):
+        """Stop a container, waiting up to ``timeout`` (else its own ``StopTimeout``, which
+        one inspect reads) before Docker kills it; the call's deadline is that plus a margin."""
+        if timeout is None:
+            config = self.inspect_container(ref).get("Config") or {}
+            found = config.get("StopTimeout")
+            timeout = _DOCKER_STOP_TIMEOUT if found is None else int(found)
+        deadline = max(timeout, 0) + self.deadlines.stop
+        with _translated(f"stop container {ref} (stop timeout {timeout} s)", deadline):
             self._api.stop(ref, timeout=timeout)
 
     def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
-        with _translated(f"remove container {ref}"):
+        with _translated(f"remove container {ref}", self.deadlines.write):
             self._api.remove_container(ref, v=volumes, force=force)
 
     def rename_container(self, ref: str, name: str) -> None:
-        with _translated(f"rename container {ref} to {name}"):
+        with _translated(f"rename container {ref} to {name}", self.deadlines.write):
             self._api.rename(ref, name)
 
     def put_archive(self, container: str, path: str, archive: bytes) -> None:
         """Extract a tar archive into a container (created or running) at ``path``."""
-        with _translated(f"copy files into container {container}"):
+        with _translated(f"copy files into container {container}", self.deadlines.write):
             self._api.put_archive(container, path, archive)
 
     def connect_network(self, network: str, container: str, *, endpoint: Body) -> None:
         """Attach a container to a network with an Engine API ``EndpointSettings`` body."""
-        with _translated(f"connect container {container} to network {network}"):
+        with _translated(
+            f"connect container {container} to network {network}", self.deadlines.write
+        ):
             self._api.connect_container_to_network(
                 container,
                 network,
@@ -251,18 +322,20 @@ class Engine:
             )
 
     def disconnect_network(self, network: str, container: str, *, force: bool = False) -> None:
-        with _translated(f"disconnect container {container} from network {network}"):
+        with _translated(
+            f"disconnect container {container} from network {network}", self.deadlines.write
+        ):
             self._api.disconnect_container_from_network(container, network, force=force)
 
     # -- networks and volumes ---------------------------------------------------------------
 
     def list_networks(self, filters: Filters) -> list[dict[str, Any]]:
-        with _translated("list networks"):
+        with _translated("list networks", self.deadlines.read):
             return list(self._api.networks(filters=dict(filters)))
 
     def create_network(self, name: str, body: Body) -> str:
         """Create a network from an Engine API ``NetworkCreateRequest`` body; returns its id."""
-        with _translated(f"create network {name}"):
+        with _translated(f"create network {name}", self.deadlines.write):
             created = self._api.create_network(
                 name,
                 driver=body.get("Driver"),
@@ -276,19 +349,19 @@ class Engine:
             return str(created["Id"])
 
     def inspect_network(self, ref: str) -> dict[str, Any]:
-        with _translated(f"inspect network {ref}"):
+        with _translated(f"inspect network {ref}", self.deadlines.read):
             return dict(self._api.inspect_network(ref))
 
     def remove_network(self, ref: str) -> None:
-        with _translated(f"remove network {ref}"):
+        with _translated(f"remove network {ref}", self.deadlines.write):
             self._api.remove_network(ref)
 
     def list_volumes(self, filters: Filters) -> list[dict[str, Any]]:
-        with _translated("list volumes"):
+        with _translated("list volumes", self.deadlines.read):
             return list(self._api.volumes(filters=dict(filters)).get("Volumes") or [])
 
     def create_volume(self, name: str, body: Body) -> None:
-        with _translated(f"create volume {name}"):
+        with _translated(f"create volume {name}", self.deadlines.write):
             self._api.create_volume(
                 name,
                 driver=body.get("Driver"),
@@ -297,20 +370,20 @@ class Engine:
             )
 
     def remove_volume(self, name: str) -> None:
-        with _translated(f"remove volume {name}"):
+        with _translated(f"remove volume {name}", self.deadlines.write):
             self._api.remove_volume(name)
 
     # -- images -----------------------------------------------------------------------------
 
     def list_images(self) -> list[dict[str, Any]]:
         """Summaries of every local image (one call), to resolve tags to image ids."""
-        with _translated("list images"):
+        with _translated("list images", self.deadlines.read):
             return list(self._api.images())
 
     def inspect_image(self, ref: str) -> dict[str, Any] | None:
         """The image's inspect body, or None when no local image has that reference."""
         try:
-            with _translated(f"inspect image {ref}"):
+            with _translated(f"inspect image {ref}", self.deadlines.read):
                 return dict(self._api.inspect_image(ref))  # type: ignore[no-untyped-call]
         except errors.EngineNotFound:
             return None
@@ -333,7 +406,7 @@ class Engine:
         isolation: str | None = None,
     ) -> str:
         """Build an image from a context folder (classic builder); returns the image id."""
-        with _translated(f"build image {tag} from {context}"):
+        with _translated(f"build image {tag} from {context}", self.deadlines.image):
             stream = self._api.build(
                 path=context,
                 tag=tag,
@@ -363,14 +436,14 @@ class Engine:
     def pull_image(self, ref: str) -> None:
         """Pull an image from its registry."""
         repository, tag = _split_reference(ref)
-        with _translated(f"pull image {ref}"):
+        with _translated(f"pull image {ref}", self.deadlines.image):
             for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in chunk:
                     raise errors.EngineRejected(f"pull image {ref}: {chunk['error']}")
 
     def tag_image(self, image: str, ref: str) -> None:
         repository, tag = _split_reference(ref)
-        with _translated(f"tag image {image} as {ref}"):
+        with _translated(f"tag image {image} as {ref}", self.deadlines.write):
             self._api.tag(image, repository, tag=tag)
 
     # -- events -----------------------------------------------------------------------------
@@ -382,10 +455,19 @@ class Engine:
         from then on, which closes the gap between the daemon answering and it subscribing.
         """
         api = self._connect(pool=1)
-        with _translated("subscribe to events"):
-            stream = api.events(
-                since=None if since is None else int(since), filters=dict(filters), decode=True
-            )
+        try:
+            with _translated("subscribe to events", self.deadlines.read):
+                stream = api.events(
+                    since=None if since is None else int(since), filters=dict(filters), decode=True
+                )
+                # the daemon answered: from now on the stream may be quiet for as long as
+                # nothing happens, so its reads wait without a deadline
+                api._disable_socket_timeout(  # type: ignore[attr-defined]
+                    api._get_raw_response_socket(stream._response)  # type: ignore[attr-defined]
+                )
+        except errors.EngineError:
+            api.close()
+            raise
         return EventStream(api, stream)
 
     # -- logs (added for the API's `kedge logs`) --------------------------------------------
@@ -397,7 +479,9 @@ class Engine:
         keeps the stream open, on a connection of its own, until the container stops."""
         api = self._connect(pool=1) if follow else self._api
         try:
-            with _translated(f"logs of container {ref}"):
+            # a followed stream waits for new output without end: its opening has the
+            # deadline, and docker-py lifts it from the stream's socket once it answers
+            with _translated(f"logs of container {ref}", self.deadlines.read):
                 found = api.logs(
                     ref,
                     stream=True,

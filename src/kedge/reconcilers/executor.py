@@ -19,15 +19,20 @@ start-first), up to the service's ``x-kedge.health_timeout`` (120 s by default).
 
 The executor does not know the store: it reports each action and its outcome to the ``log``
 callback, and returns an ``Outcome`` or raises the first failure with the action's target
-and cause. Callers: ``controller.passes.run_command`` and the local CLI verbs through it.
+and cause. While a wave runs, the actions that have taken longer than ``QUIET`` seconds are
+reported to the ``progress`` callback ("waiting for shop-web-1 to stop (12 s)"), again every
+``REPEAT`` seconds, so that nobody watches a silent pass; fast passes report nothing.
+Callers: ``controller.passes.run_command`` and the local CLI verbs through it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, field
 
 from kedge import errors
@@ -53,6 +58,13 @@ DEFAULT_HEALTH_TIMEOUT = 120.0
 
 #: ``log(level, message)``: one call when an action starts, one with its outcome
 Log = Callable[[str, str], None]
+
+#: ``progress(message)``: what a wave is still waiting for
+Progress = Callable[[str], None]
+
+#: an action running longer than this is reported as waited for, then every ``REPEAT`` s
+QUIET = 3.0
+REPEAT = 10.0
 
 K = ActionKind
 _RECONCILERS = {
@@ -92,6 +104,10 @@ def _never() -> bool:
     return False
 
 
+def _silent(message: str) -> None:
+    """The default progress: say nothing."""
+
+
 def execute(
     engine: Engine,
     plan: Plan,
@@ -101,6 +117,7 @@ def execute(
     is_cancelled: Callable[[], bool] = _never,
     parallel: int = PARALLEL,
     settle: bool = False,
+    progress: Progress = _silent,
 ) -> Outcome:
     """Carry out ``plan``; raise the first failure (a ``KedgeError``) with its action's cause.
 
@@ -120,6 +137,7 @@ def execute(
     )
     watch = HealthWatch(engine, plan.stack) if gated else None
     run = _Run(engine, desired=desired, log=log, is_cancelled=is_cancelled, watch=watch)
+    run.progress = progress
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             for wave in plan.waves():
@@ -150,20 +168,51 @@ class _Run:
         self.is_cancelled = is_cancelled
         self.watch = watch
         self.warnings: list[str] = []
+        self.progress: Progress = _silent
+        self.running: dict[int, tuple[Action, float]] = {}  # by id(action): since when
+        self.lock = threading.Lock()
+        self.reported = 0.0  # when progress was last reported
 
     def wave(self, pool: ThreadPoolExecutor, wave: Sequence[Action]) -> None:
         """Run the actions of one wave in parallel; raise the first failure once all ended."""
         futures = [pool.submit(self.act, action) for action in wave]
+        pending: set[Future[None]] = set(futures)
+        while pending:
+            pending = wait_for_any(pending, timeout=1.0).not_done
+            if pending:
+                self.report_waiting()
         failures = [f.exception() for f in futures]
         for failure in failures:
             if failure is not None:
                 raise failure
+
+    def report_waiting(self) -> None:
+        """Say what the wave waits for: the actions running longer than ``QUIET`` seconds."""
+        now = time.monotonic()
+        with self.lock:
+            slow = [(a, now - t) for a, t in self.running.values() if now - t >= QUIET]
+        if not slow or now - self.reported < REPEAT:
+            return
+        self.reported = now
+        for line in render_waiting(slow):
+            self.progress(line)
 
     def act(self, action: Action) -> None:
         if self.is_cancelled():
             raise errors.CancelledError(f"cancelled before {action.kind.value} {action.target}")
         self.log("info", f"{action.kind.value} {action.target}: {action.cause}")
         started = time.monotonic()
+        with self.lock:
+            self.running[id(action)] = (action, started)
+        try:
+            self.carry_out(action)
+        finally:
+            with self.lock:
+                del self.running[id(action)]
+        took = time.monotonic() - started
+        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s")
+
+    def carry_out(self, action: Action) -> None:
         try:
             if action.kind is K.WAIT:
                 self.wait(action)
@@ -173,8 +222,6 @@ class _Run:
         except errors.KedgeError as exc:
             self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
             raise _located(exc, action) from exc
-        took = time.monotonic() - started
-        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s")
 
     def wait(self, action: Action) -> None:
         service = action.service or ""
@@ -223,6 +270,46 @@ class _Run:
         if spec is None or service not in spec.services:
             return DEFAULT_HEALTH_TIMEOUT
         return spec.services[service].x_kedge.health_timeout.total_seconds()
+
+
+_WAITING_FOR = {
+    K.CREATE_NETWORK: "to be created",
+    K.REMOVE_NETWORK: "to be removed",
+    K.CREATE_VOLUME: "to be created",
+    K.REMOVE_VOLUME: "to be removed",
+    K.CREATE_CONTAINER: "to be created",
+    K.START_CONTAINER: "to start",
+    K.RESUME_CONTAINER: "to resume",
+    K.STOP_CONTAINER: "to stop",
+    K.REMOVE_CONTAINER: "to be removed",
+    K.RENAME_CONTAINER: "to be renamed",
+    K.BUILD_IMAGE: "to be built",
+    K.PULL_IMAGE: "to be pulled",
+}
+_WAITING_FOR_GATE = {WaitFor.HEALTHY: "to be healthy", WaitFor.COMPLETED: "to complete"}
+
+
+def render_waiting(slow: Sequence[tuple[Action, float]], *, most: int = 3) -> list[str]:
+    """One line per kind of action waited for, the longest wait first: "waiting for
+    shop-web-1 to stop (12 s)", or "waiting for 16 to stop (12 s): a-1, b-1, c-1 and 13 more"."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for action, seconds in slow:
+        if action.kind is K.WAIT:
+            verb = _WAITING_FOR_GATE.get(action.condition or WaitFor.STARTED, "to start")
+        else:
+            verb = _WAITING_FOR.get(action.kind, "to be done")
+        groups.setdefault(verb, []).append((action.name or action.target, seconds))
+    lines = []
+    for verb, found in sorted(groups.items(), key=lambda g: -max(s for _, s in g[1])):
+        found.sort(key=lambda pair: (-pair[1], pair[0]))
+        longest = f"({found[0][1]:.0f} s)"
+        if len(found) == 1:
+            lines.append(f"waiting for {found[0][0]} {verb} {longest}")
+            continue
+        names = ", ".join(name for name, _ in found[:most])
+        more = f" and {len(found) - most} more" if len(found) > most else ""
+        lines.append(f"waiting for {len(found)} {verb} {longest}: {names}{more}")
+    return lines
 
 
 _RELABELLED = (errors.EngineError, errors.HealthError, errors.CancelledError)

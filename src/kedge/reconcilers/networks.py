@@ -2,11 +2,20 @@
 
 Idempotent: removing a network that is gone is done. Called by ``reconcilers.executor``.
 
-Docker (seen with 20.10) can keep an endpoint of a container it has already removed, and then
-refuses to remove the network: "has active endpoints". Such endpoints — of containers that
-no longer exist — are force-disconnected and the removal tried again, for up to ``PATIENCE``
-seconds while the daemon may still be freeing them. An endpoint of a container that exists
-refuses it at once, naming the container, as it should.
+Docker (seen with 20.10) refuses to remove a network while it still counts an endpoint of a
+container that is being or has just been removed: "has active endpoints". The removal is
+tried again, with growing pauses, for up to ``PATIENCE`` seconds while the daemon frees
+them itself. An endpoint of a container that exists (and is not on its way out) refuses it
+at once, naming the container, as it should.
+
+Gently, as ``docker compose down`` does: no endpoint is force-disconnected while the daemon
+may still be freeing it. moby 20.10's libnetwork takes its network and controller locks in
+opposite orders when a container leaves a network (``sbLeave`` → ``getSvcRecords``) and
+when an endpoint is deleted (``processEndpointDelete``), and deadlocks if the two meet on
+one network (moby/libnetwork#2649, moby/moby#46661; fixed in 20.10.27): every
+force-disconnect is one more endpoint delete racing the leaves still running. Only when
+the patience is spent, and the refusal names only endpoints of containers that no longer
+exist, are those force-disconnected, once, and the removal tried a last time.
 
 The daemon can also lose count for good (moby/moby#42119: no container attached, and the
 network refused until dockerd restarts); seen here a few times an hour under load, after
@@ -44,6 +53,7 @@ def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
     ref = action.object_id or action.name
     deadline = time.monotonic() + PATIENCE
     pause, longest = _SETTLE
+    detached = False
     while True:
         try:
             engine.remove_network(ref)
@@ -52,10 +62,14 @@ def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
         except errors.EngineConflict as exc:
             if "active endpoints" not in str(exc):
                 raise
-            live = _detach_removed(engine, ref)
+            live, stale = _attached(engine, ref)
             if live:  # not Kedge's to take away: say whose
                 raise errors.EngineConflict(f"{exc} (attached: {', '.join(live)})") from exc
             if time.monotonic() >= deadline:
+                if stale and not detached:  # the last resort, once the daemon had its time
+                    _detach(engine, ref, stale)
+                    detached = True
+                    continue
                 raise errors.EngineConflict(
                     f"{exc}, though no container is attached: the daemon lost count of its"
                     " endpoints (moby/moby#42119); restarting dockerd frees the network, and"
@@ -68,13 +82,13 @@ def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
             return
 
 
-def _detach_removed(engine: Engine, ref: str) -> list[str]:
-    """Force-disconnect the endpoints of containers that are gone; the names of the attached
-    containers that exist (and are not being removed)."""
+def _attached(engine: Engine, ref: str) -> tuple[list[str], list[str]]:
+    """The names of the attached containers that exist (and are not being removed), and the
+    ids of the endpoints' containers that are gone."""
     try:
         attached = engine.inspect_network(ref).get("Containers") or {}
     except errors.EngineNotFound:
-        return []
+        return [], []
     live, stale = [], []
     for container, endpoint in sorted(attached.items()):
         try:
@@ -84,7 +98,11 @@ def _detach_removed(engine: Engine, ref: str) -> list[str]:
             continue
         if state.get("Status") not in ("removing", "dead"):  # those are on their way out
             live.append(str(endpoint.get("Name") or container[:12]))
+    return live, stale
+
+
+def _detach(engine: Engine, ref: str, stale: list[str]) -> None:
+    """Force-disconnect endpoints the daemon kept of containers that are gone."""
     for container in stale:
         with contextlib.suppress(errors.EngineNotFound):
             engine.disconnect_network(ref, container, force=True)
-    return live

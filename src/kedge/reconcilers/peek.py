@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kedge import errors
+from kedge.reconcilers.deadlines import Deadlines
 from kedge.specs import labels
 
 __all__ = ["Peek", "Probe", "container_facts", "familiar_reference", "fingerprint"]
@@ -225,7 +227,8 @@ class Peek:
     """The stack's list calls over a local Docker socket, with the standard library alone.
 
     Any failure raises ``OSError`` or ``ValueError``; the caller then takes the full path,
-    whose engine says properly what is wrong.
+    whose engine says properly what is wrong. Each answer is awaited up to the ``read``
+    deadline (``reconcilers.deadlines``), as the engine's list calls are.
     """
 
     def __init__(self, socket_path: str, *, timeout: float = 10.0) -> None:
@@ -241,7 +244,11 @@ class Peek:
         host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         if not host.startswith("unix://") or env.get("DOCKER_TLS_VERIFY"):
             return None
-        return cls(host.removeprefix("unix://"))
+        try:
+            deadlines = Deadlines.from_env(env)
+        except errors.SpecError:
+            return None  # the full path says what is wrong with the setting
+        return cls(host.removeprefix("unix://"), timeout=deadlines.read)
 
     def close(self) -> None:
         self._connection.close()

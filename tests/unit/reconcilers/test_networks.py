@@ -32,8 +32,10 @@ class LaggingEngine:
         lag: int = 0,
         attached: dict[str, str] | None = None,
         live: frozenset[str] = frozenset(),
+        frees_after: int | None = None,
     ) -> None:
         self.lag = lag
+        self.frees_after = frees_after  # the daemon drops the endpoints itself after n tries
         self.attached = dict(attached or {})  # container id -> endpoint name
         self.live = live
         self.tries = 0
@@ -42,6 +44,8 @@ class LaggingEngine:
 
     def remove_network(self, ref: str) -> None:
         self.tries += 1
+        if self.frees_after is not None and self.tries > self.frees_after:
+            self.attached.clear()
         if self.lag > 0 or self.attached:
             self.lag -= 1
             raise errors.EngineConflict(
@@ -80,12 +84,23 @@ def test_a_network_is_removed_once_the_daemon_frees_its_endpoints() -> None:
     assert engine.tries == 13
 
 
-def test_the_endpoint_of_a_removed_container_is_disconnected_at_once() -> None:
+def test_endpoints_the_daemon_is_still_freeing_are_left_to_it() -> None:
+    """No force-disconnect while the daemon may still free them (moby/libnetwork#2649)."""
+    engine = LaggingEngine(attached={"c0ffee": "shop-web-1"}, frees_after=3)
+    remove(engine)
+    assert engine.disconnected == []
+    assert engine.removed
+    assert engine.tries == 4
+
+
+def test_an_endpoint_kept_past_the_patience_is_disconnected_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(networks, "PATIENCE", 0.05)
     engine = LaggingEngine(attached={"c0ffee": "shop-web-1"})
     remove(engine)
     assert engine.disconnected == ["c0ffee"]
     assert engine.removed
-    assert engine.tries == 2
 
 
 def test_a_container_still_attached_fails_at_once_naming_it() -> None:
@@ -96,7 +111,7 @@ def test_a_container_still_attached_fails_at_once_naming_it() -> None:
         remove(engine)
     assert engine.tries == 1
     assert not engine.removed
-    assert engine.disconnected == ["dead"]  # the gone one's endpoint is freed all the same
+    assert engine.disconnected == []  # nothing is forced while a live container holds it
 
 
 def test_a_daemon_that_never_frees_the_endpoints_fails_after_the_patience(
