@@ -107,8 +107,9 @@ def test_other_media_types_are_refused(client: TestClient, media: str) -> None:
 
 
 def test_too_large_spec_is_refused(client: TestClient) -> None:
-    answer = _post(client, SHOP + "#" * 1_000_001)
+    answer = _post(client, SHOP + "#" * (1 << 20))
     assert answer.status_code == 413
+    assert "KEDGE_MAX_SPEC_BYTES" in answer.json()["detail"]
 
 
 def test_plan_without_docker_is_unavailable(client: TestClient) -> None:

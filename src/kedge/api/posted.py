@@ -24,16 +24,14 @@ from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
 from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.reconcilers import observe
-from kedge.specs import digests, loader
+from kedge.specs import digests, loader, yamlsource
 from kedge.specs.commands import CommandReason, CommandType
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
-__all__ = ["MAX_BODY", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["specs"])
 
-#: the largest spec the API reads (the YAML reader has its own limits below this)
-MAX_BODY = 1_000_000
 _MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "application/json", "text/plain")
 _SPEC_BODY: dict[str, Any] = {
     "requestBody": {
@@ -65,9 +63,14 @@ async def _read_spec(request: Request, *, source: str, interpolate: bool) -> Sta
             f"send the spec as application/yaml or application/json, not {media}",
         )
     body = await request.body()
-    if len(body) > MAX_BODY:
+    limit = yamlsource.max_spec_bytes()  # the spec reader owns the limit and its setting
+    if len(body) > limit:
         raise problems.ProblemError(
-            413, "too-large", "The spec is too large", f"a spec may have {MAX_BODY} bytes at most"
+            413,
+            "too-large",
+            "The spec is too large",
+            f"a spec may have {limit:,} bytes at most (the server's"
+            f" {yamlsource.MAX_BYTES_SETTING} sets the limit)",
         )
     path = PurePath(source)
     project_dir = Path(path.parent) if path.is_absolute() else None

@@ -187,23 +187,41 @@ def to_string_list(value: Any) -> Any:
 def unique_items(value: Any) -> Any:
     """Compose's ``uniqueItems``: a list that names the same item twice is an error."""
     if isinstance(value, list):
-        seen: list[Any] = []
+        seen: set[Any] = set()
         for item in value:
-            if item in seen:
+            key = hashable(item)
+            if key in seen:
                 raise ValueError(f"{item!r} is listed twice; remove one")
-            seen.append(item)
+            seen.add(key)
     return value
 
 
 def dedupe_items(value: Any) -> Any:
     """Compose's unicity on lists it merges (``cap_add``, ``ports``…): a repeat is dropped."""
     if isinstance(value, list):
+        seen: set[Any] = set()
         kept: list[Any] = []
         for item in value:
-            if item not in kept:
+            key = hashable(item)
+            if key not in seen:
+                seen.add(key)
                 kept.append(item)
         return kept
     return value
+
+
+def hashable(item: Any) -> Any:
+    """A hashable stand-in for a YAML value, equal for equal values (``dict`` ignores order),
+    so that lists are checked for repeats in linear time."""
+    if isinstance(item, Mapping):
+        return (Mapping, frozenset((k, hashable(v)) for k, v in item.items()))
+    if isinstance(item, list | tuple):
+        return (list, tuple(hashable(v) for v in item))
+    try:
+        hash(item)
+    except TypeError:
+        return (repr, repr(item))
+    return item
 
 
 def to_dict(value: Any, *, separator: str = "=") -> Any:

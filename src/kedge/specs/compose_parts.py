@@ -10,7 +10,14 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kedge.specs.compose_base import (
     Bool,
@@ -183,6 +190,8 @@ class WatchRule(ComposeModel):
     ignore: StringList = []
     include: StringList = []
     exec: ServiceHook | None = None
+    # compose's schema: a boolean only ("true" is refused, unlike most booleans)
+    initial_sync: StrictBool = False
 
 
 class Develop(ComposeModel):

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from kedge.specs.compose_base import ComposeModel, Int
+from kedge.specs.compose_base import ComposeModel, Int, dedupe_items
 
 __all__ = ["PortMapping", "expand_ports", "parse_port_spec"]
 
@@ -89,11 +89,7 @@ def expand_ports(value: Any) -> Any:
         else:
             expanded.append(item)
     # compose drops exact repeats (EnforceUnicity), e.g. after extends merged two lists
-    unique: list[Any] = []
-    for item in expanded:
-        if item not in unique:
-            unique.append(item)
-    return unique
+    return dedupe_items(expanded)
 
 
 def parse_port_spec(spec: str) -> list[dict[str, Any]]:

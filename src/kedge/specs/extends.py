@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kedge.errors import Location, SpecError
-from kedge.specs.compose_base import to_dict
+from kedge.specs.compose_base import hashable, to_dict
 
 __all__ = ["apply_extends", "merge_service", "resolve_service"]
 
@@ -152,8 +152,11 @@ def _merge_mappings(base: dict[str, Any], override: dict[str, Any]) -> dict[str,
 
 def _merge_list(base: list[Any], override: list[Any]) -> list[Any]:
     merged = list(base)
+    seen = {hashable(item) for item in merged}  # a set: long lists merge in linear time
     for item in override:
-        if item not in merged:
+        key = hashable(item)
+        if key not in seen:
+            seen.add(key)
             merged.append(item)
     return merged
 

@@ -3,8 +3,9 @@ secret/config files and build contexts.
 
 ``read_service_files`` merges ``env_file`` values into ``environment`` (the spec's own values
 win, as in compose), ``label_file`` values into ``labels``, and takes bare ``environment`` keys
-and ``build.args`` from the environment Kedge runs in. A missing required ``env_file`` is an
-error, as in compose. ``record_sources`` fills ``StackSpec.sources`` for ``digests.config_hash``;
+and ``build.args`` from the environment Kedge runs in. A missing required ``env_file`` or a
+missing ``label_file`` is an error, as in compose, located at its entry in the spec.
+``record_sources`` fills ``StackSpec.sources`` for ``digests.config_hash``;
 a missing secret file or build context is no error (compose's ``config`` accepts it).
 Called by ``kedge.specs.loader`` only when a project folder is known.
 """
@@ -76,10 +77,11 @@ def _read_files(
                     )
                 continue
             environment.update(_read_env_file(path, format=env_file.format, env=env))
-        for label_file in service.label_file:
+        for index, label_file in enumerate(service.label_file):
             path = Path(label_file)
             path = path if path.is_absolute() else project_dir / path
-            labels.update(envfiles.read_env_file(path, lookup=env))
+            where = locate(("services", name, "label_file", index))
+            labels.update(_read_label_file(path, env=env, where=where))
     environment.update(service.environment)
     if interpolate:
         environment = {k: env.get(k) if v is None else v for k, v in environment.items()}
@@ -96,6 +98,28 @@ def _read_files(
             update={"args": {k: v for k, v in args.items() if v is not None}}
         )
     return service.model_copy(update=update) if update else service
+
+
+def _read_label_file(path: Path, *, env: Mapping[str, str], where: Location) -> dict[str, str]:
+    """A ``label_file`` (the env-file syntax). A missing or unreadable one is reported at its
+    ``label_file`` entry in the spec; an error inside it at its own line, naming ``label_file``.
+    """
+    if not path.is_file():
+        raise SpecError(
+            f"label_file {str(path)!r} not found",
+            location=where,
+            hint="create it, or remove it from label_file",
+        )
+    try:
+        return envfiles.read_env_file(path, lookup=env)
+    except SpecError as exc:
+        if exc.location.line is None:
+            raise SpecError(
+                f"label_file {str(path)!r} cannot be read", location=where, hint=exc.hint
+            ) from exc
+        raise SpecError(
+            f"in label_file: {exc.message}", location=exc.location, hint=exc.hint
+        ) from exc
 
 
 def _read_env_file(path: Path, *, format: str | None, env: Mapping[str, str]) -> dict[str, str]:

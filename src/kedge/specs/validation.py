@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from itertools import combinations
+from dataclasses import dataclass, field
 
 from kedge.errors import Location, SpecError
 from kedge.specs import labels as labels_module
@@ -30,22 +29,32 @@ Path = tuple[str | int, ...]
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One broken rule: where (a field path), what, and how to fix it."""
+    """One broken rule: where (a field path), what, and how to fix it.
+
+    ``related`` is the path of another node the problem involves (the first of two that clash);
+    the error names its file:line:column too.
+    """
 
     path: Path
     message: str
     hint: str = ""
+    related: Path | None = field(default=None, kw_only=True)
 
     def to_error(self, locate: Callable[[Sequence[str | int]], Location]) -> SpecError:
-        return SpecError(self.message, location=locate(self.path), hint=self.hint)
+        message = self.message
+        if self.related is not None:
+            other = locate(self.related)
+            message += f" at {other.render()} ({other.path})"
+        return SpecError(message, location=locate(self.path), hint=self.hint)
 
 
 def check(spec: StackSpec) -> list[Problem]:
     """Every broken rule of ``spec``, services in file order."""
     problems: list[Problem] = []
     active = spec.active_services
+    suggest = _Suggestions(known_services=list(active))
     for name, service in active.items():
-        problems.extend(_check_service(spec, name, service))
+        problems.extend(_check_service(spec, name, service, suggest=suggest))
     problems.extend(_check_secrets(spec))
     problems.extend(_check_ports(active))
     problems.extend(_check_container_names(active))
@@ -100,7 +109,9 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Problem]:
+def _check_service(
+    spec: StackSpec, name: str, service: Service, *, suggest: _Suggestions
+) -> Iterator[Problem]:
     at: Path = ("services", name)
     if not service.image and service.build is None:
         yield Problem(
@@ -108,7 +119,7 @@ def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Pro
             f"service {name!r} has neither an image nor a build context",
             "add 'image:' or 'build:'",
         )
-    yield from _check_references(spec, name, service)
+    yield from _check_references(spec, name, service, suggest=suggest)
     deploy_labels = service.deploy.labels if service.deploy else {}
     yield from _check_labels((*at, "labels"), service.labels)
     yield from _check_labels((*at, "deploy", "labels"), deploy_labels)
@@ -150,7 +161,9 @@ def _check_service(spec: StackSpec, name: str, service: Service) -> Iterator[Pro
                 )
 
 
-def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[Problem]:
+def _check_references(
+    spec: StackSpec, name: str, service: Service, *, suggest: _Suggestions
+) -> Iterator[Problem]:
     at: Path = ("services", name)
     for dependency, condition in service.depends_on.items():
         target = spec.services.get(dependency)
@@ -158,7 +171,7 @@ def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[
             yield Problem(
                 (*at, "depends_on", dependency),
                 f"service {name!r} depends on undefined service {dependency!r}",
-                _did_you_mean(dependency, spec.active_services) or "define it under 'services'",
+                suggest(dependency, suggest.known_services) or "define it under 'services'",
             )
     if service.network_mode and service.networks:
         yield Problem(
@@ -178,14 +191,14 @@ def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[
             yield Problem(
                 (*at, "networks", network),
                 f"service {name!r} refers to undefined network {network!r}",
-                _did_you_mean(network, spec.networks) or "define it under top-level 'networks'",
+                suggest(network, spec.networks) or "define it under top-level 'networks'",
             )
     for index, mount in enumerate(service.volumes):
         if mount.type == "volume" and mount.source and mount.source not in spec.volumes:
             yield Problem(
                 (*at, "volumes", index),
                 f"service {name!r} refers to undefined volume {mount.source!r}",
-                _did_you_mean(mount.source, spec.volumes)
+                suggest(mount.source, spec.volumes)
                 or "define it under top-level 'volumes', or use './path' for a bind mount",
             )
     for kind, refs, defined in (
@@ -202,7 +215,7 @@ def _check_references(spec: StackSpec, name: str, service: Service) -> Iterator[
                 yield Problem(
                     where,
                     f"service {name!r} refers to undefined {kind} {ref.source!r}",
-                    _did_you_mean(ref.source, defined) or f"define it under top-level '{key}'",
+                    suggest(ref.source, defined) or f"define it under top-level '{key}'",
                 )
 
 
@@ -305,39 +318,85 @@ def _check_secrets(spec: StackSpec) -> Iterator[Problem]:
 
 
 def _check_ports(services: dict[str, Service]) -> Iterator[Problem]:
-    """Kedge's rule: one host port (per host IP and protocol) is published once in a stack."""
-    published = [
-        (name, index, port)
-        for name, service in services.items()
-        for index, port in enumerate(service.ports)
-        if port.published is not None
-    ]
-    for (name_a, _, a), (name_b, index_b, b) in combinations(published, 2):
-        shared = _shared_host_port(a, b)
-        if shared is not None:
-            yield Problem(
-                ("services", name_b, "ports", index_b),
-                f"host port {shared}/{b.protocol} is published twice (also by service {name_a!r})",
-                "publish a different host port, or leave 'published' out for a random one",
-            )
+    """Kedge's rule: one host port (per host IP and protocol) is published once in a stack.
+
+    Each published port is looked up in an index of the ports seen before it, keyed by
+    (protocol, host port), so the check is linear in the number of ports. A duplicate is
+    reported once, naming the first mapping it clashes with.
+    """
+    seen: dict[tuple[str, int], _PortOwners] = {}
+    order = 0
+    for name, service in services.items():
+        for index, port in enumerate(service.ports):
+            host_port = _single_host_port(port)
+            if host_port is None:
+                continue
+            path: Path = ("services", name, "ports", index)
+            owners = seen.setdefault((port.protocol, host_port), _PortOwners())
+            first = owners.clash(port.host_ip)
+            if first is not None:
+                yield Problem(
+                    path,
+                    f"host port {host_port}/{port.protocol} is published twice, also by service"
+                    f" {first[1]!r}",
+                    "publish a different host port, or leave 'published' out for a random one",
+                    related=first,
+                )
+            order += 1
+            owners.add(port.host_ip, (order, path))
 
 
-def _shared_host_port(a: PortMapping, b: PortMapping) -> int | None:
-    if a.protocol != b.protocol or not _ips_overlap(a.host_ip, b.host_ip):
+_WILDCARD = (None, "0.0.0.0", "::")
+
+_Owner = tuple[int, Path]  # (order in the file, path)
+
+
+@dataclass(slots=True)
+class _PortOwners:
+    """The first mappings that published one (protocol, host port): the first of all, the
+    first on every address (a wildcard host IP), and the first on each host IP."""
+
+    first: _Owner | None = None
+    wildcard: _Owner | None = None
+    by_ip: dict[str, _Owner] = field(default_factory=dict)
+
+    def clash(self, host_ip: str | None) -> Path | None:
+        """The first earlier mapping that binds the port on an address ``host_ip`` shares."""
+        if host_ip in _WILDCARD:
+            found = self.first
+        else:
+            candidates = [o for o in (self.wildcard, self.by_ip.get(host_ip or "")) if o]
+            found = min(candidates) if candidates else None
+        return found[1] if found else None
+
+    def add(self, host_ip: str | None, owner: _Owner) -> None:
+        self.first = self.first or owner
+        if host_ip in _WILDCARD:
+            self.wildcard = self.wildcard or owner
+        else:
+            self.by_ip.setdefault(host_ip or "", owner)
+
+
+def _single_host_port(port: PortMapping) -> int | None:
+    """The one host port a mapping binds; None when it publishes none, a random one (0), or
+    picks one free port of a host range."""
+    ports = port.host_ports()
+    if len(ports) != 1 or ports[0] == 0:
         return None
-    ports_a, ports_b = a.host_ports(), b.host_ports()
-    # a host range with a single container port picks one free port of the range
-    if len(ports_a) > 1 or len(ports_b) > 1:
-        return None
-    shared = set(ports_a) & set(ports_b)
-    return min(shared) if shared else None
+    return ports[0]
 
 
-def _ips_overlap(a: str | None, b: str | None) -> bool:
-    wildcard = (None, "0.0.0.0", "::")
-    return a in wildcard or b in wildcard or a == b
+class _Suggestions:
+    """'did you mean' hints for the first few unknown names of a stack only: each compares the
+    name with every known one, so hints for hundreds of typos would take quadratic time."""
 
+    def __init__(self, *, known_services: list[str], budget: int = 20) -> None:
+        self.known_services = known_services
+        self.left = budget
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
+    def __call__(self, name: str, known: Iterable[str]) -> str:
+        if self.left <= 0:
+            return ""
+        self.left -= 1
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        return f"did you mean {close[0]!r}?" if close else ""

@@ -8,7 +8,10 @@ The parser is strict where a hand-edited spec is likely wrong, and bounded where
 could hurt:
 
 - input over ``Limits.max_bytes`` is refused before any parsing; input that is not UTF-8 is
-  refused with the line and byte offset of the first bad byte;
+  refused with the line and byte offset of the first bad byte. The size limit is 1 MiB unless
+  the environment variable ``KEDGE_MAX_SPEC_BYTES`` (``MAX_BYTES_SETTING``) sets another,
+  between 1 KiB and 16 MiB: it also keeps hostile input out, so it stays bounded. This module
+  is its one owner (the API's body limit is read from here too);
 - duplicate keys (both lines named), tabs used as indentation, a document that is not a
   mapping, and tags that compose does not read are errors;
 - several documents in one file are merged in order, as compose does (``overrides``), with
@@ -33,6 +36,7 @@ as Docker Compose reads them (``mode: 0440``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -42,20 +46,57 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from kedge.errors import Location, SpecError
-from kedge.specs import overrides, yamlgraph
+from kedge.specs import durations, overrides, yamlgraph
 from kedge.specs.yamlgraph import Path, render_path
 
-__all__ = ["Document", "Limits", "load_yaml", "render_path"]
+__all__ = [
+    "MAX_BYTES_RANGE",
+    "MAX_BYTES_SETTING",
+    "Document",
+    "Limits",
+    "load_yaml",
+    "max_spec_bytes",
+    "render_path",
+]
 
 #: the deepest ``max_depth`` accepted: the conversion walk recurses once per level
 _DEPTH_CEILING = 500
+
+#: the environment variable that sets the largest spec file read, in bytes (``2097152``) or
+#: with a unit (``2m``, ``2MiB``)
+MAX_BYTES_SETTING = "KEDGE_MAX_SPEC_BYTES"
+_DEFAULT_MAX_BYTES = 1 << 20
+#: the bounds of that setting: the limit keeps hostile input out, so it cannot be lifted
+MAX_BYTES_RANGE = (1 << 10, 16 << 20)
+
+
+def max_spec_bytes(env: Mapping[str, str] | None = None) -> int:
+    """The largest spec file read: ``KEDGE_MAX_SPEC_BYTES`` of ``env`` (the process
+    environment by default), else 1 MiB; a value that is no size or out of bounds is an error.
+    """
+    text = (os.environ if env is None else env).get(MAX_BYTES_SETTING, "").strip()
+    if not text:
+        return _DEFAULT_MAX_BYTES
+    low, high = MAX_BYTES_RANGE
+    try:
+        value = durations.parse_size(text)
+    except ValueError:
+        value = -1
+    if not low <= value <= high:
+        raise SpecError(
+            f"{MAX_BYTES_SETTING}={text!r} is not a size between {low:,} and {high:,} bytes",
+            location=Location(MAX_BYTES_SETTING),
+            hint="write a number of bytes such as 2097152, or 2m; the limit is bounded because"
+            " it keeps hostile input out",
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """The bounds one spec file must stay within."""
 
-    max_bytes: int = 1 << 20
+    max_bytes: int = field(default_factory=max_spec_bytes)
     max_depth: int = 100
     max_nodes: int = 100_000
 
@@ -86,9 +127,14 @@ class Document:
 
 
 def load_yaml(
-    content: bytes | str, *, source: str = "<string>", limits: Limits = Limits()
+    content: bytes | str, *, source: str = "<string>", limits: Limits | None = None
 ) -> Document:
-    """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not."""
+    """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not.
+
+    ``limits`` defaults to ``Limits()``, whose size limit is read from the environment at
+    each call (``max_spec_bytes``).
+    """
+    limits = limits or Limits()
     text = _decode(content, source=source, limits=limits)
     try:
         roots = _compose(text, source=source, limits=limits, pure=False)
@@ -138,7 +184,8 @@ def _decode(content: bytes | str, *, source: str, limits: Limits) -> str:
             f"the file is {len(raw):,} bytes, over the limit of {limits.max_bytes:,} bytes "
             f"(passed at line {line})",
             location=Location(source, line, None),
-            hint="split the stack into smaller specs, or raise the size limit",
+            hint="split the stack into smaller specs, or raise the limit with the environment"
+            f" variable {MAX_BYTES_SETTING} (at most {MAX_BYTES_RANGE[1]:,} bytes)",
         )
     try:
         return raw.decode("utf-8-sig")

@@ -399,3 +399,32 @@ def test_extends_across_files_in_a_loop_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "app.yaml", "services:\n  a: {extends: {file: b.yaml, service: b}}\n")
     with pytest.raises(SpecError, match="loop"):
         loader.load_file(path, env={})
+
+
+def test_a_missing_label_file_names_label_file_where_it_is_written(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "app.yaml",
+        "services:\n  web:\n    image: a\n    label_file: [ok.labels, nope.labels]\n",
+    )
+    write(tmp_path, "ok.labels", "team=web\n")
+    with pytest.raises(SpecErrors) as caught:
+        loader.load_file(path, env={})
+    [error] = caught.value.errors
+    assert error.message == f"label_file {str(tmp_path / 'nope.labels')!r} not found"
+    assert "env file" not in error.render()
+    assert error.location.render() == f"{path}:4:29"
+    assert error.location.path == "services.web.label_file[1]"
+    assert "remove it from label_file" in error.hint
+
+
+def test_an_error_inside_a_label_file_is_located_in_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "app.yaml", "services:\n  web:\n    image: a\n    label_file: x.labels\n"
+    )
+    labels = write(tmp_path, "x.labels", "team=web\nbad name=1\n")
+    with pytest.raises(SpecErrors) as caught:
+        loader.load_file(path, env={})
+    [error] = caught.value.errors
+    assert error.message.startswith("in label_file: ")
+    assert error.location.render() == f"{labels}:2:1"

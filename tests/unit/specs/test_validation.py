@@ -327,3 +327,52 @@ def test_an_enabled_profile_service_is_checked() -> None:
     )
     with pytest.raises(SpecErrors, match="undefined network"):
         loader.parse(text, name="demo")
+
+
+def test_a_duplicate_host_port_names_the_duplicate_and_the_original() -> None:
+    text = textwrap.dedent(
+        """\
+        services:
+          web:
+            image: a
+            ports: ['8080:80']
+          api:
+            image: a
+            ports:
+              - '9000:90'
+              - target: 81
+                published: 8080
+        """
+    )
+    with pytest.raises(SpecErrors) as caught:
+        loader.parse(text, source="shop.yaml", name="shop")
+    [error] = caught.value.errors
+    # the duplicate: where it is written
+    assert error.location.render() == "shop.yaml:9:9"
+    assert error.location.path == "services.api.ports[1]"
+    # the original: named with its own file:line:column and path
+    assert "host port 8080/tcp is published twice, also by service 'web'" in error.message
+    assert "at shop.yaml:4:13 (services.web.ports[0])" in error.message
+
+
+@pytest.mark.parametrize(
+    ("ports", "clashes"),
+    [
+        pytest.param(["8080:80", "8080:80/udp"], [], id="other-protocol"),
+        pytest.param(["127.0.0.1:8080:80", "127.0.0.2:8080:81"], [], id="other-ip"),
+        pytest.param(["127.0.0.1:8080:80", "8080:81"], ["ports[1]"], id="wildcard-after-ip"),
+        pytest.param(["8080:81", "127.0.0.1:8080:80"], ["ports[1]"], id="ip-after-wildcard"),
+        pytest.param(["0:80", "0:81"], [], id="random-port-zero"),
+        pytest.param(["8000-8010:80", "8005:81"], [], id="host-range-picks-one"),
+        pytest.param(["80:80", "80:81", "80:82"], ["ports[1]", "ports[2]"], id="three-times"),
+    ],
+)
+def test_host_port_clashes(ports: list[str], clashes: list[str]) -> None:
+    text = f"services:\n  web:\n    image: a\n    ports: {ports!r}\n"
+    errors: list[SpecError] = []
+    try:
+        loader.parse(text, name="demo")
+    except SpecErrors as exc:
+        errors = exc.errors
+    assert [e.location.path.removeprefix("services.web.") for e in errors] == clashes
+    assert all("also by service 'web' at <string>:4:" in e.message for e in errors)

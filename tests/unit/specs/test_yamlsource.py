@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from kedge.errors import SpecError
-from kedge.specs.yamlsource import Document, Limits, load_yaml, render_path
+from kedge.specs.yamlsource import (
+    MAX_BYTES_SETTING,
+    Document,
+    Limits,
+    load_yaml,
+    max_spec_bytes,
+    render_path,
+)
 
 
 def _bomb(levels: int = 9, width: int = 9) -> str:
@@ -362,3 +369,47 @@ def test_block_and_flow_styles_agree(data: dict[str, Any]) -> None:
         dumper.dump(data, stream)
         texts.append(stream.getvalue())
     assert load_yaml(texts[0]).data == load_yaml(texts[1]).data == data
+
+
+def test_the_size_refusal_names_the_setting_that_raises_the_limit() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_yaml(b"a: 1\n" + b"#" * (1 << 20), source="big.yaml")
+    assert f"raise the limit with the environment variable {MAX_BYTES_SETTING}" in (
+        caught.value.hint
+    )
+    assert "at most 16,777,216 bytes" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("setting", "limit"),
+    [
+        pytest.param(None, 1 << 20, id="unset"),
+        pytest.param("", 1 << 20, id="empty"),
+        pytest.param("2097152", 2 << 20, id="bytes"),
+        pytest.param("2m", 2 << 20, id="unit"),
+        pytest.param("16MiB", 16 << 20, id="ceiling"),
+        pytest.param("1k", 1024, id="floor"),
+    ],
+)
+def test_the_size_limit_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, limit: int
+) -> None:
+    if setting is None:
+        monkeypatch.delenv(MAX_BYTES_SETTING, raising=False)
+    else:
+        monkeypatch.setenv(MAX_BYTES_SETTING, setting)
+    assert max_spec_bytes() == limit
+    assert Limits().max_bytes == limit
+    text = b"a: 1\n" + b"#" * (limit - 5)
+    assert load_yaml(text).data == {"a": 1}
+    with pytest.raises(SpecError, match=f"over the limit of {limit:,} bytes"):
+        load_yaml(text + b"#")
+
+
+@pytest.mark.parametrize("setting", ["17m", "1g", "100", "0", "-5", "lots", "1.5.5m"])
+def test_the_size_setting_stays_bounded(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    monkeypatch.setenv(MAX_BYTES_SETTING, setting)
+    with pytest.raises(SpecError) as caught:
+        load_yaml("a: 1\n")
+    assert caught.value.message.startswith(f"{MAX_BYTES_SETTING}={setting!r} is not a size")
+    assert "1,024 and 16,777,216 bytes" in caught.value.message
