@@ -7,10 +7,12 @@ translated once, in ``diagnostics``), ``env_file``/``label_file`` (merged into `
 and ``labels``) and the cross-field rules (``validation``). Every problem is a ``SpecError``
 with file, line, column, path and hint; several are raised together as ``SpecErrors``.
 
-Files other than the spec are read only when a project folder is known: ``env_file``,
-``label_file``, ``include``d and ``extends``ed files, and the digests of secret/config files
-and build contexts (``StackSpec.sources``). A missing secret file or build context is not an
-error (compose's ``config`` accepts it); a missing required ``env_file`` is.
+Files other than the spec — ``env_file``, ``label_file``, ``include``d and ``extends``ed
+files, and the digests of secret/config files and build contexts (``StackSpec.sources``) —
+are read only as ``reads`` allows (``reads.Reads``: inside the spec's folder on the server,
+none for a spec posted without a spec root, anywhere for the local verbs), regular files
+only and capped. A missing secret file or build context is not an error (compose's
+``config`` accepts it); a missing required ``env_file`` is.
 
 ``load_file`` reads a file and the ``.env`` beside it (the process environment wins over
 ``.env``, as in compose). ``canonical``/``from_canonical`` are how the store keeps a spec.
@@ -42,6 +44,7 @@ from kedge.specs import (
 )
 from kedge.specs.compose_base import NULL
 from kedge.specs.compose_service import Service
+from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -73,6 +76,7 @@ def load_file(
         content,
         source=given,
         project_dir=path.parent,
+        reads=Reads.local(),
         env=environment,
         name=normalize_stack_name(path.stem),
         warnings=warnings,
@@ -90,6 +94,7 @@ def parse(
     *,
     source: str = "<string>",
     project_dir: Path | None = None,
+    reads: Reads | None = None,
     env: Mapping[str, str] | None = None,
     interpolate: bool = True,
     name: str | None = None,
@@ -99,12 +104,16 @@ def parse(
 
     ``name`` is the stack name used when the spec has no top-level ``name`` (``load_file``
     passes the file's stem). Warnings (obsolete ``version``, unset variables) are appended to
-    ``warnings`` when a list is given.
+    ``warnings`` when a list is given. ``reads`` says which other files the spec may read;
+    by default anywhere (``Reads.local``, ``Reads.unrooted`` without a ``project_dir``).
     """
+    if reads is None:
+        reads = Reads.local() if project_dir is not None else Reads.unrooted()
     context = _Context(
         env=dict(env or {}),
         interpolate=interpolate,
         project_dir=project_dir,
+        reads=reads,
         warnings=warnings if warnings is not None else [],
         seen=(str(Path(source).absolute()) if project_dir else source,),
     )
@@ -120,7 +129,7 @@ def parse(
         errors = [problem.to_error(document.locate) for problem in problems]
         errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
         raise SpecErrors(errors)
-    return context.record_sources(spec)
+    return context.record_sources(spec, document=document)
 
 
 def canonical(spec: StackSpec) -> dict[str, Any]:
@@ -150,6 +159,7 @@ class _Context:
     env: dict[str, str]
     interpolate: bool
     project_dir: Path | None
+    reads: Reads
     warnings: list[str]
     seen: tuple[str, ...]
     problems: list[SpecError] = field(default_factory=list)
@@ -262,10 +272,11 @@ class _Context:
             env=dict(env),
             interpolate=self.interpolate,
             project_dir=project_dir,
+            reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(first)),
         )
-        documents = [self._read_document(path, where=where) for path in paths]
+        documents = [self._read_document(path, what="include", where=where) for path in paths]
         data = other.prepare(documents[0])
         for override in documents[1:]:
             data = includes.merge_documents(data, other.prepare(override))
@@ -273,16 +284,23 @@ class _Context:
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def _read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
+    def _read_document(self, path: Path, *, what: str, where: Location) -> yamlsource.Document:
         try:
-            content = path.read_bytes()
+            content = self.reads.read_bytes(path, what=what, where=where)
         except OSError as exc:
             raise SpecError(
                 f"cannot read {str(path)!r}: {exc.strerror}",
                 location=where,
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
-        return yamlsource.load_yaml(content, source=str(path))
+        document = yamlsource.load_yaml(content, source=str(path))
+        if not isinstance(document.data, dict):
+            raise SpecError(  # says nothing of the content: the file may be anything
+                f"{what} {str(path)!r} is not a compose file (its top level is not a mapping)",
+                location=where,
+                hint="name a compose file",
+            )
+        return document
 
     def _read_base_service(self, file: str, service: str, where: Location) -> dict[str, Any]:
         """The service ``service`` of another file, canonical, for ``extends``. As in compose,
@@ -292,11 +310,12 @@ class _Context:
         if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
             chain = " -> ".join([*self.seen, str(path)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
-        document = self._read_document(path, where=where)
+        document = self._read_document(path, what="extends.file", where=where)
         other = _Context(
             env=self.env,
             interpolate=self.interpolate,
             project_dir=path.parent,
+            reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(path)),
         )
@@ -337,7 +356,9 @@ class _Context:
             )
         for index, raw in enumerate(entries):
             where = document.locate(("include", index))
-            entry = includes.read_entry(raw, resolve=self._path, env=self.env, where=where)
+            entry = includes.read_entry(
+                raw, resolve=self._path, env=self.env, reads=self.reads, where=where
+            )
             included = self._load_other(
                 entry.paths, project_dir=entry.project_dir, env=entry.env, where=where
             )
@@ -350,9 +371,12 @@ class _Context:
             spec,
             env=self.env,
             project_dir=self.project_dir,
+            reads=self.reads,
             interpolate=self.interpolate,
             locate=document.locate,
         )
 
-    def record_sources(self, spec: StackSpec) -> StackSpec:
-        return service_files.record_sources(spec, env=self.env, files=self.project_dir is not None)
+    def record_sources(self, spec: StackSpec, *, document: Any) -> StackSpec:
+        return service_files.record_sources(
+            spec, env=self.env, reads=self.reads, locate=document.locate
+        )
