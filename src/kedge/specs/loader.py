@@ -42,8 +42,10 @@ from kedge.specs import (
     validation,
     yamlsource,
 )
+from kedge.specs import policy as host_policy
 from kedge.specs.compose_base import NULL
 from kedge.specs.compose_service import Service
+from kedge.specs.policy import Policy
 from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
@@ -59,8 +61,11 @@ def load_file(
     *,
     env: Mapping[str, str] | None = None,
     warnings: list[str] | None = None,
+    policy: Policy | None = None,
+    enforce: bool = True,
 ) -> StackSpec:
-    """Load the spec file at ``path``; ``env`` defaults to the process environment."""
+    """Load the spec file at ``path``; ``env`` defaults to the process environment.
+    ``policy`` and ``enforce`` as for ``parse``."""
     given = str(path)  # errors name the file as the caller did
     path = Path(path).absolute()
     try:
@@ -80,6 +85,8 @@ def load_file(
         env=environment,
         name=normalize_stack_name(path.stem),
         warnings=warnings,
+        policy=policy,
+        enforce=enforce,
     )
 
 
@@ -99,6 +106,8 @@ def parse(
     interpolate: bool = True,
     name: str | None = None,
     warnings: list[str] | None = None,
+    policy: Policy | None = None,
+    enforce: bool = True,
 ) -> StackSpec:
     """Parse and validate one spec; raise ``SpecError``/``SpecErrors`` saying what is wrong.
 
@@ -106,6 +115,8 @@ def parse(
     passes the file's stem). Warnings (obsolete ``version``, unset variables) are appended to
     ``warnings`` when a list is given. ``reads`` says which other files the spec may read;
     by default anywhere (``Reads.local``, ``Reads.unrooted`` without a ``project_dir``).
+    With a ``policy``, its refusals (on the resolved spec) are errors, or warnings when not
+    ``enforce``.
     """
     if reads is None:
         reads = Reads.local() if project_dir is not None else Reads.unrooted()
@@ -129,6 +140,10 @@ def parse(
         errors = [problem.to_error(document.locate) for problem in problems]
         errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
         raise SpecErrors(errors)
+    refused = [] if policy is None else host_policy.errors(spec, policy, locate=document.locate)
+    if refused and enforce:
+        raise SpecErrors(refused)
+    context.warnings.extend(e.render() for e in refused)
     return context.record_sources(spec, document=document)
 
 
