@@ -38,6 +38,7 @@ from kedge.specs import (
     extends,
     includes,
     interpolation,
+    redaction,
     service_files,
     validation,
     yamlsource,
@@ -116,7 +117,7 @@ def parse(
     ``warnings`` when a list is given. ``reads`` says which other files the spec may read;
     by default anywhere (``Reads.local``, ``Reads.unrooted`` without a ``project_dir``).
     With a ``policy``, its refusals (on the resolved spec) are errors, or warnings when not
-    ``enforce``.
+    ``enforce``. No error quotes a value that interpolation read (``redaction``).
     """
     if reads is None:
         reads = Reads.local() if project_dir is not None else Reads.unrooted()
@@ -128,6 +129,24 @@ def parse(
         warnings=warnings if warnings is not None else [],
         seen=(str(Path(source).absolute()) if project_dir else source,),
     )
+    try:
+        return _parse(
+            content, source=source, context=context, name=name, policy=policy, enforce=enforce
+        )
+    except SpecError as exc:
+        raise redaction.redact_error(exc, context.read) from None
+
+
+def _parse(
+    content: bytes | str,
+    *,
+    source: str,
+    context: _Context,
+    name: str | None,
+    policy: Policy | None,
+    enforce: bool,
+) -> StackSpec:
+    project_dir = context.project_dir
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
     context.enable_profiles(data)
@@ -178,13 +197,16 @@ class _Context:
     warnings: list[str]
     seen: tuple[str, ...]
     problems: list[SpecError] = field(default_factory=list)
+    #: the values interpolation read (shared with included and extended files' contexts)
+    read: set[str] = field(default_factory=set)
 
     def prepare(self, document: Any) -> dict[str, Any]:
         """Plain data ready for the model: interpolated, ``include`` and ``extends`` done."""
         data = document.data
         if self.interpolate:
             unset: list[Any] = []
-            data = interpolation.interpolate(data, self.env, locate=document.locate, unset=unset)
+            env = redaction.Recording(self.env, self.read)
+            data = interpolation.interpolate(data, env, locate=document.locate, unset=unset)
             self.warnings.extend(u.render() for u in unset)
         data = dict(data)
         if not data:
@@ -290,6 +312,7 @@ class _Context:
             reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(first)),
+            read=self.read,
         )
         documents = [self._read_document(path, what="include", where=where) for path in paths]
         data = other.prepare(documents[0])
@@ -333,10 +356,12 @@ class _Context:
             reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(path)),
+            read=self.read,
         )
         data = document.data
         if self.interpolate:
-            data = interpolation.interpolate(data, self.env, locate=document.locate)
+            env = redaction.Recording(self.env, self.read)
+            data = interpolation.interpolate(data, env, locate=document.locate)
         services = data.get("services") if isinstance(data, dict) else None
         if not isinstance(services, dict) or not isinstance(services.get(service), dict):
             raise SpecError(
