@@ -264,8 +264,6 @@ def _service_findings(
             yield _finding((*at, "security_opt", index), "unconfined", option)
     if service.cgroup_parent:
         yield _finding((*at, "cgroup_parent"), "cgroup-parent", "cgroup_parent")
-    if service.use_api_socket:
-        yield _finding((*at, "use_api_socket"), "docker-socket", "use_api_socket: true")
     for index, mount in enumerate(service.volumes):
         if mount.type == "bind" and mount.source:
             yield from _bind_findings((*at, "volumes", index), mount.source, roots=roots)
