@@ -150,7 +150,8 @@ def test_restricted_refuses_each_rule(extra: str | None, rule: str, key: str) ->
     with pytest.raises(SpecError) as caught:
         loader.parse(_text(extra), source="probe.yaml", policy=Policy())
     text = caught.value.render()
-    assert rule in text and "host-safety policy" in text
+    assert rule in text
+    assert "host-safety policy" in text
     assert f"allow: [{rule}]" in text  # how the operator allows it
 
 
@@ -159,7 +160,8 @@ def test_restricted_refuses_each_rule(extra: str | None, rule: str, key: str) ->
     [
         "    cap_add: [CHOWN, NET_BIND_SERVICE]\n",  # in Docker's default set: changes nothing
         "    ports: ['127.0.0.1:80:80', '8080:80']\n",  # low port on loopback; high port
-        "    volumes: ['data:/data', {type: tmpfs, target: /t}]\nvolumes:\n  data: {}\n",  # volumes and tmpfs
+        # a volume and a tmpfs
+        "    volumes: ['data:/data', {type: tmpfs, target: /t}]\nvolumes:\n  data: {}\n",
         "    network_mode: 'service:side'\n  side:\n    image: busybox:1\n",
         "    volumes_from: [side]\n  side:\n    image: busybox:1\n",
         "    network_mode: 'container:probe-side-1'\n  side:\n    image: busybox:1\n",
@@ -270,7 +272,8 @@ def test_a_wrong_policy_file_says_where_and_what(text: str, message: str) -> Non
     with pytest.raises(SpecError) as caught:
         host_policy.parse_policy(text, source="policy.yaml")
     rendered = caught.value.render()
-    assert "policy.yaml:" in rendered and message in rendered
+    assert "policy.yaml:" in rendered
+    assert message in rendered
 
 
 # -- where it is enforced -------------------------------------------------------------------
@@ -315,7 +318,8 @@ def test_the_folder_refuses_into_a_failed_command_and_last_error(
     assert "rule privileged" in report.errors["probe"]
     assert store.versions.latest("probe") is None
     status = store.stacks.get("probe")
-    assert status.last_error is not None and "privileged" in status.last_error
+    assert status.last_error is not None
+    assert "privileged" in status.last_error
     failed = store.commands.list(stack="probe").items
     assert "host-safety policy" in failed[0].options["spec_error"]
     allowed = Policy.model_validate({"exceptions": [{"stacks": ["probe"], "allow": ["*"]}]})
@@ -332,7 +336,8 @@ def test_validate_warns_by_default_and_refuses_with_a_policy(tmp_path: Path) -> 
     runner = CliRunner()
     warned = runner.invoke(cli, ["validate", str(spec)])
     assert warned.exit_code == 0, warned.output
-    assert "warning:" in warned.output and "rule privileged" in warned.output
+    assert "warning:" in warned.output
+    assert "rule privileged" in warned.output
     policy = tmp_path / "policy.yaml"
     policy.write_text("profile: restricted\n")
     refused = runner.invoke(cli, ["validate", str(spec), "--policy", str(policy)])
