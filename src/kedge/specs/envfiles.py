@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from kedge.errors import Location, SpecError
+from kedge.specs import redaction
 from kedge.specs.interpolation import substitute
 from kedge.specs.reads import Reads
 
@@ -96,7 +97,14 @@ def read_env_file(
             location=Location(str(path), line),
             hint="save the file as UTF-8",
         ) from exc
-    return parse_env_file(text, source=str(path), lookup=lookup, raw=raw)
+    try:
+        return parse_env_file(text, source=str(path), lookup=lookup, raw=raw)
+    except SpecError as exc:  # a file's errors say where, not what it holds
+        raise SpecError(
+            redaction.unquoted(exc.message),
+            location=exc.location,
+            hint=redaction.unquoted(exc.hint),
+        ) from None
 
 
 def _parse_raw(text: str, *, lookup: Mapping[str, str]) -> dict[str, str]:

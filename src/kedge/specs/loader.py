@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = ["canonical", "from_canonical", "load_file", "parse"]
 _TOP_KEYS = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
 _TOP_KEYS |= {"models"}
 _MAX_INCLUDE_DEPTH = 10
+_KEY_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
 def load_file(
@@ -241,6 +243,16 @@ class _Context:
         for key in data:
             if key in _TOP_KEYS or (key.startswith("x-")):
                 continue
+            if not _KEY_LIKE.match(str(key)):  # not a key someone wrote: the file may be
+                where = document.locate((key,))  # anything (an included /etc/shadow)
+                errors.append(
+                    SpecError(
+                        "an unknown top-level key (not shown: it is no compose key)",
+                        location=Location(where.file, where.line, where.column),
+                        hint="check that this is a compose file",
+                    )
+                )
+                continue
             close = difflib.get_close_matches(key, sorted(_TOP_KEYS), n=1)
             errors.append(
                 SpecError(
@@ -331,9 +343,16 @@ class _Context:
                 location=where,
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
-        document = yamlsource.load_yaml(content, source=str(path))
+        try:
+            document = yamlsource.load_yaml(content, source=str(path))
+        except SpecError as exc:  # its message may quote the file, which may be anything
+            raise SpecError(
+                f"{what} {str(path)!r} is not a compose file",
+                location=Location(str(path), exc.location.line, exc.location.column),
+                hint="name a compose file",
+            ) from None
         if not isinstance(document.data, dict):
-            raise SpecError(  # says nothing of the content: the file may be anything
+            raise SpecError(
                 f"{what} {str(path)!r} is not a compose file (its top level is not a mapping)",
                 location=where,
                 hint="name a compose file",

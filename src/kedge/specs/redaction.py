@@ -14,22 +14,34 @@ Two places could show them, and each has one function here:
   may come from variables or env files. ``redact_document`` masks them in what the API and
   the dashboard show (version details, diffs).
 
-Secrets and configs read from a file or a variable are never in a document: only a salted
-digest is (``digests.value_digest``). Values shorter than ``MIN_LENGTH`` are left in
-errors: masking every ``1`` or ``on`` would garble messages and hides no secret.
+An env file's syntax errors say where and what is wrong but elide the quoted text
+(``unquoted``): the file may hold secrets. Secrets and configs read from a file or a
+variable are never in a document: only a salted digest is (``digests.value_digest``).
+Values shorter than ``MIN_LENGTH`` are left in errors: masking every ``1`` or ``on`` would
+garble messages and hides no secret.
 Pure; called by ``loader``, ``api.stacks`` and ``api.dashboard``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kedge.errors import SpecError, SpecErrors
 
-__all__ = ["MASK", "MIN_LENGTH", "Recording", "redact_document", "redact_error", "redact_text"]
+__all__ = [
+    "MASK",
+    "MIN_LENGTH",
+    "Recording",
+    "redact_document",
+    "redact_error",
+    "redact_text",
+    "unquoted",
+]
 
 MASK = "<redacted>"
+_QUOTED = re.compile(r"'[^'\n]*'")
 MIN_LENGTH = 4
 
 
@@ -57,6 +69,12 @@ def redact_text(text: str, values: Iterable[str]) -> str:
     for value in sorted({v for v in values if len(v) >= MIN_LENGTH}, key=len, reverse=True):
         text = text.replace(value, MASK)
     return text
+
+
+def unquoted(text: str) -> str:
+    """``text`` with each quoted fragment (``'...'``) elided: how an error about a file's
+    content says what is wrong without saying what the file holds."""
+    return _QUOTED.sub("'…'", text)
 
 
 def redact_error(error: SpecError, values: Iterable[str]) -> SpecError:
