@@ -112,9 +112,12 @@ class Reads:
         ``SpecError`` when it may not be read."""
         real = self.check(path, what=what, where=where)
         fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            self._must_be_regular(os.fstat(fd), path=path, what=what, where=where)
+        except SpecError:
+            os.close(fd)
+            raise
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            self._must_be_regular(info, path=path, what=what, where=where)
             content = handle.read(self.max_file + 1)
         if len(content) > self.max_file:
             raise SpecError(
