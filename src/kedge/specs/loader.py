@@ -72,7 +72,7 @@ def load_file(
     given = str(path)  # errors name the file as the caller did
     path = Path(path).absolute()
     try:
-        content = path.read_bytes()
+        content = Reads.local().read_bytes(path, what="the spec file", where=Location(given))
     except OSError as exc:
         raise SpecError(
             f"cannot read the spec file: {exc.strerror}",
