@@ -19,10 +19,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from kedge.cli.main import app as cli
+from kedge.controller import passes
 from kedge.controller.folder_source import FolderSource
 from kedge.errors import SpecError
+from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
 from kedge.specs import policy as host_policy
+from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.specs.policy import RULES, Policy
 from kedge.store import SqliteStore
 from tests.security.conftest import write_settled
@@ -388,3 +391,29 @@ def test_the_corpus_still_validates_under_the_local_default(path: Path) -> None:
     spec = loader.load_file(path, env={}, warnings=warnings, policy=Policy(), enforce=False)
     refused = host_policy.refusals(spec, Policy())
     assert len([w for w in warnings if "host-safety policy" in w]) == len(refused)
+
+
+@pytest.mark.docker
+def test_a_pass_refuses_a_version_the_policy_refuses(store: SqliteStore) -> None:
+    """A version that entered another way (here written to the store directly, as a rollback
+    to a version recorded under a laxer policy would find it) fails before Docker is asked."""
+    spec = loader.parse(PRIVILEGED)
+    recorded = store.versions.record(
+        spec.name, loader.canonical(spec), digest="sha256:probe", source="test"
+    )
+    command = store.commands.enqueue(
+        spec.name, CommandType.APPLY, reason=CommandReason.API, version=recorded.version.number
+    )
+    claimed = store.commands.claim("test")
+    assert claimed is not None
+    assert claimed.id == command.id
+    engine = Engine.from_env()
+    try:
+        with pytest.raises(SpecError) as caught:
+            passes.run_command(claimed, store=store, engine=engine, policy=Policy())
+    finally:
+        engine.close()
+    assert "probe version 1" in caught.value.render()
+    finished = store.commands.get(command.id)
+    assert finished.status is CommandStatus.FAILED
+    assert "rule privileged" in (finished.error or "")
