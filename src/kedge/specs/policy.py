@@ -38,6 +38,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -145,7 +146,11 @@ class Policy(_Model):
     spec_root: str | None = None
     exceptions: list[Exemption] = []
     #: where it came from, for the hints of a refusal
-    source: str = Field(default="", exclude=True)
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @field_validator("host_paths")
     @classmethod
@@ -334,12 +339,14 @@ def parse_policy(content: bytes | str, *, source: str = "<policy>") -> Policy:
     if not isinstance(data, Mapping):
         raise SpecError("a policy file is a mapping", location=document.locate(()))
     try:
-        return Policy.model_validate({**data, "source": source})
+        policy = Policy.model_validate(dict(data))
     except ValidationError as exc:
         errors = diagnostics.from_validation_error(
             exc, data=dict(data), model=Policy, locate=document.locate
         )
         raise SpecErrors(errors) from exc
+    policy._source = source
+    return policy
 
 
 def load_policy(path: Path | str) -> Policy:
