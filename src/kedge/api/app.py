@@ -31,6 +31,7 @@ from kedge.api import (
     problems,
     stacks,
 )
+from kedge.specs.policy import Policy
 
 __all__ = ["create_app"]
 
@@ -48,6 +49,7 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     controller: deps.Controller | None = None,
+    policy: Policy | None = None,
 ) -> FastAPI:
     """A Kedge API over ``store`` and ``engine`` (``None``: Docker is not asked)."""
     app = FastAPI(
@@ -59,7 +61,9 @@ def create_app(
         redoc_url=None,
         default_response_class=problems.AsciiJSONResponse,
     )
-    app.state.kedge = deps.Services(store=store, engine=engine, controller=controller)
+    app.state.kedge = deps.Services(
+        store=store, engine=engine, controller=controller, policy=policy or Policy()
+    )
     problems.install_handlers(app)
     _serve_docs(app)
     app.include_router(events.router, prefix="/api/v1")

@@ -31,6 +31,7 @@ from kedge import __version__, errors
 from kedge.api import monitoring, stacks
 from kedge.api.deps import ServicesDep
 from kedge.api.stacks import StackName
+from kedge.specs import redaction
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandStatus
 from kedge.store.protocol import Store
 
@@ -198,8 +199,8 @@ def diff_fragment(
     first, second = kedge.store.versions.get(name, a), kedge.store.versions.get(name, b)
     lines = list(
         difflib.unified_diff(
-            _yaml(first.document),
-            _yaml(second.document),
+            _yaml(redaction.redact_document(first.document)),
+            _yaml(redaction.redact_document(second.document)),
             fromfile=f"{name} version {a}",
             tofile=f"{name} version {b}",
             lineterm="",

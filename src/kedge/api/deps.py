@@ -8,12 +8,13 @@ Docker was not asked, and ``/readyz`` reports it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from kedge.reconcilers.engine import Engine
+from kedge.specs.policy import Policy
 from kedge.store.protocol import Store
 
 __all__ = ["Controller", "Engine", "Services", "ServicesDep", "Store", "services"]
@@ -30,6 +31,8 @@ class Services:
     store: Store
     engine: Engine | None
     controller: Controller | None = None
+    #: the operator's host-safety policy, spec root and allowed variables (restricted)
+    policy: Policy = field(default_factory=Policy)
 
     def wake_controller(self) -> None:
         """Tell an in-process controller that a command is waiting (it polls otherwise)."""

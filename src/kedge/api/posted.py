@@ -4,7 +4,10 @@ applying it.
 The body is parsed by the spec contract (``specs.loader.parse``), so a posted spec obeys the
 same rules, and reports the same errors with file, line and column, as a file in the watched
 folder. ``source`` names the file the client read (relative build contexts and env files
-resolve from its folder); JSON is YAML, so one parser reads both. Callers: ``api.app``.
+resolve from its folder, when the operator named a spec root holding it: otherwise a posted
+spec reads no server file); JSON is YAML, so one parser reads both. The server's variables
+it may read and the host-reaching keys it may use are the operator's (``specs.policy``).
+Callers: ``api.app``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, status
 
 from kedge import errors
-from kedge.api import problems, stacks
+from kedge.api import deps, problems, stacks
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
@@ -26,6 +29,8 @@ from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.reconcilers import observe
 from kedge.specs import digests, loader, yamlsource
 from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.policy import Policy
+from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["router"]
@@ -73,18 +78,31 @@ async def _read_spec(request: Request, *, source: str, interpolate: bool) -> Sta
             f" {yamlsource.MAX_BYTES_SETTING} sets the limit)",
         )
     path = PurePath(source)
-    project_dir = Path(path.parent) if path.is_absolute() else None
+    policy = deps.services(request).policy
     return await anyio.to_thread.run_sync(
         functools.partial(
             loader.parse,
             body,
             source=source,
-            project_dir=project_dir,
-            env=dict(os.environ),
+            env={k: v for k, v in os.environ.items() if policy.allows_variable(k)},
             interpolate=interpolate,
             name=normalize_stack_name(path.stem) if path.suffix in (".yaml", ".yml") else None,
+            policy=policy,
+            **_reads(path, policy=policy),
         )
     )
+
+
+def _reads(source: PurePath, *, policy: Policy) -> dict[str, Any]:
+    """Where a posted spec may read files: nowhere, unless the operator named a spec root
+    (``kedge serve --spec-root``) and ``source`` is inside it."""
+    root = policy.spec_root
+    if root is None:
+        return {"project_dir": None, "reads": Reads.nothing()}
+    reads = Reads.inside(root)
+    where = errors.Location(str(source))
+    folder = reads.check(Path(source).parent, what="the source folder", where=where)
+    return {"project_dir": folder, "reads": reads}
 
 
 def _record(

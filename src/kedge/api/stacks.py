@@ -27,6 +27,7 @@ from kedge.api.models import (
     VersionDetail,
     VersionView,
 )
+from kedge.specs import redaction
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.specs.versions import StackVersion
 from kedge.store.records import StackStatus
@@ -159,11 +160,13 @@ def list_versions(
 def get_version(
     kedge: ServicesDep, name: StackName, number: Annotated[int, Path(ge=1, le=1_000_000_000)]
 ) -> VersionDetail:
-    """One version of a stack with its canonical spec."""
+    """One version of a stack with its canonical spec (environment values, build args and
+    inline config contents masked)."""
     version = kedge.store.versions.get(name, number)
     outcome = _outcomes(kedge, name).get(number)
     return VersionDetail(
-        **version_view(version, outcome=outcome).model_dump(), spec=version.document
+        **version_view(version, outcome=outcome).model_dump(),
+        spec=redaction.redact_document(version.document),
     )
 
 

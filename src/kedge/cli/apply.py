@@ -54,8 +54,9 @@ def read_specs(target: str) -> list[tuple[str, bytes]]:
 def resolve_spec(source: str, content: bytes) -> bytes:
     """The spec as JSON, read here as compose reads it: interpolated from this shell's
     environment and the ``.env`` beside the file, and validated, so that a bad spec is shown
-    before anything is sent. The server re-reads files the spec names (build contexts,
-    secrets) from the same paths."""
+    before anything is sent. Env and label files are sent merged; the server reads the other
+    files the spec names (build contexts, secret and config files) only under its
+    ``--spec-root``."""
     try:
         if source == "stdin":
             spec = loader.parse(content, source=source, env=dict(os.environ))
@@ -66,6 +67,9 @@ def resolve_spec(source: str, content: bytes) -> bytes:
         raise typer.Exit(remote.EXIT_ERROR) from exc
     document = loader.canonical(spec)
     document.pop("sources", None)  # digests of the files it names: the server takes its own
+    for service in (document.get("services") or {}).values():
+        service.pop("env_file", None)  # read here and merged into environment and labels:
+        service.pop("label_file", None)  # the server reads no file of a posted spec
     return json.dumps(document).encode()
 
 

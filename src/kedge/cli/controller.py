@@ -19,6 +19,7 @@ import typer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from kedge import errors
+from kedge.cli.policy import PolicyOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
@@ -57,10 +58,12 @@ def controller(
         float, typer.Option("--grace", min=0, help="Seconds running passes get at shutdown.")
     ] = 30.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
+    policy_file: PolicyOption = None,
 ) -> None:
     """Run the controller: keep every stack of the spec folder converged."""
     configure_logging(level=log_level)
-    settings = ControllerSettings(workers=workers, resync=resync, prune=prune)
+    policy = server_policy(policy_file)
+    settings = ControllerSettings(workers=workers, resync=resync, prune=prune, policy=policy)
     registry = CollectorRegistry()
     try:
         engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest

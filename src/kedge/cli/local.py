@@ -29,6 +29,7 @@ import typer
 
 from kedge import errors
 from kedge.cli import follow
+from kedge.cli.policy import PolicyOption, local_policy
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
 from kedge.reconcilers import observe
@@ -52,12 +53,13 @@ def up(
     file: FileOption,
     wait: Annotated[bool, typer.Option(help="Wait until what was started is healthy.")] = False,
     db: DbOption = Path("kedge.db"),
+    policy_file: PolicyOption = None,
 ) -> None:
     """Apply a spec file: record it as a version and converge the stack to it."""
     with _failures():
         inputs_seen = inputs.fingerprint(file)  # before loading: a later edit only misses
         warnings: list[str] = []
-        spec = _load(file, warnings=warnings)
+        spec = _load(file, warnings=warnings, policy_file=policy_file)
         with _opened(db) as (store, engine):
             recorded = store.versions.record(
                 spec.name,
@@ -140,10 +142,10 @@ def rollback(
             _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
 
 
-def plan(file: FileOption) -> None:
+def plan(file: FileOption, policy_file: PolicyOption = None) -> None:
     """Print the plan for a spec file; exit 0 nothing to do, 1 something to do, 2 error."""
     with _failures():
-        spec = _load(file)
+        spec = _load(file, policy_file=policy_file)
         engine = Engine.from_env()
         try:
             planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
@@ -170,9 +172,13 @@ def _remember(db: Path, engine: Engine, spec: StackSpec, seen: converged.Converg
         converged.remember(db, seen)
 
 
-def _load(file: Path, *, warnings: list[str] | None = None) -> StackSpec:
+def _load(
+    file: Path, *, warnings: list[str] | None = None, policy_file: Path | None = None
+) -> StackSpec:
+    """The spec of ``file``; the host-safety policy warns, or refuses with ``--policy``."""
     warnings = [] if warnings is None else warnings
-    spec = loader.load_file(file, warnings=warnings)
+    policy, enforce = local_policy(policy_file)
+    spec = loader.load_file(file, warnings=warnings, policy=policy, enforce=enforce)
     for warning in warnings:
         _say("warning", warning)
     return spec

@@ -4,7 +4,10 @@ default that ``make run`` starts.
 It opens the store (``--db``), connects to Docker as the docker CLI does, runs the
 controller (workers, the folder source when ``--specs`` is given, Docker events, resync) and
 serves the API with uvicorn on ``--addr`` (loopback unless told otherwise: the API has no
-authentication, so listening elsewhere is said out loud). SIGINT/SIGTERM stop the server,
+authentication, so listening elsewhere is said out loud). Every spec, from the folder or the
+API, is held to the operator's host-safety policy (``--policy``; ``restricted`` without
+one); a posted spec reads server files only under ``--spec-root`` and interpolates only the
+server variables named by ``--allow-variable`` (``cli.policy``). SIGINT/SIGTERM stop the server,
 then the controller within its grace period. This module is a composition root.
 Callers: ``cli.main``.
 """
@@ -25,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
@@ -67,9 +71,13 @@ def serve(
         float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
     ] = 30.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
+    policy_file: PolicyOption = None,
+    spec_root: SpecRootOption = None,
+    allow_variable: AllowVariableOption = None,
 ) -> None:
     """Run the API, the controller and /metrics in one process."""
     configure_logging(level=log_level)
+    policy = server_policy(policy_file, spec_root=spec_root, variables=allow_variable)
     host, port = parse_addr(addr)
     if not _is_loopback(host):
         typer.echo(
@@ -92,9 +100,9 @@ def serve(
         engine=engine,
         registry=registry,
         specs_dir=specs,
-        settings=ControllerSettings(workers=workers),
+        settings=ControllerSettings(workers=workers, policy=policy),
     )
-    app = create_app(store, engine, registry=registry, controller=controller)
+    app = create_app(store, engine, registry=registry, controller=controller, policy=policy)
     app.state.events = hub
     feed = feeds.DockerFeed(engine, hub).start()
     controller.start()

@@ -3,7 +3,8 @@
 A folder means every ``*.yaml``/``*.yml`` in it (not recursive, hidden files skipped). Each file
 is loaded with ``kedge.specs.loader.load_file`` (its folder's ``.env`` is read, the process
 environment wins). Human output lists each error as ``file:line:col: path: message (hint)``;
-``-o json`` prints one record per file. Exit 0 when every file is valid, 1 otherwise.
+``-o json`` prints one record per file. The host-safety policy warns (``restricted``), or
+refuses with ``--policy FILE`` (``cli.policy``). Exit 0 when every file is valid, 1 otherwise.
 Registered in ``kedge.cli.main``.
 """
 
@@ -16,8 +17,10 @@ from typing import Annotated, Any
 
 import typer
 
+from kedge.cli.policy import PolicyOption, local_policy
 from kedge.errors import SpecError, SpecErrors
 from kedge.specs import digests, loader
+from kedge.specs.policy import Policy
 
 __all__ = ["validate"]
 
@@ -30,10 +33,12 @@ class Output(StrEnum):
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="spec files or folders of spec files")],
     output: Annotated[Output, typer.Option("--output", "-o", help="text or json")] = Output.TEXT,
+    policy_file: PolicyOption = None,
 ) -> None:
     """Validate spec files (offline); exit 1 if any is invalid."""
     files = collect_files(paths)
-    results = [check_file(path) for path in files]
+    policy, enforce = local_policy(policy_file)
+    results = [check_file(path, policy=policy, enforce=enforce) for path in files]
     if output is Output.JSON:
         typer.echo(json.dumps(results, indent=2))
     else:
@@ -63,8 +68,11 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def check_file(path: Path) -> dict[str, Any]:
-    """Load one file; its record for the output (``valid``, ``stack``, ``digest``, ``errors``)."""
+def check_file(
+    path: Path, *, policy: Policy | None = None, enforce: bool = False
+) -> dict[str, Any]:
+    """Load one file; its record for the output (``valid``, ``stack``, ``digest``, ``errors``).
+    The host-safety ``policy`` (``restricted`` by default) warns, or refuses when ``enforce``."""
     record: dict[str, Any] = {
         "file": str(path),
         "valid": False,
@@ -76,7 +84,7 @@ def check_file(path: Path) -> dict[str, Any]:
     }
     warnings: list[str] = []
     try:
-        spec = loader.load_file(path, warnings=warnings)
+        spec = loader.load_file(path, warnings=warnings, policy=policy or Policy(), enforce=enforce)
     except SpecError as exc:
         problems = exc.errors if isinstance(exc, SpecErrors) else [exc]
         record["errors"] = [_error_record(p) for p in problems]

@@ -97,6 +97,7 @@ class Controller:
                 metrics=self.metrics,
                 wake=self.wake,
                 prune=self.settings.prune,
+                policy=self.settings.policy,
                 settle=self.settings.settle,
                 debounce_ms=self.settings.debounce_ms,
             )

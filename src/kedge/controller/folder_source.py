@@ -3,7 +3,9 @@
 A full scan at start, then one per batch of changes that watchfiles reports (debounced), and
 again when a file that was still being written has settled. Per scan:
 
-- each complete spec file is parsed; a valid one is recorded as a version (the store
+- each complete spec file is parsed, reading other files only inside the folder
+  (``specs.reads``) and under the operator's host-safety policy (``specs.policy``, a
+  refusal is a broken file); a valid one is recorded as a version (the store
   deduplicates by digest) and, when that version is not already the desired one, an ``APPLY``
   is enqueued; with a git work tree the commit is recorded with the version;
 - a broken file leaves its stack on its last good version; the error (with file:line) is
@@ -32,6 +34,8 @@ from kedge.controller.folder import SpecFile, decide_prune, git_commit, scan_fol
 from kedge.observability.metrics import Metrics
 from kedge.specs import digests, envfiles, loader
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+from kedge.specs.policy import Policy
+from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
@@ -69,8 +73,10 @@ class FolderSource:
         prune: bool = True,
         settle: float = 0.1,
         debounce_ms: int = 50,
+        policy: Policy | None = None,
     ) -> None:
         self.folder = folder.absolute()
+        self._policy = policy or Policy()
         self._store, self._metrics, self._wake = store, metrics, wake
         self._prune, self._settle, self._debounce_ms = prune, settle, debounce_ms
         self._recorded: dict[Path, tuple[int, int]] = {}  # file -> (mtime_ns, size) recorded
@@ -192,14 +198,22 @@ class FolderSource:
 
     def _parse(self, spec_file: SpecFile) -> StackSpec:
         """As ``loader.load_file`` does, from the content the scan read."""
+        reads = Reads.inside(self.folder)
         dotenv = self.folder / ".env"
-        values = envfiles.read_env_file(dotenv, lookup=os.environ) if dotenv.is_file() else {}
+        where = errors.Location(str(dotenv))
+        values = (
+            envfiles.read_env_file(dotenv, lookup=os.environ, reads=reads)
+            if reads.is_file(dotenv, what="the .env", where=where)
+            else {}
+        )
         return loader.parse(
             spec_file.text,
             source=str(spec_file.path),
             project_dir=self.folder,
+            reads=reads,
             env={**values, **os.environ},
             name=normalize_stack_name(spec_file.path.stem),
+            policy=self._policy,
         )
 
     def _record(

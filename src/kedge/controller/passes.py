@@ -28,7 +28,9 @@ from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
+from kedge.specs import policy as host_policy
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
+from kedge.specs.policy import Policy
 from kedge.specs.stack import StackSpec
 from kedge.store import RetryPolicy, Store
 
@@ -92,14 +94,20 @@ def run_command(
     echo: Echo | None = None,
     parallel: int = executor.PARALLEL,
     retry: RetryPolicy | None = None,
+    policy: Policy | None = None,
 ) -> executor.Outcome:
     """Carry out one claimed command and finish it; raises its failure after recording it.
 
     ``retry`` (the controller's policy) enqueues another attempt of a temporary failure.
+    With the operator's host-safety ``policy``, a version it refuses fails before Docker is
+    asked (a rollback to a version recorded under a laxer policy, a version written to the
+    store by another way in).
     """
     pass_ = _Pass(command, store=store, echo=echo)
     try:
         spec = desired_of(command, store)
+        if policy is not None and spec is not None:
+            _must_be_allowed(spec, policy, version=command.version)
         options = PlanOptions.from_command(
             command.options, refresh_images=command.type in _REFRESHING
         )
@@ -130,6 +138,15 @@ def run_command(
         raise
     pass_.finish(CommandStatus.DONE, outcome=outcome.summary(), actions=outcome.actions)
     return outcome
+
+
+def _must_be_allowed(spec: StackSpec, policy: Policy, *, version: int | None) -> None:
+    where = f"{spec.name} version {version}"
+    refused = host_policy.errors(
+        spec, policy, locate=lambda path: errors.Location(where, path=".".join(map(str, path)))
+    )
+    if refused:
+        raise errors.SpecErrors(refused)
 
 
 def run_now(

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kedge.specs.policy import Policy
 from kedge.store.records import RetryPolicy
 
 __all__ = ["ControllerSettings"]
@@ -47,6 +48,8 @@ class ControllerSettings(BaseModel):
     stack_backoff_cap: float = Field(default=60.0, gt=0)
     #: the longest wait before the events stream is re-opened
     events_backoff_cap: float = Field(default=30.0, gt=0)
+    #: the operator's host-safety policy, enforced on every spec of the folder
+    policy: Policy = Policy()
 
     @property
     def lease_delta(self) -> timedelta:

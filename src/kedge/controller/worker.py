@@ -138,6 +138,7 @@ class Worker:
                     store=self._store,
                     engine=self._engine,
                     retry=self._settings.retry,
+                    policy=self._settings.policy,
                 )
             except errors.FencingError as exc:
                 log.warning("pass abandoned: hold lost", reason=str(exc))

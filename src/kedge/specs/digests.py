@@ -23,14 +23,17 @@ import fnmatch
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from kedge.errors import Location
+from kedge.specs.reads import MAX_FILE, Reads
 from kedge.specs.stack import StackSpec
 
 __all__ = ["canonical_json", "config_hash", "context_digest", "digest", "file_digest"]
 
-_SKIP_DIRS = {".git"}
+_SKIP_DIRS = frozenset({".git"})
 
 
 def canonical_document(spec: StackSpec) -> dict[str, Any]:
@@ -121,40 +124,61 @@ def value_digest(value: str, *, salt: str) -> str:
     return "scrypt:" + derived.hex()
 
 
-def file_digest(path: Path) -> str | None:
-    """The sha256 of a file (or of a folder's files), or None when it does not exist."""
-    if path.is_dir():
-        return context_digest(path)
+def file_digest(path: Path, *, reads: Reads, what: str, where: Location) -> str | None:
+    """The sha256 of a file (or of a folder's files), or None when it does not exist;
+    ``SpecError`` when ``reads`` does not let the spec read it (``reads.Reads``)."""
+    real = reads.check(path, what=what, where=where)
+    if real.is_dir():
+        return context_digest(path, reads=reads, what=what, where=where)
     try:
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        return (
+            "sha256:" + hashlib.sha256(reads.read_bytes(path, what=what, where=where)).hexdigest()
+        )
     except OSError:
         return None
 
 
-def context_digest(folder: Path) -> str | None:
-    """The sha256 of a build context: names and contents of its files, minus ``.dockerignore``."""
-    if not folder.is_dir():
+def context_digest(folder: Path, *, reads: Reads, what: str, where: Location) -> str | None:
+    """The sha256 of a build context: names and contents of its files, minus ``.dockerignore``.
+    Symlinks count by their target's name (never read through), other special files by kind."""
+    real = reads.check(folder, what=what, where=where)
+    if not real.is_dir():
         return None
-    ignore = _dockerignore(folder)
+    ignore = _dockerignore(real)
     summary = hashlib.sha256()
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-        for name in sorted(files):
-            path = Path(root) / name
-            relative = path.relative_to(folder).as_posix()
-            if _is_ignored(relative, ignore):
-                continue
-            summary.update(relative.encode() + b"\0")
-            try:
-                summary.update(hashlib.sha256(path.read_bytes()).digest())
-            except OSError:
-                summary.update(b"unreadable")
+    for path in reads.walk_context(real, what=what, where=where, skip=_SKIP_DIRS):
+        relative = path.relative_to(real).as_posix()
+        if _is_ignored(relative, ignore):
+            continue
+        summary.update(relative.encode() + b"\0")
+        summary.update(_entry_digest(path))
     return "sha256:" + summary.hexdigest()
 
 
-def _dockerignore(folder: Path) -> list[str]:
+def _entry_digest(path: Path) -> bytes:
+    """One context entry: a regular file's content, streamed; a link's target; else its kind."""
     try:
-        text = (folder / ".dockerignore").read_text(encoding="utf-8", errors="replace")
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            return b"link:" + os.fsencode(os.readlink(path))
+        if not stat.S_ISREG(info.st_mode):
+            return b"special:" + str(stat.S_IFMT(info.st_mode)).encode()
+        content = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(2**20), b""):
+                content.update(chunk)
+        return content.digest()
+    except OSError:
+        return b"unreadable"
+
+
+def _dockerignore(folder: Path) -> list[str]:
+    path = folder / ".dockerignore"
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return []
+        with path.open("rb") as handle:
+            text = handle.read(MAX_FILE).decode("utf-8", errors="replace")
     except OSError:
         return []
     lines = (line.strip() for line in text.splitlines())

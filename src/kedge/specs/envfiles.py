@@ -31,7 +31,9 @@ import re
 from collections.abc import Iterator, Mapping
 
 from kedge.errors import Location, SpecError
+from kedge.specs import redaction
 from kedge.specs.interpolation import substitute
+from kedge.specs.reads import Reads
 
 __all__ = ["parse_env_file", "read_env_file"]
 
@@ -63,11 +65,17 @@ def parse_env_file(
 
 
 def read_env_file(
-    path: pathlib.Path, *, lookup: Mapping[str, str] | None = None, raw: bool = False
+    path: pathlib.Path,
+    *,
+    lookup: Mapping[str, str] | None = None,
+    raw: bool = False,
+    reads: Reads | None = None,
 ) -> dict[str, str]:
-    """Read and parse the env file at ``path``; ``SpecError`` if it is missing or invalid."""
+    """Read and parse the env file at ``path``; ``SpecError`` if it is missing or invalid,
+    or if ``reads`` (default: ``Reads.local()``) does not let the spec read it."""
+    reads = reads or Reads.local()
     try:
-        content = path.read_bytes()
+        content = reads.read_bytes(path, what="the env file", where=Location(str(path)))
     except FileNotFoundError as exc:
         raise SpecError(
             f"the env file {str(path)!r} does not exist",
@@ -89,7 +97,14 @@ def read_env_file(
             location=Location(str(path), line),
             hint="save the file as UTF-8",
         ) from exc
-    return parse_env_file(text, source=str(path), lookup=lookup, raw=raw)
+    try:
+        return parse_env_file(text, source=str(path), lookup=lookup, raw=raw)
+    except SpecError as exc:  # a file's errors say where, not what it holds
+        raise SpecError(
+            redaction.unquoted(exc.message),
+            location=exc.location,
+            hint=redaction.unquoted(exc.hint),
+        ) from None
 
 
 def _parse_raw(text: str, *, lookup: Mapping[str, str]) -> dict[str, str]:

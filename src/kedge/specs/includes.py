@@ -23,6 +23,7 @@ from kedge.errors import Location, SpecError
 from kedge.specs import envfiles, extends
 from kedge.specs.compose_service import Service
 from kedge.specs.compose_top import Config, Network, Secret, Volume
+from kedge.specs.reads import Reads
 
 __all__ = ["IncludeEntry", "import_resources", "merge_documents", "read_entry"]
 
@@ -45,7 +46,12 @@ class IncludeEntry:
 
 
 def read_entry(
-    entry: Any, *, resolve: Callable[[str], Path], env: Mapping[str, str], where: Location
+    entry: Any,
+    *,
+    resolve: Callable[[str], Path],
+    env: Mapping[str, str],
+    reads: Reads,
+    where: Location,
 ) -> IncludeEntry:
     """Resolve one ``include`` entry (paths against the including file's folder)."""
     if isinstance(entry, str):
@@ -64,16 +70,20 @@ def read_entry(
     paths = [resolve(str(p)) for p in _strings(entry["path"], key="path", where=where)]
     if not paths:
         raise SpecError("include.path is empty", location=where, hint="name a compose file")
+    for path in paths:
+        reads.check(path, what="include", where=where)
     folder = entry.get("project_directory")
     project_dir = resolve(str(folder)) if folder else paths[0].parent
     values: dict[str, str] = {}
     if entry.get("env_file") is None:
         dotenv = project_dir / ".env"
-        if dotenv.is_file():
-            values = envfiles.read_env_file(dotenv, lookup=env)
+        if reads.is_file(dotenv, what="include's .env", where=where):
+            values = envfiles.read_env_file(dotenv, lookup=env, reads=reads)
     else:
         for name in _strings(entry["env_file"], key="env_file", where=where):
-            values.update(envfiles.read_env_file(resolve(name), lookup=env))
+            path = resolve(name)
+            reads.check(path, what="include.env_file", where=where)
+            values.update(envfiles.read_env_file(path, lookup=env, reads=reads))
     return IncludeEntry(paths=paths, project_dir=project_dir, env={**env, **values})
 
 

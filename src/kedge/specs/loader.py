@@ -7,10 +7,12 @@ translated once, in ``diagnostics``), ``env_file``/``label_file`` (merged into `
 and ``labels``) and the cross-field rules (``validation``). Every problem is a ``SpecError``
 with file, line, column, path and hint; several are raised together as ``SpecErrors``.
 
-Files other than the spec are read only when a project folder is known: ``env_file``,
-``label_file``, ``include``d and ``extends``ed files, and the digests of secret/config files
-and build contexts (``StackSpec.sources``). A missing secret file or build context is not an
-error (compose's ``config`` accepts it); a missing required ``env_file`` is.
+Files other than the spec — ``env_file``, ``label_file``, ``include``d and ``extends``ed
+files, and the digests of secret/config files and build contexts (``StackSpec.sources``) —
+are read only as ``reads`` allows (``reads.Reads``: inside the spec's folder on the server,
+none for a spec posted without a spec root, anywhere for the local verbs), regular files
+only and capped. A missing secret file or build context is not an error (compose's
+``config`` accepts it); a missing required ``env_file`` is.
 
 ``load_file`` reads a file and the ``.env`` beside it (the process environment wins over
 ``.env``, as in compose). ``canonical``/``from_canonical`` are how the store keeps a spec.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +39,16 @@ from kedge.specs import (
     extends,
     includes,
     interpolation,
+    redaction,
     service_files,
     validation,
     yamlsource,
 )
+from kedge.specs import policy as host_policy
 from kedge.specs.compose_base import NULL
 from kedge.specs.compose_service import Service
+from kedge.specs.policy import Policy
+from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
 __all__ = ["canonical", "from_canonical", "load_file", "parse"]
@@ -49,6 +56,7 @@ __all__ = ["canonical", "from_canonical", "load_file", "parse"]
 _TOP_KEYS = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
 _TOP_KEYS |= {"models"}
 _MAX_INCLUDE_DEPTH = 10
+_KEY_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
 def load_file(
@@ -56,12 +64,15 @@ def load_file(
     *,
     env: Mapping[str, str] | None = None,
     warnings: list[str] | None = None,
+    policy: Policy | None = None,
+    enforce: bool = True,
 ) -> StackSpec:
-    """Load the spec file at ``path``; ``env`` defaults to the process environment."""
+    """Load the spec file at ``path``; ``env`` defaults to the process environment.
+    ``policy`` and ``enforce`` as for ``parse``."""
     given = str(path)  # errors name the file as the caller did
     path = Path(path).absolute()
     try:
-        content = path.read_bytes()
+        content = Reads.local().read_bytes(path, what="the spec file", where=Location(given))
     except OSError as exc:
         raise SpecError(
             f"cannot read the spec file: {exc.strerror}",
@@ -73,9 +84,12 @@ def load_file(
         content,
         source=given,
         project_dir=path.parent,
+        reads=Reads.local(),
         env=environment,
         name=normalize_stack_name(path.stem),
         warnings=warnings,
+        policy=policy,
+        enforce=enforce,
     )
 
 
@@ -90,24 +104,51 @@ def parse(
     *,
     source: str = "<string>",
     project_dir: Path | None = None,
+    reads: Reads | None = None,
     env: Mapping[str, str] | None = None,
     interpolate: bool = True,
     name: str | None = None,
     warnings: list[str] | None = None,
+    policy: Policy | None = None,
+    enforce: bool = True,
 ) -> StackSpec:
     """Parse and validate one spec; raise ``SpecError``/``SpecErrors`` saying what is wrong.
 
     ``name`` is the stack name used when the spec has no top-level ``name`` (``load_file``
     passes the file's stem). Warnings (obsolete ``version``, unset variables) are appended to
-    ``warnings`` when a list is given.
+    ``warnings`` when a list is given. ``reads`` says which other files the spec may read;
+    by default anywhere (``Reads.local``, ``Reads.unrooted`` without a ``project_dir``).
+    With a ``policy``, its refusals (on the resolved spec) are errors, or warnings when not
+    ``enforce``. No error quotes a value that interpolation read (``redaction``).
     """
+    if reads is None:
+        reads = Reads.local() if project_dir is not None else Reads.unrooted()
     context = _Context(
         env=dict(env or {}),
         interpolate=interpolate,
         project_dir=project_dir,
+        reads=reads,
         warnings=warnings if warnings is not None else [],
         seen=(str(Path(source).absolute()) if project_dir else source,),
     )
+    try:
+        return _parse(
+            content, source=source, context=context, name=name, policy=policy, enforce=enforce
+        )
+    except SpecError as exc:
+        raise redaction.redact_error(exc, context.read) from None
+
+
+def _parse(
+    content: bytes | str,
+    *,
+    source: str,
+    context: _Context,
+    name: str | None,
+    policy: Policy | None,
+    enforce: bool,
+) -> StackSpec:
+    project_dir = context.project_dir
     document = yamlsource.load_yaml(content, source=source)
     data = context.prepare(document)
     context.enable_profiles(data)
@@ -120,7 +161,11 @@ def parse(
         errors = [problem.to_error(document.locate) for problem in problems]
         errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
         raise SpecErrors(errors)
-    return context.record_sources(spec)
+    refused = [] if policy is None else host_policy.errors(spec, policy, locate=document.locate)
+    if refused and enforce:
+        raise SpecErrors(refused)
+    context.warnings.extend(e.render() for e in refused)
+    return context.record_sources(spec, document=document)
 
 
 def canonical(spec: StackSpec) -> dict[str, Any]:
@@ -150,16 +195,20 @@ class _Context:
     env: dict[str, str]
     interpolate: bool
     project_dir: Path | None
+    reads: Reads
     warnings: list[str]
     seen: tuple[str, ...]
     problems: list[SpecError] = field(default_factory=list)
+    #: the values interpolation read (shared with included and extended files' contexts)
+    read: set[str] = field(default_factory=set)
 
     def prepare(self, document: Any) -> dict[str, Any]:
         """Plain data ready for the model: interpolated, ``include`` and ``extends`` done."""
         data = document.data
         if self.interpolate:
             unset: list[Any] = []
-            data = interpolation.interpolate(data, self.env, locate=document.locate, unset=unset)
+            env = redaction.Recording(self.env, self.read)
+            data = interpolation.interpolate(data, env, locate=document.locate, unset=unset)
             self.warnings.extend(u.render() for u in unset)
         data = dict(data)
         if not data:
@@ -193,6 +242,16 @@ class _Context:
         errors = []
         for key in data:
             if key in _TOP_KEYS or (key.startswith("x-")):
+                continue
+            if not _KEY_LIKE.match(str(key)):  # not a key someone wrote: the file may be
+                where = document.locate((key,))  # anything (an included /etc/shadow)
+                errors.append(
+                    SpecError(
+                        "an unknown top-level key (not shown: it is no compose key)",
+                        location=Location(where.file, where.line, where.column),
+                        hint="check that this is a compose file",
+                    )
+                )
                 continue
             close = difflib.get_close_matches(key, sorted(_TOP_KEYS), n=1)
             errors.append(
@@ -262,10 +321,12 @@ class _Context:
             env=dict(env),
             interpolate=self.interpolate,
             project_dir=project_dir,
+            reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(first)),
+            read=self.read,
         )
-        documents = [self._read_document(path, where=where) for path in paths]
+        documents = [self._read_document(path, what="include", where=where) for path in paths]
         data = other.prepare(documents[0])
         for override in documents[1:]:
             data = includes.merge_documents(data, other.prepare(override))
@@ -273,16 +334,30 @@ class _Context:
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def _read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
+    def _read_document(self, path: Path, *, what: str, where: Location) -> yamlsource.Document:
         try:
-            content = path.read_bytes()
+            content = self.reads.read_bytes(path, what=what, where=where)
         except OSError as exc:
             raise SpecError(
                 f"cannot read {str(path)!r}: {exc.strerror}",
                 location=where,
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
-        return yamlsource.load_yaml(content, source=str(path))
+        try:
+            document = yamlsource.load_yaml(content, source=str(path))
+        except SpecError as exc:  # its message may quote the file, which may be anything
+            raise SpecError(
+                f"{what} {str(path)!r} is not a compose file",
+                location=Location(str(path), exc.location.line, exc.location.column),
+                hint="name a compose file",
+            ) from None
+        if not isinstance(document.data, dict):
+            raise SpecError(
+                f"{what} {str(path)!r} is not a compose file (its top level is not a mapping)",
+                location=where,
+                hint="name a compose file",
+            )
+        return document
 
     def _read_base_service(self, file: str, service: str, where: Location) -> dict[str, Any]:
         """The service ``service`` of another file, canonical, for ``extends``. As in compose,
@@ -292,17 +367,20 @@ class _Context:
         if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
             chain = " -> ".join([*self.seen, str(path)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
-        document = self._read_document(path, where=where)
+        document = self._read_document(path, what="extends.file", where=where)
         other = _Context(
             env=self.env,
             interpolate=self.interpolate,
             project_dir=path.parent,
+            reads=self.reads,
             warnings=self.warnings,
             seen=(*self.seen, str(path)),
+            read=self.read,
         )
         data = document.data
         if self.interpolate:
-            data = interpolation.interpolate(data, self.env, locate=document.locate)
+            env = redaction.Recording(self.env, self.read)
+            data = interpolation.interpolate(data, env, locate=document.locate)
         services = data.get("services") if isinstance(data, dict) else None
         if not isinstance(services, dict) or not isinstance(services.get(service), dict):
             raise SpecError(
@@ -337,7 +415,9 @@ class _Context:
             )
         for index, raw in enumerate(entries):
             where = document.locate(("include", index))
-            entry = includes.read_entry(raw, resolve=self._path, env=self.env, where=where)
+            entry = includes.read_entry(
+                raw, resolve=self._path, env=self.env, reads=self.reads, where=where
+            )
             included = self._load_other(
                 entry.paths, project_dir=entry.project_dir, env=entry.env, where=where
             )
@@ -350,9 +430,12 @@ class _Context:
             spec,
             env=self.env,
             project_dir=self.project_dir,
+            reads=self.reads,
             interpolate=self.interpolate,
             locate=document.locate,
         )
 
-    def record_sources(self, spec: StackSpec) -> StackSpec:
-        return service_files.record_sources(spec, env=self.env, files=self.project_dir is not None)
+    def record_sources(self, spec: StackSpec, *, document: Any) -> StackSpec:
+        return service_files.record_sources(
+            spec, env=self.env, reads=self.reads, locate=document.locate
+        )
