@@ -19,6 +19,7 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
     │   ├── EngineConflict        an object is in the way (temporary)
     │   └── EngineRejected        the daemon refused the request as invalid (permanent)
     ├── HealthError               a health gate failed: unhealthy, exited, or timed out
+    │                             (temporary: a dependency or the container may recover)
     └── CancelledError            a running command was asked to stop
 """
 
@@ -155,7 +156,13 @@ class EngineRejected(EngineError):
 
 
 class HealthError(KedgeError):
-    """A health gate failed: a container turned unhealthy, exited, or did not get ready in time."""
+    """A health gate failed: a container turned unhealthy, exited, or did not get ready in time.
+
+    Temporary: what it waited on (a dependency, a database still starting, a service it
+    calls) may recover without a new version, so the controller tries again with backoff.
+    """
+
+    temporary = True
 
 
 class CancelledError(KedgeError):

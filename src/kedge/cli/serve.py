@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
@@ -66,6 +67,8 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
     ] = 30.0,
+    retry_base: RetryBaseOption = 10.0,
+    retry_cap: RetryCapOption = 300.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
 ) -> None:
     """Run the API, the controller and /metrics in one process."""
@@ -92,7 +95,7 @@ def serve(
         engine=engine,
         registry=registry,
         specs_dir=specs,
-        settings=ControllerSettings(workers=workers),
+        settings=converging(ControllerSettings(workers=workers), base=retry_base, cap=retry_cap),
     )
     app = create_app(store, engine, registry=registry, controller=controller)
     app.state.events = hub

@@ -139,6 +139,7 @@ class Resync:
             )
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
+                self._metrics.retries.labels(type=done.type.value).inc()
                 self._wake(self._settings.retry.delay(done.attempt).total_seconds())
 
     def _recover_dead_local(self) -> list[Finished]:
