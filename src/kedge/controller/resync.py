@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor
+from kedge.controller import assessor, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.settings import ControllerSettings
 from kedge.observability.metrics import Metrics
@@ -125,7 +125,9 @@ class Resync:
         for finished in [
             *self._recover_dead_local(),
             *self._store.commands.recover(
-                lease=self._settings.lease_delta, policy=self._settings.retry
+                lease=self._settings.lease_delta,
+                policy=self._settings.retry,
+                converge=self._settings.converge,
             ),
         ]:
             done = finished.command
@@ -140,7 +142,8 @@ class Resync:
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
                 self._metrics.retries.labels(type=done.type.value).inc()
-                self._wake(self._settings.retry.delay(done.attempt).total_seconds())
+                due = finished.retry.not_before or datetime.now(UTC)
+                self._wake(max((due - datetime.now(UTC)).total_seconds(), 0.0))
 
     def _recover_dead_local(self) -> list[Finished]:
         """RUNNING commands held by a process of this host that no longer exists.
@@ -162,7 +165,9 @@ class Resync:
                         token=command.token,
                         status=CommandStatus.FAILED,
                         error=f"worker lost: process {pid} of {command.worker} is gone",
-                        retry=self._settings.retry,
+                        retry=retries.policy_for(
+                            command, store=self._store, settings=self._settings
+                        ),
                     )
                 )
         return found

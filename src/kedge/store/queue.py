@@ -213,7 +213,9 @@ class SqliteCommands:
 
         return self._database.write(write)
 
-    def recover(self, *, lease: timedelta, policy: RetryPolicy) -> list[Finished]:
+    def recover(
+        self, *, lease: timedelta, policy: RetryPolicy, converge: RetryPolicy | None = None
+    ) -> list[Finished]:
         def write(db: sqlite_utils.Database) -> list[Finished]:
             now = self._now()
             stale = query_all(
@@ -233,7 +235,8 @@ class SqliteCommands:
                     "error": error,
                 }
                 command = _update(db, row["id"], changes)
-                resolved.append(_retry(db, command, policy=policy, now=now))
+                kept = converge if converge and command.type in SUPERSEDING else policy
+                resolved.append(_retry(db, command, policy=kept, now=now))
             return resolved
 
         return self._database.write(write)

@@ -376,6 +376,26 @@ def test_recover_stops_at_the_attempt_limit(store: Store, clock: MovableClock) -
     assert store.commands.claim("w") is None
 
 
+@pytest.mark.parametrize(
+    ("kind", "retried"),
+    [
+        pytest.param(APPLY, True, id="apply-keeps-converging"),
+        pytest.param(DEPLOY, False, id="deploy"),
+    ],
+)
+def test_recover_keeps_converging_commands_past_the_attempt_limit(
+    store: Store, clock: MovableClock, kind: CommandType, retried: bool
+) -> None:
+    enqueue(store, kind=kind)
+    policy = RetryPolicy(max_attempts=1, backoff=timedelta(0))
+    claim(store)
+    clock.advance(LEASE * 2)
+    [lost] = store.commands.recover(lease=LEASE, policy=policy, converge=KEEP_CONVERGING)
+    assert (lost.retry is not None) == retried
+    if lost.retry is not None:
+        assert lost.retry.not_before == clock.now + KEEP_CONVERGING.backoff
+
+
 def test_prune(store: Store, clock: MovableClock) -> None:
     def run(kind: CommandType, actions: int) -> Command:
         enqueue(store, kind=kind)
