@@ -70,13 +70,15 @@ def iter_stacks(store: Store) -> Iterator[StackStatus]:
 
 
 def refresh_queue_metrics(store: Store, metrics: Metrics, *, now: datetime) -> None:
-    """Queue depth and the age of the oldest PENDING command."""
+    """Queue depth and the age of the oldest PENDING command, counted from when it may run:
+    a retry waiting for its backoff (up to minutes) is not a queue that is stuck."""
     depth, oldest, cursor = 0, None, None
     for _ in range(50):  # 25,000 PENDING commands are plenty to say "very deep"
         page = store.commands.list(status=CommandStatus.PENDING, limit=500, cursor=cursor)
         depth += len(page.items)
-        if page.items:
-            oldest = page.items[-1].created_at
+        for command in page.items:
+            due = max(command.created_at, command.not_before or command.created_at)
+            oldest = due if oldest is None else min(oldest, due)
         cursor = page.next_cursor
         if cursor is None:
             break
@@ -126,8 +128,8 @@ class Resync:
             *self._recover_dead_local(),
             *self._store.commands.recover(
                 lease=self._settings.lease_delta,
-                policy=self._settings.retry,
-                converge=self._settings.converge,
+                policy=retries.recovery_policy(self._settings, converging=False),
+                converge=retries.recovery_policy(self._settings, converging=True),
             ),
         ]:
             done = finished.command
@@ -165,8 +167,8 @@ class Resync:
                         token=command.token,
                         status=CommandStatus.FAILED,
                         error=f"worker lost: process {pid} of {command.worker} is gone",
-                        retry=retries.policy_for(
-                            command, store=self._store, settings=self._settings
+                        retry=retries.recovery_policy(
+                            self._settings, converging=command.type in retries.CONVERGING
                         ),
                     )
                 )

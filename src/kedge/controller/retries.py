@@ -19,7 +19,8 @@ The schedule lives in the store, not in memory: a retry is a PENDING command (``
 ``attempt``, ``not_before``), so a restarted controller takes it up where the old one left
 it, and a new version's APPLY supersedes it.
 
-Callers: the worker (the policy of each pass, and the rollback after the last attempt).
+Callers: the worker (the policy of each pass, and the rollback after the last attempt) and
+the recovery of commands whose worker was lost (``controller.resync``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from kedge.specs.commands import Command, CommandType
 from kedge.store.protocol import Store
 from kedge.store.records import RetryPolicy
 
-__all__ = ["CONVERGING", "policy_for", "rollback_target"]
+__all__ = ["CONVERGING", "policy_for", "recovery_policy", "rollback_target"]
 
 #: commands after which the stack runs the command's version; their failures keep converging
 CONVERGING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
@@ -46,6 +47,14 @@ def rollback_target(store: Store, failed: Command) -> int | None:
         return None
     spec = assessor.desired_spec(store, failed.stack, failed.version)
     return applied if spec.meta.on_failure == "rollback" else None
+
+
+def recovery_policy(settings: ControllerSettings, *, converging: bool) -> RetryPolicy:
+    """A command whose worker was lost (a killed controller) did not fail by itself: it is
+    retried after the short backoff, and a converging one with no attempt limit."""
+    if not converging:
+        return settings.retry
+    return settings.retry.model_copy(update={"max_attempts": None})
 
 
 def policy_for(command: Command, *, store: Store, settings: ControllerSettings) -> RetryPolicy:
