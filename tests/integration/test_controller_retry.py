@@ -6,6 +6,8 @@ by validation. The first is retried with capped backoff; the image is then made 
 image tagged with the missing name, as a later ``docker build`` or push would) and the stack
 converges with no change to its file — across a restart of the controller, since the retry
 is a command in the store. The refused one is never retried: it waits for a new version.
+A stack whose health gate failed is retried as well, and converges once its container runs
+healthy.
 
 Compose has no verdict here: ``docker compose up`` fails once and does not try again.
 """
@@ -150,3 +152,61 @@ def test_a_stack_converges_once_its_missing_image_exists(
         ctl.terminate()
         if restarted is not None:
             assert restarted.terminate() == 0, restarted.log()[-3000:]
+
+
+RECOVERS = """name: {name}
+services:
+  web:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      retries: 1
+    x-kedge:
+      health_timeout: 5s
+"""
+
+
+def test_a_stack_that_did_not_get_healthy_converges_once_it_recovers(
+    tmp_path: Path, docker_client: Any, test_image: str, stack_name: str
+) -> None:
+    """A health gate that failed is retried too; the retry finds nothing to change, so it is
+    done only once the container runs healthy (here: once what it checks appears)."""
+    specs, db = tmp_path / "specs", tmp_path / "kedge.db"
+    specs.mkdir()
+    write_atomically(
+        specs / f"{stack_name}.yaml", RECOVERS.format(name=stack_name, image=test_image)
+    )
+    ctl = ControllerProcess(specs, db, resync=60, extra=FAST_RETRIES).start()
+    store = SqliteStore.open(db)
+    try:
+        wait_for(
+            lambda: (r := _waiting_retry(store, stack_name)) is not None and r.attempt >= 3 and r,
+            timeout=90,
+            what="a third attempt waiting after failed health gates",
+        )
+        first, second = _commands(store, stack_name)[:2]
+        assert f"{stack_name}-web-1 is unhealthy" in (first.error or "")
+        assert second.retry_of == first.id
+        assert "is Degraded and a retry has nothing to change" in (second.error or "")
+        assert store.stacks.get(stack_name).applied_version is None
+        flt = {"label": f"kedge.stack={stack_name}"}
+        [web] = docker_client.containers.list(filters=flt)
+        web.exec_run(["touch", "/tmp/ok"])
+        wait_for(
+            lambda: store.stacks.get(stack_name).applied_version == 1,
+            timeout=60,
+            what="version 1 applied once the container is healthy",
+        )
+        done = [c for c in _commands(store, stack_name) if c.status is CommandStatus.DONE]
+        assert (done[0].reason, done[0].actions) == (CommandReason.RETRY, 0)
+        web.reload()
+        assert web.attrs["State"]["Health"]["Status"] == "healthy"
+        assert not _waiting_retry(store, stack_name)
+    except BaseException:
+        print(ctl.log()[-20000:])
+        raise
+    finally:
+        store.close()
+        assert ctl.terminate() == 0
