@@ -12,7 +12,9 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
     ├── QueryError                a read query is wrong (e.g. an invalid page cursor)
     ├── FencingError              a stale holder of a command tried to write
     ├── StoreError                the database failed (temporary)
-    ├── PlanError                 the desired state cannot be planned (permanent)
+    ├── PlanError                 the desired state cannot be planned (permanent; a refused
+    │                             plan that waits for an image or an external object to
+    │                             appear is temporary: ``PlanRefused.temporary``)
     ├── EngineError               the Docker engine failed
     │   ├── EngineUnavailable     the daemon does not answer (temporary)
     │   ├── EngineNotFound        an object is gone (usually a race; temporary)
