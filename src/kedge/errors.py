@@ -12,13 +12,16 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
     ├── QueryError                a read query is wrong (e.g. an invalid page cursor)
     ├── FencingError              a stale holder of a command tried to write
     ├── StoreError                the database failed (temporary)
-    ├── PlanError                 the desired state cannot be planned (permanent)
+    ├── PlanError                 the desired state cannot be planned (permanent; a refused
+    │                             plan that waits for an image or an external object to
+    │                             appear is temporary: ``PlanRefused.temporary``)
     ├── EngineError               the Docker engine failed
     │   ├── EngineUnavailable     the daemon does not answer (temporary)
     │   ├── EngineNotFound        an object is gone (usually a race; temporary)
     │   ├── EngineConflict        an object is in the way (temporary)
     │   └── EngineRejected        the daemon refused the request as invalid (permanent)
     ├── HealthError               a health gate failed: unhealthy, exited, or timed out
+    │                             (temporary: a dependency or the container may recover)
     └── CancelledError            a running command was asked to stop
 """
 
@@ -155,7 +158,13 @@ class EngineRejected(EngineError):
 
 
 class HealthError(KedgeError):
-    """A health gate failed: a container turned unhealthy, exited, or did not get ready in time."""
+    """A health gate failed: a container turned unhealthy, exited, or did not get ready in time.
+
+    Temporary: what it waited on (a dependency, a database still starting, a service it
+    calls) may recover without a new version, so the controller tries again with backoff.
+    """
+
+    temporary = True
 
 
 class CancelledError(KedgeError):

@@ -3,12 +3,14 @@ with every filter and the edges of keyset pagination."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from kedge.specs.commands import CommandStatus, CommandType
+from kedge.store import RetryPolicy
 from tests.api.conftest import Seed
 
 PROBLEM = "application/problem+json"
@@ -215,3 +217,36 @@ def test_latest_command_of_many_stacks_in_one_query(seed: Seed, store: Any) -> N
     seed.version("blog")
     assert store.commands.latest(["shop", "blog", "nobody"]) == {"shop": newest}
     assert store.commands.latest([]) == {}
+
+
+def test_a_stack_shows_its_next_retry_and_its_age(
+    client: TestClient, seed: Seed, store: Any, clock: Any
+) -> None:
+    """Issue 13: a failed pass that will be tried again shows when, which attempt, and why;
+    the stack's age counts from its first version, not from its last status write."""
+    v1 = seed.version("shop")
+    born = clock.now
+    command = seed.command("shop", version=v1, end=CommandStatus.RUNNING)
+    policy = RetryPolicy(max_attempts=None, backoff=timedelta(seconds=40))
+    clock.tick(5)
+    retry = store.commands.finish(
+        command.id,
+        token=command.token,
+        status=CommandStatus.FAILED,
+        error="pull image shop:1: not found",
+        retry=policy,
+    ).retry
+    store.stacks.set_status("shop", last_error="pull image shop:1: not found")
+    for body in (
+        client.get("/api/v1/stacks").json()["items"][0],
+        client.get("/api/v1/stacks/shop").json(),
+    ):
+        assert body["next_retry"] == {
+            "command": retry.id,
+            "attempt": 2,
+            "at": (clock.now + timedelta(seconds=40)).isoformat().replace("+00:00", "Z"),
+            "cause": "pull image shop:1: not found",
+        }
+        assert datetime.fromisoformat(body["created_at"]) == born
+    seed.command("shop", version=v1)  # a new command supersedes the retry
+    assert client.get("/api/v1/stacks/shop").json()["next_retry"] is None

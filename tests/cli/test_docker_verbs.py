@@ -40,9 +40,8 @@ def served(tmp_path: Path, docker_client: Any, stack_name: str) -> Iterator[Live
     """
     store = SqliteStore.open(tmp_path / "served.db")
     engine = Engine.from_env()
-    settings = ControllerSettings(
-        workers=2, resync=3600, retry=RetryPolicy(max_attempts=1, backoff=timedelta(seconds=1))
-    )
+    no_retry = RetryPolicy(max_attempts=1, backoff=timedelta(seconds=1))
+    settings = ControllerSettings(workers=2, resync=3600, retry=no_retry, converge=no_retry)
     controller = Controller(
         store=store, engine=engine, registry=CollectorRegistry(), settings=settings
     )

@@ -4,13 +4,15 @@ every output format, history, describe, cancel, logs of a command, diff and appl
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from kedge.cli import get
+from kedge.cli import get, remote
 from kedge.specs.commands import CommandStatus, CommandType
+from kedge.store import RetryPolicy
 from tests.api.conftest import Seed
 from tests.cli.conftest import Kedge, LiveServer, free_port
 
@@ -210,3 +212,49 @@ def test_apply_wait_gives_up_after_the_timeout(kedge: Kedge) -> None:
     result = kedge("apply", "-f", "-", "--wait", "--timeout", "1.5", stdin=spec)
     assert result.exit_code == 3, result.output  # nobody runs commands on this server
     assert "has not ended after 1.5s" in result.output
+
+
+def test_describe_and_status_show_the_next_retry_and_its_cause(
+    kedge: Kedge, two_stacks: Seed
+) -> None:
+    """Issue 13: a stack whose pass failed for a reason that may clear by itself says when
+    it is tried again and why."""
+    store = two_stacks.store
+    command = two_stacks.command("blog", version=1, end=CommandStatus.RUNNING)
+    store.commands.finish(
+        command.id,
+        token=command.token,
+        status=CommandStatus.FAILED,
+        error="pull image blog:1: not found",
+        retry=RetryPolicy(max_attempts=None),
+    )
+    store.stacks.set_status("blog", last_error="pull image blog:1: not found")
+    text = kedge("describe", "stack", "blog").output
+    assert "Next retry:       due (attempt 2), command #" in text
+    assert "cause: pull image blog:1: not found" in text
+    assert "Next retry" not in kedge("describe", "stack", "shop").output
+    wide = kedge("get", "stacks", "-o", "wide").output.splitlines()
+    assert "NEXT RETRY" in wide[0]
+    assert "due (attempt 2)" in wide[1]
+
+
+@pytest.mark.parametrize(
+    ("retry", "shown"),
+    [
+        pytest.param(None, "-", id="none"),
+        pytest.param({"attempt": 3, "at": "2026-01-01T12:00:40Z"}, "in 40s (attempt 3)", id="in"),
+        pytest.param({"attempt": 3, "at": "2026-01-01T11:59:00Z"}, "due (attempt 3)", id="due"),
+        pytest.param({"attempt": 2, "at": None}, "due (attempt 2)", id="at-once"),
+    ],
+)
+def test_render_retry(retry: dict[str, object] | None, shown: str) -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert get.render_retry({"next_retry": retry}, now=now) == shown
+
+
+def test_the_age_of_a_stack_is_since_it_was_created() -> None:
+    """AGE is the stack's age, as kubectl's: a later status write does not reset it."""
+    row = {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2999-01-01T00:00:00Z"}
+    for columns in (get.STACK_COLUMNS, remote.STATUS_COLUMNS):
+        [age] = [c for c in columns if c.header == "age"]
+        assert age.render(row).endswith("d")  # days since creation, not "0s"

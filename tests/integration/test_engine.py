@@ -54,6 +54,19 @@ def test_errors_are_translated_at_the_adapter(engine: Engine, test_image: str, s
     assert engine.inspect_image(f"{stack_name}/missing:1") is None
 
 
+def test_a_failed_pull_may_clear_by_itself_and_a_bad_reference_does_not(
+    engine: Engine, stack_name: str
+):
+    """Issue 13: an image the registry does not have yet, or a registry that does not answer
+    (none does here), is retried by the controller; a malformed reference is not."""
+    with pytest.raises(errors.EngineNotFound, match=f"pull image {stack_name}/missing:1") as e:
+        engine.pull_image(f"{stack_name}/missing:1")
+    assert e.value.temporary
+    with pytest.raises(errors.EngineRejected) as bad:
+        engine.pull_image("UPPER/Case:1")
+    assert not bad.value.temporary
+
+
 def test_a_network_a_running_container_holds_is_refused_at_once_naming_it(
     engine: Engine, test_image: str, stack_name: str
 ):

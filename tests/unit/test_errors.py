@@ -36,3 +36,6 @@ def test_temporary_flags() -> None:
     assert errors.EngineUnavailable("x").temporary
     assert not errors.EngineRejected("x").temporary
     assert not errors.SpecError("x").temporary
+    assert not errors.PlanError("x").temporary
+    assert errors.HealthError("x").temporary  # a dependency or the container may recover
+    assert errors.EngineNotFound("x").temporary  # e.g. an image pushed later

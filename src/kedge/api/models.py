@@ -22,6 +22,7 @@ __all__ = [
     "Page",
     "PlanView",
     "Readiness",
+    "RetryView",
     "RollbackRequest",
     "ServiceView",
     "StackDetail",
@@ -54,12 +55,24 @@ class CommandRef(BaseModel):
     created_at: datetime
 
 
+class RetryView(BaseModel):
+    """The retry a stack waits for: its command, when it may run, and why the last try failed."""
+
+    model_config = _FROZEN
+
+    command: int
+    attempt: int
+    at: datetime | None = None  # None: as soon as a worker is free
+    cause: str | None = None
+
+
 class StackView(BaseModel):
     """A stack and its status as the controller last recorded it."""
 
     model_config = _FROZEN
 
     name: str
+    created_at: datetime | None = None  # when a version or command first named it
     sync: str = "Unknown"  # Synced, OutOfSync, Unknown (the controller's words)
     health: str = "Unknown"  # Healthy, Progressing, Degraded, Missing, Unknown
     applied_version: int | None = None
@@ -69,6 +82,7 @@ class StackView(BaseModel):
     last_command: CommandRef | None = None
     ready: int | None = None  # containers running and healthy (when observed)
     containers: int | None = None  # containers observed
+    next_retry: RetryView | None = None  # the failed pass that will be tried again
 
 
 class VersionView(BaseModel):

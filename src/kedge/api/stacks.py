@@ -21,6 +21,7 @@ from kedge.api.models import (
     CommandCreated,
     CommandRef,
     Page,
+    RetryView,
     RollbackRequest,
     StackDetail,
     StackView,
@@ -56,11 +57,22 @@ def _title(word: str) -> str:
     return {"outofsync": "OutOfSync"}.get(word.lower(), word[:1].upper() + word[1:])
 
 
+def retry_view(found: StackStatus, last: Command | None) -> RetryView | None:
+    """The retry a stack waits for: its newest command, when that is a PENDING retry (a
+    newer command would have superseded it); the cause is the error of the failed pass."""
+    if last is None or last.status is not CommandStatus.PENDING or last.retry_of is None:
+        return None
+    return RetryView(
+        command=last.id, attempt=last.attempt, at=last.not_before, cause=found.last_error
+    )
+
+
 def stack_view(
     found: StackStatus, *, last: Command | None, counts: tuple[int, int] | None = None
 ) -> StackView:
     return StackView(
         name=found.stack,
+        created_at=found.created_at,
         sync=_title(found.sync),
         health=_title(found.health),
         applied_version=found.applied_version,
@@ -72,6 +84,7 @@ def stack_view(
         else CommandRef(id=last.id, type=last.type, status=last.status, created_at=last.created_at),
         ready=counts[0] if counts else None,
         containers=counts[1] if counts else None,
+        next_retry=retry_view(found, last),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -25,7 +26,7 @@ from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
 
-__all__ = ["controller", "parse_addr"]
+__all__ = ["RetryBaseOption", "RetryCapOption", "controller", "converging", "parse_addr"]
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,28 @@ def parse_addr(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise typer.BadParameter(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:9464")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+RetryBaseOption = Annotated[
+    float,
+    typer.Option(
+        "--retry-base",
+        min=0.1,
+        help="Seconds before the first retry of a stack that failed for a reason that may"
+        " clear by itself; doubled per attempt.",
+    ),
+]
+RetryCapOption = Annotated[
+    float, typer.Option("--retry-cap", min=0.1, help="The longest wait between such retries.")
+]
+
+
+def converging(settings: ControllerSettings, *, base: float, cap: float) -> ControllerSettings:
+    """``settings`` with the keep-converging retries (``controller.retries``) at base and cap."""
+    policy = settings.converge.model_copy(
+        update={"backoff": timedelta(seconds=base), "backoff_cap": timedelta(seconds=cap)}
+    )
+    return settings.model_copy(update={"converge": policy})
 
 
 def controller(
@@ -57,13 +80,19 @@ def controller(
     grace: Annotated[
         float, typer.Option("--grace", min=0, help="Seconds running passes get at shutdown.")
     ] = 30.0,
+    retry_base: RetryBaseOption = 10.0,
+    retry_cap: RetryCapOption = 300.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
     policy_file: PolicyOption = None,
 ) -> None:
     """Run the controller: keep every stack of the spec folder converged."""
     configure_logging(level=log_level)
     policy = server_policy(policy_file)
-    settings = ControllerSettings(workers=workers, resync=resync, prune=prune, policy=policy)
+    settings = converging(
+        ControllerSettings(workers=workers, resync=resync, prune=prune, policy=policy),
+        base=retry_base,
+        cap=retry_cap,
+    )
     registry = CollectorRegistry()
     try:
         engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest

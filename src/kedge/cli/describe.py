@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from kedge.cli import client as remote
-from kedge.cli import output
+from kedge.cli import get, output
 from kedge.cli.output import Format
 
 __all__ = ["app", "render_stack"]
@@ -50,6 +50,12 @@ def render_stack(stack: Row, events: list[Row]) -> str:
         f"Desired version:  {stack.get('desired_version') or '-'}",
         f"Last error:       {stack.get('last_error') or '-'}",
     ]
+    retry = stack.get("next_retry")
+    if retry:
+        lines.append(
+            f"Next retry:       {get.render_retry(stack)}, command #{retry['command']};"
+            f" cause: {retry.get('cause') or '-'}"
+        )
     _section(
         lines,
         "Versions",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +19,7 @@ from kedge.cli import client as remote
 from kedge.cli import containers, events, output
 from kedge.cli.output import Column, Format
 
-__all__ = ["COMMAND_COLUMNS", "STACK_COLUMNS", "VERSION_COLUMNS", "app"]
+__all__ = ["COMMAND_COLUMNS", "STACK_COLUMNS", "VERSION_COLUMNS", "app", "render_retry"]
 
 app = typer.Typer(help="List stacks, versions or commands.", no_args_is_help=True)
 
@@ -36,6 +37,20 @@ def _last(row: Row) -> str:
     return "-" if not last else f"#{last['id']} {last['type']} {last['status']}"
 
 
+def render_retry(row: Row, *, now: datetime | None = None) -> str:
+    """The retry a stack waits for: "in 40s (attempt 3)", "due (attempt 3)", or "-"."""
+    retry = row.get("next_retry")
+    if not retry:
+        return "-"
+    at = retry.get("at")
+    wait = 0.0
+    if at:
+        when = datetime.fromisoformat(at)
+        wait = (when - (now or datetime.now(UTC))).total_seconds()
+    due = f"in {output.render_duration(wait)}" if wait >= 1 else "due"
+    return f"{due} (attempt {retry['attempt']})"
+
+
 STACK_COLUMNS = [
     Column("name", lambda r: r["name"]),
     Column("version", lambda r: _v(r.get("applied_version"))),
@@ -43,7 +58,8 @@ STACK_COLUMNS = [
     Column("sync", lambda r: r["sync"]),
     Column("health", lambda r: r["health"]),
     Column("last command", _last, wide_only=True),
-    Column("age", lambda r: output.render_age(r.get("updated_at"))),
+    Column("age", lambda r: output.render_age(r.get("created_at"))),
+    Column("next retry", render_retry, wide_only=True),
     Column("last error", lambda r: _v(r.get("last_error")), wide_only=True),
 ]
 VERSION_COLUMNS = [

@@ -100,7 +100,8 @@ STATUS_COLUMNS = [
     Column("sync", lambda r: r["sync"]),
     Column("health", lambda r: r["health"]),
     Column("ready", _ready),
-    Column("age", lambda r: output.render_age(r.get("updated_at"))),
+    Column("age", lambda r: output.render_age(r.get("created_at"))),
+    Column("next retry", get.render_retry),
     Column("last command", get.STACK_COLUMNS[5].render),
 ]
 

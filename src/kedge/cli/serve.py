@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
@@ -70,6 +71,8 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
     ] = 30.0,
+    retry_base: RetryBaseOption = 10.0,
+    retry_cap: RetryCapOption = 300.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info or warning.")] = "info",
     policy_file: PolicyOption = None,
     spec_root: SpecRootOption = None,
@@ -100,7 +103,9 @@ def serve(
         engine=engine,
         registry=registry,
         specs_dir=specs,
-        settings=ControllerSettings(workers=workers, policy=policy),
+        settings=converging(
+            ControllerSettings(workers=workers, policy=policy), base=retry_base, cap=retry_cap
+        ),
     )
     app = create_app(store, engine, registry=registry, controller=controller, policy=policy)
     app.state.events = hub

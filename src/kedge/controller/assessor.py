@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 from kedge import errors
 from kedge.controller import passes
-from kedge.controller.status import Health, Sync, derive_health, derive_sync
+from kedge.controller.status import Health, Sync, derive_sync
 from kedge.observability.metrics import Metrics
 from kedge.planning.actions import Plan, PlanRefused
-from kedge.planning.desired import desire
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
@@ -62,12 +61,7 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
         plan, observed = _plan(engine, spec)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
-    desired = desire(spec)
-    health = derive_health(
-        observed,
-        replicas={name: s.replicas for name, s in desired.services.items()},
-        one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
-    )
+    health = passes.stack_health(spec, observed)
     sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:
         sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired

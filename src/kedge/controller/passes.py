@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedge import errors
+from kedge.controller.status import Health, derive_health
 from kedge.planning import planner
 from kedge.planning.actions import Plan, PlanOptions, PlanRefused
+from kedge.planning.desired import desire
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
@@ -42,6 +44,7 @@ __all__ = [
     "plan_stack",
     "run_command",
     "run_now",
+    "stack_health",
 ]
 
 #: how often a running pass asks the store whether it was cancelled (it is a write)
@@ -119,6 +122,8 @@ def run_command(
         plan = planned.plan
         store.commands.record_plan(command.id, token=command.token, plan=plan.render())
         pass_.log("info", f"planned: {plan.summary()}")
+        if spec is not None and plan.is_empty and _is_gated_retry(command):
+            _must_run_healthy(spec, planned.observed)
         desired = Desired(command.stack, spec, version=command.version, command=command.id)
         outcome = executor.execute(
             engine,
@@ -147,6 +152,32 @@ def _must_be_allowed(spec: StackSpec, policy: Policy, *, version: int | None) ->
     )
     if refused:
         raise errors.SpecErrors(refused)
+
+
+def stack_health(spec: StackSpec, observed: ObservedStack) -> Health:
+    """The stack's health as observed: each desired service's containers, combined."""
+    desired = desire(spec)
+    return derive_health(
+        observed,
+        replicas={name: s.replicas for name, s in desired.services.items()},
+        one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
+    )
+
+
+def _is_gated_retry(command: Command) -> bool:
+    return command.retry_of is not None and bool(command.options.get("wait", False))
+
+
+def _must_run_healthy(spec: StackSpec, observed: ObservedStack) -> None:
+    """A retry of an APPLY or ROLLBACK whose health gate failed finds its containers already
+    there and nothing to do; it is done only when they run healthy now, else it fails
+    (``HealthError``, temporary) and is tried again after its backoff: no wait in the pass."""
+    health = stack_health(spec, observed)
+    if health is not Health.HEALTHY:
+        raise errors.HealthError(
+            f"stack {spec.name} is {health.value} and a retry has nothing to change: it waits"
+            " for its containers to recover (kedge describe stack shows which)"
+        )
 
 
 def run_now(

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor
+from kedge.controller import assessor, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.settings import ControllerSettings
 from kedge.observability.metrics import Metrics
@@ -70,13 +70,15 @@ def iter_stacks(store: Store) -> Iterator[StackStatus]:
 
 
 def refresh_queue_metrics(store: Store, metrics: Metrics, *, now: datetime) -> None:
-    """Queue depth and the age of the oldest PENDING command."""
+    """Queue depth and the age of the oldest PENDING command, counted from when it may run:
+    a retry waiting for its backoff (up to minutes) is not a queue that is stuck."""
     depth, oldest, cursor = 0, None, None
     for _ in range(50):  # 25,000 PENDING commands are plenty to say "very deep"
         page = store.commands.list(status=CommandStatus.PENDING, limit=500, cursor=cursor)
         depth += len(page.items)
-        if page.items:
-            oldest = page.items[-1].created_at
+        for command in page.items:
+            due = max(command.created_at, command.not_before or command.created_at)
+            oldest = due if oldest is None else min(oldest, due)
         cursor = page.next_cursor
         if cursor is None:
             break
@@ -125,7 +127,9 @@ class Resync:
         for finished in [
             *self._recover_dead_local(),
             *self._store.commands.recover(
-                lease=self._settings.lease_delta, policy=self._settings.retry
+                lease=self._settings.lease_delta,
+                policy=retries.recovery_policy(self._settings, converging=False),
+                converge=retries.recovery_policy(self._settings, converging=True),
             ),
         ]:
             done = finished.command
@@ -139,7 +143,9 @@ class Resync:
             )
             if finished.retry is not None:
                 self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
-                self._wake(self._settings.retry.delay(done.attempt).total_seconds())
+                self._metrics.retries.labels(type=done.type.value).inc()
+                due = finished.retry.not_before or datetime.now(UTC)
+                self._wake(max((due - datetime.now(UTC)).total_seconds(), 0.0))
 
     def _recover_dead_local(self) -> list[Finished]:
         """RUNNING commands held by a process of this host that no longer exists.
@@ -161,7 +167,9 @@ class Resync:
                         token=command.token,
                         status=CommandStatus.FAILED,
                         error=f"worker lost: process {pid} of {command.worker} is gone",
-                        retry=self._settings.retry,
+                        retry=retries.recovery_policy(
+                            self._settings, converging=command.type in retries.CONVERGING
+                        ),
                     )
                 )
         return found

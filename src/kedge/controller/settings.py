@@ -40,9 +40,15 @@ class ControllerSettings(BaseModel):
     housekeeping: float = Field(default=1.0, gt=0)
     #: follow Docker's events about managed containers
     events: bool = True
-    #: transient failures: attempts in all, and the capped exponential backoff between them
+    #: transient failures of DELETE and DEPLOY, and of an APPLY that rolls back when it fails:
+    #: attempts in all, and the capped exponential backoff between them
     retry: RetryPolicy = RetryPolicy(
         max_attempts=4, backoff=timedelta(seconds=1), backoff_cap=timedelta(seconds=30)
+    )
+    #: transient failures of APPLY, ROLLBACK and RECONCILE: retried until the stack converges
+    #: or a newer version replaces it (``controller.retries``)
+    converge: RetryPolicy = RetryPolicy(
+        max_attempts=None, backoff=timedelta(seconds=10), backoff_cap=timedelta(minutes=5)
     )
     #: a stack whose passes keep failing (or keep being repaired) waits up to this long
     stack_backoff_cap: float = Field(default=60.0, gt=0)

@@ -5,8 +5,9 @@ store guarantees one RUNNING per stack), run ``passes.run_command`` — observe 
 execute → finish — while a heartbeat keeps the hold fresh, then record the outcome: metrics,
 one canonical log line, the stack's status, and the failure policy:
 
-- a temporary failure (``KedgeError.temporary``) is retried by the store's retry policy, with
-  capped exponential backoff; a permanent one is not;
+- a temporary failure (``KedgeError.temporary``) is retried with capped exponential backoff
+  as ``controller.retries`` says (a stack keeps converging toward its desired version); a
+  permanent one is not;
 - a stack whose passes keep failing backs off (``StackBackoff``) instead of looping;
 - a failed ``APPLY`` whose stack says ``x-kedge.on_failure: rollback`` enqueues a
   ``ROLLBACK`` to the last version that applied successfully, once no retry is left.
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor, passes
+from kedge.controller import assessor, passes, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.doorbell import Doorbell
 from kedge.controller.heartbeat import Heartbeat
@@ -43,8 +44,6 @@ log = structlog.get_logger(__name__)
 
 #: commands that are done only when the version runs healthy (the gate of on_failure: rollback)
 _GATED = frozenset({CommandType.APPLY, CommandType.ROLLBACK})
-#: commands after which the stack runs the command's version
-_CONVERGING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
 
 
 def _gated(command: Command) -> Command:
@@ -137,7 +136,7 @@ class Worker:
                     _gated(command),
                     store=self._store,
                     engine=self._engine,
-                    retry=self._settings.retry,
+                    retry=retries.policy_for(command, store=self._store, settings=self._settings),
                     policy=self._settings.policy,
                 )
             except errors.FencingError as exc:
@@ -178,6 +177,7 @@ class Worker:
         self._metrics.commands.labels(type=kind, status=done.status.value).inc()
         if finished.retry is not None:
             self._metrics.commands.labels(type=kind, status="PENDING").inc()
+            self._metrics.retries.labels(type=kind).inc()
         if done.type is CommandType.RECONCILE and (done.actions or 0) > 0:
             self._backoff.repaired(done.stack, now=self._clock())
             # a RECONCILE that had to act found drift (from an event or a resync) and healed it
@@ -205,7 +205,7 @@ class Worker:
                 )
                 self._metrics.forget_stack(done.stack)
                 return
-            if done.type in _CONVERGING:
+            if done.type in retries.CONVERGING:
                 stacks.set_status(done.stack, applied_version=done.version, last_error=None)
         elif done.status is CommandStatus.FAILED:
             if finished.retry is not None and finished.retry.not_before is not None:
@@ -249,13 +249,8 @@ class Worker:
         self._doorbell.ring_in(delay)
 
     def _roll_back_if_asked(self, failed: Command) -> None:
-        if failed.type is not CommandType.APPLY or failed.version is None:
-            return
-        applied = self._store.stacks.get(failed.stack).applied_version
-        if applied is None or applied == failed.version:
-            return
-        spec = assessor.desired_spec(self._store, failed.stack, failed.version)
-        if spec.meta.on_failure != "rollback":
+        applied = retries.rollback_target(self._store, failed)
+        if applied is None:
             return
         rollback = self._store.commands.enqueue(
             failed.stack,

@@ -52,6 +52,12 @@ class Metrics:
             ["type", "status"],
             registry=registry,
         )
+        self.retries = Counter(
+            "kedge_retries",
+            "Retries enqueued after a pass failed for a reason that may clear by itself.",
+            ["type"],
+            registry=registry,
+        )
         self.queue_depth = Gauge(
             "kedge_queue_depth", "Commands waiting in the queue (PENDING).", registry=registry
         )

@@ -146,6 +146,9 @@ class Refusal(BaseModel):
 
     target: str
     cause: str
+    #: it may clear without a new version: what is missing can appear (an image loaded, an
+    #: external network created); a refusal to lose data cannot
+    clears: bool = False
 
     def render(self) -> str:
         return f"!! refused         {self.target}: {self.cause}"
@@ -228,5 +231,7 @@ class PlanRefused(PlanError):
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
+        #: retried (``KedgeError.temporary``) only when every refusal may clear by itself
+        self.temporary = bool(plan.refusals) and all(r.clears for r in plan.refusals)
         causes = "; ".join(f"{r.target}: {r.cause}" for r in plan.refusals)
         super().__init__(f"plan refused for stack {plan.stack}: {causes}")

@@ -196,6 +196,7 @@ def _check_external(
             f"{kind}:{desired.name}",
             f"external {kind} does not exist (create it with `docker {kind} create "
             f"{desired.name}`)",
+            clears=True,
         )
 
 
@@ -248,6 +249,7 @@ def _plan_images(
             steps.refuse(
                 f"image:{service.image}",
                 f"not present, and service {name} has pull_policy never: load or build it",
+                clears=True,
             )
             continue
         if not present:

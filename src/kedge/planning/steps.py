@@ -60,8 +60,8 @@ class Steps:
     def add(self, step: Step, *, kind: ActionKind, target: str, cause: str, **fields: Any) -> None:
         self._added.append((step, Action(kind=kind, target=target, cause=cause, **fields)))
 
-    def refuse(self, target: str, cause: str) -> None:
-        self.refusals.append(Refusal(target=target, cause=cause))
+    def refuse(self, target: str, cause: str, *, clears: bool = False) -> None:
+        self.refusals.append(Refusal(target=target, cause=cause, clears=clears))
 
     def actions(self) -> tuple[Action, ...]:
         waves = {step: n for n, step in enumerate(sorted({s for s, _ in self._added}), start=1)}

@@ -78,9 +78,18 @@ def _is_timeout(exc: BaseException | None) -> bool:
 
 
 @contextlib.contextmanager
-def _translated(what: str, deadline: float | None = None) -> Iterator[None]:
+def _translated(
+    what: str,
+    deadline: float | None = None,
+    *,
+    refused: type[errors.EngineError] = errors.EngineRejected,
+) -> Iterator[None]:
     """Turn docker-py and transport errors into Kedge's engine errors (the one boundary);
-    with ``deadline``, every request of the block waits at most that long for an answer."""
+    with ``deadline``, every request of the block waits at most that long for an answer.
+
+    ``refused`` is what a refusal other than a bad request means for this call: a pull's
+    registry that does not answer or does not have the image (yet) may clear by itself.
+    """
     outer = getattr(_calling, "deadline", None)
     if deadline is not None:
         _calling.deadline = deadline
@@ -91,7 +100,7 @@ def _translated(what: str, deadline: float | None = None) -> Iterator[None]:
     except docker.errors.BuildError as exc:
         raise errors.EngineRejected(f"{what}: {exc.msg}") from exc
     except docker.errors.APIError as exc:
-        raise _mapped_api_error(what, exc) from exc
+        raise _mapped_api_error(what, exc, refused=refused) from exc
     except (*_TIMEOUTS, requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
         if _is_timeout(exc):
             waited = deadline if deadline is not None else outer
@@ -127,14 +136,18 @@ def _explain(exc: docker.errors.APIError) -> str:
     return str(exc.explanation or exc)
 
 
-def _mapped_api_error(what: str, exc: docker.errors.APIError) -> errors.EngineError:
+def _mapped_api_error(
+    what: str, exc: docker.errors.APIError, *, refused: type[errors.EngineError]
+) -> errors.EngineError:
     status = exc.status_code or 0
     message = f"{what}: {_explain(exc)}"
     if status == 409 or any(w in message for w in _CONFLICT_WORDS):
         return errors.EngineConflict(message)
     if status in (502, 503, 504):
         return errors.EngineUnavailable(message)
-    return errors.EngineRejected(message)
+    if status == 400:
+        return errors.EngineRejected(message)
+    return refused(message)
 
 
 def _split_reference(ref: str) -> tuple[str, str | None]:
@@ -434,12 +447,13 @@ class Engine:
             return str(self._api.inspect_image(tag)["Id"])  # type: ignore[no-untyped-call]
 
     def pull_image(self, ref: str) -> None:
-        """Pull an image from its registry."""
+        """Pull an image from its registry. An image the registry does not have (yet), or a
+        registry that does not answer, is ``EngineNotFound``: pushing it later clears it."""
         repository, tag = _split_reference(ref)
-        with _translated(f"pull image {ref}", self.deadlines.image):
+        with _translated(f"pull image {ref}", self.deadlines.image, refused=errors.EngineNotFound):
             for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in chunk:
-                    raise errors.EngineRejected(f"pull image {ref}: {chunk['error']}")
+                    raise errors.EngineNotFound(f"pull image {ref}: {chunk['error']}")
 
     def tag_image(self, image: str, ref: str) -> None:
         repository, tag = _split_reference(ref)

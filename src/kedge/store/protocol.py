@@ -179,9 +179,12 @@ class CommandStore(Protocol):
         ``ConflictError``."""
         ...
 
-    def recover(self, *, lease: timedelta, policy: RetryPolicy) -> list[Finished]:
+    def recover(
+        self, *, lease: timedelta, policy: RetryPolicy, converge: RetryPolicy | None = None
+    ) -> list[Finished]:
         """Fail RUNNING commands whose heartbeat is older than ``lease`` ("worker lost") and
-        enqueue their retries under ``policy``."""
+        enqueue their retries under ``policy`` (``converge``, when given, for the commands
+        that carry a stack's desired state: APPLY, ROLLBACK, RECONCILE)."""
         ...
 
     def prune(self, policy: RetentionPolicy) -> Pruned:

@@ -213,7 +213,9 @@ class SqliteCommands:
 
         return self._database.write(write)
 
-    def recover(self, *, lease: timedelta, policy: RetryPolicy) -> list[Finished]:
+    def recover(
+        self, *, lease: timedelta, policy: RetryPolicy, converge: RetryPolicy | None = None
+    ) -> list[Finished]:
         def write(db: sqlite_utils.Database) -> list[Finished]:
             now = self._now()
             stale = query_all(
@@ -233,7 +235,8 @@ class SqliteCommands:
                     "error": error,
                 }
                 command = _update(db, row["id"], changes)
-                resolved.append(_retry(db, command, policy=policy, now=now))
+                kept = converge if converge and command.type in SUPERSEDING else policy
+                resolved.append(_retry(db, command, policy=kept, now=now))
             return resolved
 
         return self._database.write(write)
@@ -327,11 +330,17 @@ def enqueue_in(
         "not_before": None if not_before is None else render_time(not_before),
     }
     command = _insert(db, fields, now=now)
+    # a newer desired state replaces older ones; a DELETE also replaces retries still waiting
+    # for their backoff, which would otherwise hold it back for up to the backoff's cap
+    replaced = ""
     if command.type in SUPERSEDING:
+        replaced = f"type IN {_SUPERSEDING_SQL}"
+    elif command.type is CommandType.DELETE:
+        replaced = f"type IN {_SUPERSEDING_SQL} AND reason = '{CommandReason.RETRY.value}'"
+    if replaced:
         db.execute(
             "UPDATE commands SET status = 'CANCELLED', finished_at = ?, outcome = ?"
-            f" WHERE stack = ? AND status = 'PENDING' AND type IN {_SUPERSEDING_SQL}"
-            " AND id < ?",
+            f" WHERE stack = ? AND status = 'PENDING' AND {replaced} AND id < ?",
             [render_time(now), f"superseded by #{command.id}", stack, command.id],
         )
     return command

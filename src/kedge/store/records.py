@@ -94,21 +94,23 @@ class StackStatus(_Record):
 
 
 class RetryPolicy(_Record):
-    """When a failed command is tried again: up to ``max_attempts`` attempts in all, each
-    retry delayed by ``backoff`` doubled per attempt, never more than ``backoff_cap``."""
+    """When a failed command is tried again: up to ``max_attempts`` attempts in all (None: until
+    it succeeds or a newer command replaces it), each retry delayed by ``backoff`` doubled per
+    attempt, never more than ``backoff_cap``."""
 
-    max_attempts: int = Field(default=3, ge=1)
+    max_attempts: int | None = Field(default=3, ge=1)
     backoff: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(minutes=5)
 
     def allows_retry(self, attempt: int) -> bool:
         """Whether a command that failed on ``attempt`` gets another one."""
-        return attempt < self.max_attempts
+        return self.max_attempts is None or attempt < self.max_attempts
 
     def delay(self, attempt: int) -> timedelta:
         """How long the retry of a command that failed on ``attempt`` waits."""
-        delay: timedelta = self.backoff * (2 ** max(attempt - 1, 0))
-        return min(self.backoff_cap, delay)
+        doublings = min(max(attempt - 1, 0), 64)  # past the cap long before; no overflow
+        seconds = self.backoff.total_seconds() * 2.0**doublings
+        return min(self.backoff_cap, timedelta(seconds=min(seconds, 1e9)))
 
 
 class RetentionPolicy(_Record):

@@ -72,15 +72,21 @@ def store(tmp_path: Path, clock: Clock) -> Iterator[SqliteStore]:
     store.close()
 
 
+#: the short retries (DELETE, DEPLOY, an APPLY that rolls back) and keep-converging ones
+SHORT = RetryPolicy(max_attempts=2, backoff=timedelta(seconds=30))
+CONVERGE = RetryPolicy(
+    max_attempts=None, backoff=timedelta(seconds=10), backoff_cap=timedelta(seconds=40)
+)
+
+
 def _worker(store: SqliteStore, engine: Any, **settings: Any) -> tuple[Worker, Metrics]:
     metrics = Metrics(CollectorRegistry())
-    policy = RetryPolicy(max_attempts=2, backoff=timedelta(seconds=30))
     worker = Worker(
         "test/w0",
         store=store,
         engine=engine,
         metrics=metrics,
-        settings=ControllerSettings(retry=policy, **settings),
+        settings=ControllerSettings(retry=SHORT, converge=CONVERGE, **settings),
         doorbell=Doorbell(),
         backoff=StackBackoff(),
     )
@@ -121,8 +127,8 @@ def test_the_retry_policy_follows_the_error_type(
     assert store.stacks.get("shop").last_error == finished.command.error
 
 
-def test_retries_stop_at_the_attempt_limit(store: SqliteStore, clock: Clock) -> None:
-    store.commands.enqueue("shop", CommandType.APPLY, reason=CommandReason.API, version=1)
+def test_a_delete_retries_stop_at_the_attempt_limit(store: SqliteStore, clock: Clock) -> None:
+    store.commands.enqueue("shop", CommandType.DELETE, reason=CommandReason.API)
     worker, _ = _worker(store, FailingEngine(errors.EngineUnavailable("gone")))
     first = _claim_and_work(store, worker)
     assert first.retry is not None
@@ -133,20 +139,52 @@ def test_retries_stop_at_the_attempt_limit(store: SqliteStore, clock: Clock) -> 
     assert second.retry is None
 
 
-def test_a_spec_error_command_fails_without_touching_docker(store: SqliteStore) -> None:
-    store.commands.enqueue(
-        "shop",
-        CommandType.APPLY,
-        reason=CommandReason.FILE,
-        options={"spec_error": "shop.yaml:3:5: bad"},
-    )
-    engine = FailingEngine(errors.EngineUnavailable("must not be called"))
-    worker, _ = _worker(store, engine)
-    finished = _claim_and_work(store, worker)
-    assert finished.command.status is CommandStatus.FAILED
-    assert finished.command.error == "shop.yaml:3:5: bad"
-    assert finished.retry is None
-    assert engine.calls == 0
+@pytest.mark.parametrize("kind", [CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE])
+def test_a_stack_keeps_converging_past_the_attempt_limit(
+    store: SqliteStore, clock: Clock, kind: CommandType
+) -> None:
+    """Issue 13: a desired version not applied is retried with capped backoff, no limit."""
+    store.commands.enqueue("shop", kind, reason=CommandReason.API, version=1)
+    worker, metrics = _worker(store, FailingEngine(errors.EngineUnavailable("gone")))
+    waits = []
+    for attempt in range(1, 6):
+        finished = _claim_and_work(store, worker)
+        assert finished.command.attempt == attempt
+        retry = finished.retry
+        assert retry is not None
+        assert retry.not_before is not None
+        assert retry.retry_of == finished.command.id
+        waits.append((retry.not_before - clock.now).total_seconds())
+        assert store.commands.claim("test/w0") is None  # backed off, not at once
+        clock.now = retry.not_before
+    assert waits == [10, 20, 40, 40, 40]
+    assert metrics.retries.labels(type=kind.value)._value.get() == 5
+    assert store.stacks.get("shop").last_error == "gone"
+
+
+def test_an_apply_that_rolls_back_gets_the_short_retries_then_rolls_back(
+    tmp_path: Path, clock: Clock
+) -> None:
+    store = SqliteStore.open(tmp_path / "kedge.db", clock=clock)
+    for rev in ("1", "2"):
+        spec = loader.parse(
+            f"name: shop\nx-kedge: {{on_failure: rollback}}\nservices:\n"
+            f"  web: {{image: busybox:1, environment: {{REV: '{rev}'}}}}\n"
+        )
+        store.versions.record(
+            "shop", loader.canonical(spec), digest=digests.digest(spec), source="t"
+        )
+    store.stacks.set_status("shop", applied_version=1)
+    store.commands.enqueue("shop", CommandType.APPLY, reason=CommandReason.API, version=2)
+    worker, _ = _worker(store, FailingEngine(errors.EngineUnavailable("gone")))
+    first = _claim_and_work(store, worker)
+    assert first.retry is not None
+    clock.now += timedelta(seconds=31)
+    second = _claim_and_work(store, worker)
+    assert second.retry is None  # SHORT allows two attempts
+    [rollback] = store.commands.list(stack="shop", status=CommandStatus.PENDING).items
+    assert (rollback.type, rollback.version) == (CommandType.ROLLBACK, 1)
+    store.close()
 
 
 class FlakyEvents:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from kedge.controller.resync import refresh_queue_metrics
 from kedge.observability import Metrics, bind_command, configure_logging, render_metrics
+from kedge.specs.commands import CommandReason, CommandType
+from kedge.store import SqliteStore
 
 
 def scrape(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -115,3 +120,26 @@ def test_configure_logging_renders_json_off_a_terminal(as_json: bool | None, is_
         assert "pass finished" in line
         assert "command_id=3" in line
         assert "stack_name=shop" in line
+
+
+def test_a_retry_waiting_for_its_backoff_is_not_an_old_pending_command(tmp_path: Path) -> None:
+    """The oldest-pending age counts from when a command may run (its not-before)."""
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    store = SqliteStore.open(tmp_path / "kedge.db", clock=lambda: now)
+    try:
+        store.commands.enqueue(
+            "shop",
+            CommandType.DELETE,
+            reason=CommandReason.RETRY,
+            not_before=now + timedelta(minutes=5),
+        )
+        store.commands.enqueue("blog", CommandType.DELETE, reason=CommandReason.API)
+        metrics = Metrics(CollectorRegistry())
+        refresh_queue_metrics(store, metrics, now=now + timedelta(seconds=30))
+        samples = scrape(metrics.registry)
+        assert samples[("kedge_queue_depth", ())] == 2
+        assert samples[("kedge_queue_oldest_pending_age_seconds", ())] == 30  # blog's
+        refresh_queue_metrics(store, metrics, now=now + timedelta(minutes=6))
+        assert scrape(metrics.registry)[("kedge_queue_oldest_pending_age_seconds", ())] == 360
+    finally:
+        store.close()

@@ -47,6 +47,22 @@ def test_a_refused_plan_is_an_error_that_keeps_the_plan() -> None:
     assert error.plan is plan
     assert "volume:shop_data: no" in str(error)
     assert plan.render() == "!! refused         volume:shop_data: no"
+    assert not error.temporary
+
+
+@pytest.mark.parametrize(
+    ("clears", "temporary"),
+    [
+        pytest.param((True,), True, id="clears"),
+        pytest.param((True, False), False, id="one-that-does-not-clear"),
+        pytest.param((False,), False, id="does-not-clear"),
+    ],
+)
+def test_a_refused_plan_is_temporary_when_every_refusal_clears_by_itself(
+    clears: tuple[bool, ...], temporary: bool
+) -> None:
+    refusals = tuple(Refusal(target=f"x:{n}", cause="c", clears=c) for n, c in enumerate(clears))
+    assert PlanRefused(Plan(stack="shop", refusals=refusals)).temporary is temporary
 
 
 @pytest.mark.parametrize(

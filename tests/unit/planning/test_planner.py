@@ -728,6 +728,7 @@ def test_a_changed_volume_is_refused_without_consent() -> None:
         """  # noqa: E501
     )
     assert "volume:shop_data: config changed; recreating it loses its data" in str(refused.value)
+    assert not refused.value.temporary  # data loss needs a new version's consent: no retry
 
 
 def test_a_changed_volume_is_recreated_with_its_containers_when_data_loss_is_allowed() -> None:
@@ -750,8 +751,9 @@ def test_a_changed_volume_is_recreated_with_its_containers_when_data_loss_is_all
 
 def test_a_missing_external_network_is_refused() -> None:
     before = nothing(EXTERNAL).model_copy(update={"external_networks": frozenset()})
-    with pytest.raises(PlanRefused, match="create it with `docker network create traefik`"):
+    with pytest.raises(PlanRefused, match="create it with `docker network create traefik`") as e:
         planner.plan(parse(EXTERNAL), before)
+    assert e.value.temporary  # creating the network clears it: the controller retries
 
 
 def test_volumes_no_longer_desired_are_kept() -> None:
@@ -983,6 +985,7 @@ def test_pull_policy_never_refuses_a_missing_image() -> None:
         "!! refused         image:shop:1.4: not present, and service web has pull_policy"
         " never: load or build it"
     )
+    assert refused.value.temporary  # loading the image clears it: the controller retries
     assert planner.plan(parse(text), converged(text), options=APPLYING).render() == ""
 
 

@@ -3,13 +3,14 @@ fencing token, cancel, recovery with the retry policy, and pruning."""
 
 from __future__ import annotations
 
+import pathlib
 from datetime import timedelta
 
 import pytest
 
 from kedge import errors
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
-from kedge.store import RetentionPolicy, RetryPolicy, Store
+from kedge.store import RetentionPolicy, RetryPolicy, SqliteStore, Store
 
 from .conftest import MovableClock
 
@@ -233,6 +234,7 @@ def test_cancel(store: Store) -> None:
         pytest.param(2, 20, id="doubles"),
         pytest.param(3, 40, id="doubles-again"),
         pytest.param(6, 60, id="capped"),
+        pytest.param(100_000, 60, id="capped-without-overflow"),
     ],
 )
 def test_retry_backoff(attempt: int, delay: int) -> None:
@@ -259,6 +261,73 @@ def test_failed_commands_retry_until_the_attempt_limit(store: Store, clock: Mova
             assert store.commands.claim("w") is None  # not due yet
             clock.advance(POLICY.delay(held.attempt))
     assert [c.attempt for c in attempts] == [1, 2, 3]
+
+
+def _fail(store: Store, held: Command, policy: RetryPolicy) -> Command | None:
+    return store.commands.finish(
+        held.id, token=held.token, status=CommandStatus.FAILED, error="boom", retry=policy
+    ).retry
+
+
+KEEP_CONVERGING = RetryPolicy(
+    max_attempts=None, backoff=timedelta(seconds=10), backoff_cap=timedelta(minutes=5)
+)
+
+
+def test_without_an_attempt_limit_retries_go_on_at_the_cap(
+    store: Store, clock: MovableClock
+) -> None:
+    store.versions.record("shop", {}, digest="a", source="api")
+    enqueue(store, kind=APPLY, version=1)
+    delays = []
+    for _ in range(8):
+        retry = _fail(store, claim(store), KEEP_CONVERGING)
+        assert retry is not None
+        assert retry.not_before is not None
+        delays.append((retry.not_before - clock.now).total_seconds())
+        assert store.commands.claim("w") is None  # not due yet
+        clock.advance(retry.not_before - clock.now)
+    assert delays == [10, 20, 40, 80, 160, 300, 300, 300]
+    assert claim(store).attempt == 9
+
+
+def test_a_waiting_retry_is_in_the_store_and_survives_a_restart(
+    tmp_path: pathlib.Path, clock: MovableClock
+) -> None:
+    first = SqliteStore.open(tmp_path / "kedge.db", clock=clock)
+    first.versions.record("shop", {}, digest="a", source="api")
+    enqueue(first, kind=APPLY, version=1)
+    retry = _fail(first, claim(first), KEEP_CONVERGING)
+    first.close()  # the controller stops while the retry waits
+    again = SqliteStore.open(tmp_path / "kedge.db", clock=clock)
+    try:
+        assert again.commands.claim("w") is None
+        clock.advance(timedelta(seconds=10))
+        taken = claim(again)
+        assert retry is not None
+        assert (taken.id, taken.retry_of, taken.attempt) == (retry.id, retry.retry_of, 2)
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize(
+    ("newer", "cancelled"),
+    [
+        pytest.param(APPLY, True, id="a-new-version-replaces-it"),
+        pytest.param(DELETE, True, id="a-delete-does-not-wait-behind-it"),
+        pytest.param(DEPLOY, False, id="a-deploy-waits"),
+    ],
+)
+def test_a_waiting_retry_is_superseded(store: Store, newer: CommandType, cancelled: bool) -> None:
+    store.versions.record("shop", {}, digest="a", source="api")
+    enqueue(store, kind=APPLY, version=1)
+    retry = _fail(store, claim(store), KEEP_CONVERGING)
+    assert retry is not None
+    new = enqueue(store, kind=newer, version=1)
+    seen = store.commands.get(retry.id)
+    assert (seen.status is CommandStatus.CANCELLED) == cancelled
+    if cancelled:
+        assert seen.outcome == f"superseded by #{new.id}"
 
 
 def test_no_retry_when_something_newer_is_queued(store: Store) -> None:
@@ -305,6 +374,26 @@ def test_recover_stops_at_the_attempt_limit(store: Store, clock: MovableClock) -
     assert second.retry is None
     assert [c.attempt for c in held] == [1, 2]
     assert store.commands.claim("w") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "retried"),
+    [
+        pytest.param(APPLY, True, id="apply-keeps-converging"),
+        pytest.param(DEPLOY, False, id="deploy"),
+    ],
+)
+def test_recover_keeps_converging_commands_past_the_attempt_limit(
+    store: Store, clock: MovableClock, kind: CommandType, retried: bool
+) -> None:
+    enqueue(store, kind=kind)
+    policy = RetryPolicy(max_attempts=1, backoff=timedelta(0))
+    claim(store)
+    clock.advance(LEASE * 2)
+    [lost] = store.commands.recover(lease=LEASE, policy=policy, converge=KEEP_CONVERGING)
+    assert (lost.retry is not None) == retried
+    if lost.retry is not None:
+        assert lost.retry.not_before == clock.now + KEEP_CONVERGING.backoff
 
 
 def test_prune(store: Store, clock: MovableClock) -> None:
