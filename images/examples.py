@@ -51,10 +51,11 @@ def has_published_images(client: Any, images: list[str]) -> bool:
     return True
 
 
-def prepare(client: Any) -> str:
+def prepare(client: Any, *, folders: tuple[Path, ...] = FOLDERS, offline: Path = OFFLINE) -> str:
     """Write or remove the examples' ``.env``; returns what was done, in one line."""
-    if has_published_images(client, published_images()):
-        removed = [path for path in _dotenvs() if _is_ours(path)]
+    dotenvs = [folder / ".env" for folder in folders]
+    if has_published_images(client, published_images(folders)):
+        removed = [path for path in dotenvs if _is_ours(path)]
         for path in removed:
             path.unlink()
         return "examples: their published images can be had; they run as published" + (
@@ -64,10 +65,10 @@ def prepare(client: Any) -> str:
         f"{MARKER}: no registry answered for the examples' images, so every one\n"
         "# runs on the local busybox image (a copy of offline.env). Removed by `make images`\n"
         "# once a registry answers; delete it to use the published images anyway.\n"
-        + OFFLINE.read_text()
+        + offline.read_text()
     )
     written, kept = [], []
-    for path in _dotenvs():
+    for path in dotenvs:
         if path.exists() and not _is_ours(path):
             kept.append(path)
             continue
@@ -79,10 +80,6 @@ def prepare(client: Any) -> str:
     if kept:
         line += f"; left your own {', '.join(map(_shown, kept))} alone (see offline.env)"
     return line
-
-
-def _dotenvs() -> list[Path]:
-    return [folder / ".env" for folder in FOLDERS]
 
 
 def _is_ours(path: Path) -> bool:
@@ -98,4 +95,8 @@ def _present(client: Any, image: str) -> bool:
 
 
 def _shown(path: Path) -> str:
-    return str(path.relative_to(EXAMPLES.parent))
+    return (
+        str(path.relative_to(EXAMPLES.parent))
+        if path.is_relative_to(EXAMPLES.parent)
+        else str(path)
+    )
