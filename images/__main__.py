@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             except builder.RecipeError as exc:
                 print(f"images: {exc}", file=sys.stderr)
                 return 1
-            done = f"built in {built.seconds:.1f} s" if built.was_built else "present"
+            done = "present" if built.seconds is None else f"built in {built.seconds:.1f} s"
             print(f"images: {name}: {built.tag} ({', '.join(recipe.aliases)}), {done}")
         if args.examples:
             print(f"images: {examples.prepare(client)}")

@@ -31,19 +31,19 @@ class RecipeError(Exception):
 
 @dataclass(frozen=True)
 class Built:
-    """What ``ensure`` did: the digest's tag, and how long a build took (0 when present)."""
+    """What ``ensure`` did: the digest's tag, and how long a build took (None: was present)."""
 
     tag: str
-    seconds: float = 0.0
+    seconds: float | None = None
 
     @property
     def was_built(self) -> bool:
-        return self.seconds > 0
+        return self.seconds is not None
 
 
 def ensure(client: Any, recipe: Recipe, *, rebuild: bool = False) -> Built:
     """The recipe's image under its digest's tag and its aliases, built only when missing."""
-    tag, seconds = recipe.tag(), 0.0
+    tag, seconds = recipe.tag(), None
     image = None if rebuild else _find(client, tag)
     if image is None:
         started = time.monotonic()
