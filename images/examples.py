@@ -74,12 +74,10 @@ def prepare(client: Any, *, folders: tuple[Path, ...] = FOLDERS, offline: Path =
             continue
         path.write_text(text)
         written.append(path)
-    line = "examples: no registry answers; " + (
-        f"{', '.join(map(_shown, written))} point them at the local images" if written else ""
-    )
+    said = [f"{', '.join(map(_shown, written))} point them at the local images"] if written else []
     if kept:
-        line += f"; left your own {', '.join(map(_shown, kept))} alone (see offline.env)"
-    return line
+        said.append(f"left your own {', '.join(map(_shown, kept))} alone (see offline.env)")
+    return "; ".join(["examples: no registry answers", *said])
 
 
 def _is_ours(path: Path) -> bool:
