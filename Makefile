@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 DB     ?= kedge.db
 SPECS  ?= specs
 ADDR   ?=
+IMAGES := $(BIN)/python -m images --examples
 
 .PHONY: run test check bench setup images
 
@@ -22,10 +23,13 @@ setup: $(BIN)/kedge
 ## kept under its recipe's digest (no registry needed); where no registry answers, the
 ## examples are pointed at them (examples/.env, a copy of examples/offline.env).
 images: setup
-	$(BIN)/python -m images --examples
+	$(IMAGES)
 
-## Run Kedge on its embedded default: ./kedge.db, ./specs, the local Docker socket.
-run: images
+## Run Kedge on its embedded default: ./kedge.db, ./specs, the local Docker socket. The
+## images first; the server is of use without them (a registry may answer), so it still runs
+## when they cannot be made, after the line that says what to install.
+run: setup
+	-$(IMAGES)
 	mkdir -p $(SPECS)
 	$(BIN)/kedge serve --specs $(SPECS) --db $(DB) $(if $(ADDR),--addr $(ADDR))
 

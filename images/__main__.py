@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except docker.errors.DockerException as exc:
         print(f"images: no Docker daemon answers: {exc}", file=sys.stderr)
         return 2
+    failed = False
     try:
         for name in args.names or DEFAULT:
             recipe = recipes.RECIPES[name]
@@ -42,14 +43,15 @@ def main(argv: list[str] | None = None) -> int:
                 built = builder.ensure(client, recipe, rebuild=args.rebuild)
             except builder.RecipeError as exc:
                 print(f"images: {exc}", file=sys.stderr)
-                return 1
+                failed = True
+                continue
             done = "present" if built.seconds is None else f"built in {built.seconds:.1f} s"
             print(f"images: {name}: {built.tag} ({', '.join(recipe.aliases)}), {done}")
         if args.examples:
             print(f"images: {examples.prepare(client)}")
     finally:
         client.close()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
