@@ -3,17 +3,14 @@
 Docker tests are marked ``docker``. Without a daemon they skip with a reason; with
 ``KEDGE_REQUIRE_DOCKER=1`` (set by ``.ci/run``) a missing daemon is an error, never a skip.
 No registry is reachable, so the test image is a busybox root filesystem from Debian's
-``busybox-static`` made into an image with ``docker import``.
+``busybox-static`` made into an image with ``docker import``: the recipe
+``images.recipes.BUSYBOX``, shared with the examples and built once under its digest.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import pathlib
-import subprocess
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,8 +18,10 @@ from typing import Any
 
 import pytest
 
-BUSYBOX = pathlib.Path("/bin/busybox")
-TEST_IMAGE = "kedge-test/busybox:1"
+from images import builder, recipes
+
+TEST_IMAGE = "kedge-test/busybox:1"  # an alias tag of images.recipes.BUSYBOX
+assert TEST_IMAGE in recipes.BUSYBOX.aliases
 REQUIRE_DOCKER = os.environ.get("KEDGE_REQUIRE_DOCKER") == "1"
 
 
@@ -81,60 +80,17 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
-def _busybox_rootfs_tar() -> bytes:
-    applets = subprocess.run(
-        [str(BUSYBOX), "--list-full"], check=True, capture_output=True, text=True
-    ).stdout.split()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "tmp", "var", "root", "data"):
-            info = tarfile.TarInfo(d)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
-        tar.add(str(BUSYBOX), arcname="bin/busybox")
-        for applet in applets:
-            if applet == "bin/busybox":
-                continue
-            link = tarfile.TarInfo(applet)
-            link.type = tarfile.SYMTYPE
-            link.linkname = "/bin/busybox"
-            tar.addfile(link)
-        for name, text in (
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
-            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
-        ):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+def build_test_image(client: Any) -> str:
+    """Make the busybox test image unless its recipe's digest is present; returns its tag.
 
-
-def build_test_image(client: Any, tag: str = TEST_IMAGE) -> str:
-    """Make the busybox test image unless it exists; returns its tag."""
-    import docker
-
+    The image is ``images.recipes.BUSYBOX``, the one ``make images`` builds for the examples:
+    built once, kept under its digest, and tagged ``kedge-test/busybox:1`` too.
+    """
     try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    if not BUSYBOX.exists():
-        pytest.fail(
-            "the test image needs /bin/busybox: install Debian's busybox-static "
-            "(apt-get install busybox-static); .ci/run does this"
-        )
-    repo, _, version = tag.partition(":")
-    client.api.import_image_from_data(
-        _busybox_rootfs_tar(),
-        repository=repo,
-        tag=version or "latest",
-        changes=['CMD ["sh"]', "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-    )
-    client.images.get(tag)
-    return tag
+        builder.ensure(client, recipes.BUSYBOX)
+    except builder.RecipeError as exc:
+        pytest.fail(f"{exc} (.ci/run installs it)")
+    return TEST_IMAGE
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,20 @@
 """The Docker image of Kedge builds and runs the controller (issue 5, Done when 4).
 
 No registry is reachable, so the image is built on a locally made base: a Debian root
-filesystem with Python (``debootstrap``) made into an image with ``docker import``, and the
-Python packages come from a local wheelhouse served to the build over HTTP. Both are cached
-(the base image by its tag, the wheelhouse under ``~/.cache``) so that later runs only build
-Kedge's own layer. The container then runs ``kedge controller`` against the host's daemon
-through the mounted socket, and a spec file written to its folder converges.
+filesystem with Python (``debootstrap``) made into an image with ``docker import`` (the recipe
+``images.recipes.PYTHON_BASE``), and the Python packages come from a local wheelhouse served
+to the build over HTTP. Both are cached (the base image under its recipe's digest, the
+wheelhouse under ``~/.cache``) so that later runs only build Kedge's own layer. The container
+then runs ``kedge controller`` against the host's daemon through the mounted socket, and a
+spec file written to its folder converges.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,50 +23,23 @@ from typing import Any
 
 import pytest
 
+from images import builder, recipes
 from tests.integration.controller_process import running_healthy, spec_text, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = "kedge-test/python-base:3.11"
+BASE = "kedge-local/python-base:3.11"  # an alias tag of images.recipes.PYTHON_BASE
 IMAGE = "kedge-test/kedge:dev"
 WHEELS = Path.home() / ".cache" / "kedge-test-wheels"
 
 
-def _base_image(client: Any, tmp: Path) -> str:
-    """A Debian bookworm root filesystem with Python 3.11, made once and kept by its tag."""
-    import docker
-
+def _base_image(client: Any) -> str:
+    """A Debian bookworm root filesystem with Python 3.11, built once under its digest."""
     try:
-        client.images.get(BASE)
-        return BASE
-    except docker.errors.ImageNotFound:
-        pass
-    if shutil.which("debootstrap") is None:
-        pytest.fail("the base image needs debootstrap: apt-get install debootstrap")
-    rootfs = tmp / "rootfs"
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            "--include=python3,python3-venv,ca-certificates",
-            "bookworm",
-            str(rootfs),
-            "http://deb.debian.org/debian",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    archive = tmp / "rootfs.tar"
-    with tarfile.open(archive, "w") as tar:
-        tar.add(rootfs, arcname=".")
-    with archive.open("rb") as data:
-        client.api.import_image_from_data(
-            data.read(),
-            repository=BASE.split(":", maxsplit=1)[0],
-            tag=BASE.split(":")[1],
-            changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        )
+        builder.ensure(client, recipes.PYTHON_BASE)
+    except builder.RecipeError as exc:
+        pytest.fail(str(exc))
     return BASE
 
 
@@ -95,7 +67,7 @@ def wheel_server() -> Iterator[str]:
 def test_the_image_runs_the_controller(
     tmp_path: Path, docker_client: Any, test_image: str, stack_name: str, wheel_server: str
 ) -> None:
-    base = _base_image(docker_client, tmp_path)
+    base = _base_image(docker_client)
     docker_client.images.build(
         path=str(ROOT),
         tag=IMAGE,

@@ -2,7 +2,7 @@
 
 Every remote verb (``get``, ``describe``, ``apply``, ``diff``, ``rollback``, ``delete``,
 ``cancel``, ``history``, ``logs``, ``status``) talks to a Kedge server through ``Client``:
-``--server`` or ``KEDGE_SERVER`` names it, ``http://127.0.0.1:8080`` (what ``kedge serve``
+``--server`` or ``KEDGE_SERVER`` names it, ``addresses.DEFAULT_SERVER`` (what ``kedge serve``
 listens on) is the default. Problems answered by the server (``application/problem+json``)
 become ``RemoteError`` with their ``type``; a server that does not answer becomes a
 ``RemoteError`` that says how to start one. ``follow_command`` follows a command to its end
@@ -23,6 +23,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from kedge.cli import addresses
+
 __all__ = [
     "DEFAULT_SERVER",
     "EXIT_ERROR",
@@ -33,7 +35,7 @@ __all__ = [
     "iter_sse",
 ]
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
+DEFAULT_SERVER = addresses.DEFAULT_SERVER
 PROBLEM_BASE = "https://kedge.dev/problems/"
 #: a stream that says nothing, not even a keepalive, for this long is taken as dropped
 STREAM_READ_TIMEOUT = 15.0

@@ -20,23 +20,16 @@ import typer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from kedge import errors
+from kedge.cli.addresses import parse_addr
 from kedge.cli.policy import PolicyOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
 
-__all__ = ["RetryBaseOption", "RetryCapOption", "controller", "converging", "parse_addr"]
+__all__ = ["RetryBaseOption", "RetryCapOption", "controller", "converging"]
 
 log = structlog.get_logger(__name__)
-
-
-def parse_addr(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``:PORT``, all interfaces) as a (host, port) pair."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise typer.BadParameter(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:9464")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 RetryBaseOption = Annotated[
@@ -72,7 +65,10 @@ def controller(
         float, typer.Option("--resync", min=1, help="Seconds between drift checks.")
     ] = 60.0,
     metrics_addr: Annotated[
-        str, typer.Option("--metrics-addr", help="Serve /metrics on HOST:PORT (off if empty).")
+        str,
+        typer.Option(
+            "--metrics-addr", help="Serve /metrics on HOST:PORT (:PORT is loopback; off if empty)."
+        ),
     ] = "",
     prune: Annotated[
         bool, typer.Option("--prune/--no-prune", help="Delete stacks whose file is removed.")

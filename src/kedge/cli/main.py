@@ -20,6 +20,7 @@ import typer.core
 import typer.main
 
 from kedge import __version__
+from kedge.cli import addresses
 
 if TYPE_CHECKING:
     from typer import _click
@@ -172,7 +173,7 @@ app = typer.Typer(
         "Kedge keeps Docker stacks converged on the specs you commit.\n\n"
         "Where a verb runs, one rule: the kubectl-like verbs (get, describe, apply, diff,"
         " rollback, delete, cancel, history, logs, status) are clients of a Kedge server,"
-        " named by --server or KEDGE_SERVER (default http://127.0.0.1:8080, where"
+        f" named by --server or KEDGE_SERVER (default {addresses.DEFAULT_SERVER}, where"
         " `kedge serve` listens); the compose-like verbs (up, down, plan, validate, db) work"
         " offline on a local store (--db) and need no server. A verb that exists in both"
         " forms (rollback) is the server's when a server is named, the local one otherwise."

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.cli.addresses import DEFAULT_ADDR, parse_addr
 from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
@@ -36,17 +37,9 @@ from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
 
-__all__ = ["parse_addr", "serve"]
+__all__ = ["serve"]
 
 log = structlog.get_logger(__name__)
-
-
-def parse_addr(addr: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) as a host and a port."""
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise typer.BadParameter(f"{addr!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _is_loopback(host: str) -> bool:
@@ -64,9 +57,7 @@ def serve(
         Path | None, typer.Option("--specs", help="A folder of spec files to keep converged.")
     ] = None,
     db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
-    addr: Annotated[str, typer.Option("--addr", help="Where the API listens.")] = (
-        "127.0.0.1:8080"
-    ),
+    addr: Annotated[str, typer.Option("--addr", help="Where the API listens.")] = DEFAULT_ADDR,
     workers: Annotated[int, typer.Option("--workers", help="Passes run at once.")] = 2,
     grace: Annotated[
         float, typer.Option("--grace", help="Seconds running passes get to finish on stop.")
