@@ -19,6 +19,7 @@ import typer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from kedge import errors
+from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
@@ -42,7 +43,7 @@ def controller(
     specs: Annotated[
         Path, typer.Option("--specs", help="The folder of spec files to watch.")
     ] = Path("specs"),
-    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    db: DbOption = DEFAULT_DB,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Passes run at once.")] = 2,
     resync: Annotated[
         float, typer.Option("--resync", min=1, help="Seconds between drift checks.")

@@ -12,9 +12,11 @@ can say so; this one uses the standard library alone:
 4. when Docker's fingerprint is the row's, a DONE command with no actions is recorded
    (``store.converged.record_noop``) and printed as a full pass prints it.
 
-Anything else — other options, no row, another fingerprint, a daemon that is not a local
-socket, any error — returns None and ``kedge.cli.entry`` runs the full verb, which says
-properly what is wrong. ``KEDGE_FULL_PASS=1`` turns the fast path off.
+Anything else — other options (a project of several or discovered files, ``-p``,
+``--env-file``, ``--profile``: ``kedge up`` remembers no pass for them), no row, another
+fingerprint, a daemon that is not a local socket, any error — returns None and
+``kedge.cli.entry`` runs the full verb, which says properly what is wrong.
+``KEDGE_FULL_PASS=1`` turns the fast path off.
 """
 
 from __future__ import annotations
@@ -73,8 +75,9 @@ def up(args: Sequence[str]) -> int | None:
 
 
 def _parse(args: Sequence[str]) -> tuple[str, str, bool] | None:
-    """``-f/--file FILE``, ``--db DB`` and ``--wait/--no-wait``, as the full verb takes them;
-    None for anything else (``--help`` included)."""
+    """One ``-f/--file FILE``, ``--db DB`` and ``--wait/--no-wait``, as the full verb takes
+    them; None for anything else: no ``-f`` (compose's discovery), several, ``-p``,
+    ``--env-file``, ``--profile``, ``--help``."""
     file: str | None = None
     db = os.environ.get("KEDGE_DB") or "kedge.db"
     wait = False
@@ -92,6 +95,8 @@ def _parse(args: Sequence[str]) -> tuple[str, str, bool] | None:
             return None
         if name == "--db":
             db = value
-        else:
+        elif file is None:
             file = value
+        else:
+            return None  # several files: a project the fast path does not fingerprint
     return (file, db, wait) if file else None

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
@@ -58,7 +59,7 @@ def serve(
     specs: Annotated[
         Path | None, typer.Option("--specs", help="A folder of spec files to keep converged.")
     ] = None,
-    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    db: DbOption = DEFAULT_DB,
     addr: Annotated[str, typer.Option("--addr", help="Where the API listens.")] = (
         "127.0.0.1:8080"
     ),

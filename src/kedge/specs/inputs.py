@@ -5,8 +5,9 @@ the next ``kedge up`` of the same file compares fingerprints before loading anyt
 loads (and validates, and digests) only when they differ. So the fingerprint must change
 whenever ``loader.load_file`` could return another spec:
 
-- the Kedge release (the loader and the planner may have changed), the file's absolute path
-  (the stack name and relative paths come from it) and its bytes;
+- the Kedge release (the loader and the planner may have changed) and the rule's own version
+  (``kedge-inputs/2``: the stack is named by compose's project rules), the file's absolute
+  path (the stack name — its folder's — and relative paths come from it) and its bytes;
 - the ``.env`` beside it;
 - every environment variable the file or the ``.env`` could read: each word of their text
   that is a variable name (``${NAME}``, ``$NAME``, and ``environment: [NAME]`` all name it),
@@ -61,7 +62,7 @@ def fingerprint(path: Path | str, *, env: Mapping[str, str] | None = None) -> st
         words |= set(_WORD.findall(dotenv))
     names = {w.decode() for w in words} | {n for n in env if n.startswith("COMPOSE_")}
     summary = hashlib.sha256()
-    for part in (b"kedge-inputs/1", __version__.encode(), str(path).encode(), content):
+    for part in (b"kedge-inputs/2", __version__.encode(), str(path).encode(), content):
         summary.update(len(part).to_bytes(8, "big") + part)
     summary.update(b"no .env" if dotenv is None else b".env:" + hashlib.sha256(dotenv).digest())
     for name in sorted(names):

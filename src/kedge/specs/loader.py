@@ -13,15 +13,20 @@ and build contexts (``StackSpec.sources``). A missing secret file or build conte
 error (compose's ``config`` accepts it); a missing required ``env_file`` is.
 
 ``load_file`` reads a file and the ``.env`` beside it (the process environment wins over
-``.env``, as in compose). ``canonical``/``from_canonical`` are how the store keeps a spec.
-Called by the CLI (``validate``), the controller (folder watcher) and the API.
+``.env``, as in compose): the spec folder's rule, one stack per file. ``load_project`` reads
+a compose project that ``projects.resolve`` found (the compose-like verbs' rule): its files
+merged in order with compose's override rules (``overrides``, as the documents of one file),
+every relative path relative to the first file's folder, and the name and profiles the project
+gives. ``canonical``/``from_canonical`` are how the store keeps a spec.
+Called by the CLI (``validate``, ``up``, ``down``, ``plan``), the controller (folder watcher)
+and the API.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +37,11 @@ from kedge.errors import Location, SpecError, SpecErrors
 from kedge.specs import (
     diagnostics,
     digests,
-    envfiles,
     extends,
     includes,
     interpolation,
+    overrides,
+    projects,
     service_files,
     validation,
     yamlsource,
@@ -44,7 +50,7 @@ from kedge.specs.compose_base import NULL
 from kedge.specs.compose_service import Service
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
-__all__ = ["canonical", "from_canonical", "load_file", "parse"]
+__all__ = ["canonical", "from_canonical", "load_file", "load_project", "parse"]
 
 _TOP_KEYS = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
 _TOP_KEYS |= {"models"}
@@ -68,7 +74,8 @@ def load_file(
             location=Location(given),
             hint="check the path and its permissions",
         ) from exc
-    environment = _environment(path.parent, env=os.environ if env is None else env)
+    dotenv = [path.parent / ".env"] if (path.parent / ".env").is_file() else []
+    environment = projects.read_environment(dotenv, env=os.environ if env is None else env)
     return parse(
         content,
         source=given,
@@ -79,10 +86,18 @@ def load_file(
     )
 
 
-def _environment(folder: Path, *, env: Mapping[str, str]) -> dict[str, str]:
-    dotenv = folder / ".env"
-    values = envfiles.read_env_file(dotenv, lookup=env) if dotenv.is_file() else {}
-    return {**values, **env}
+def load_project(project: projects.Project, *, warnings: list[str] | None = None) -> StackSpec:
+    """Load the compose project ``project`` (see the module docstring)."""
+    context = _Context(
+        env=dict(project.env),
+        interpolate=True,
+        project_dir=project.directory,
+        warnings=warnings if warnings is not None else [],
+        seen=(str(project.files[0]),),
+        profiles=project.profiles,
+    )
+    documents = [context.read_document(path, where=Location(str(path))) for path in project.files]
+    return context.build(documents, fallback=project.folder_name, imperative=project.name)
 
 
 def parse(
@@ -108,19 +123,7 @@ def parse(
         warnings=warnings if warnings is not None else [],
         seen=(str(Path(source).absolute()) if project_dir else source,),
     )
-    document = yamlsource.load_yaml(content, source=source)
-    data = context.prepare(document)
-    context.enable_profiles(data)
-    declared = NULL if "name" in data and data["name"] is None else data.get("name")
-    data["name"] = context.stack_name(declared, fallback=name, document=document)
-    spec = _validate(data, document=document, project_dir=project_dir)
-    spec = context.read_service_files(spec, document=document)
-    problems = validation.check(spec)
-    if problems:
-        errors = [problem.to_error(document.locate) for problem in problems]
-        errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
-        raise SpecErrors(errors)
-    return context.record_sources(spec)
+    return context.build([yamlsource.load_yaml(content, source=source)], fallback=name)
 
 
 def canonical(spec: StackSpec) -> dict[str, Any]:
@@ -152,7 +155,42 @@ class _Context:
     project_dir: Path | None
     warnings: list[str]
     seen: tuple[str, ...]
+    #: the profiles to enable; None reads ``COMPOSE_PROFILES`` from ``env``
+    profiles: tuple[str, ...] | None = None
     problems: list[SpecError] = field(default_factory=list)
+
+    def build(
+        self,
+        documents: list[yamlsource.Document],
+        *,
+        fallback: str | None,
+        imperative: str | None = None,
+    ) -> StackSpec:
+        """The spec of ``documents`` (one file's, or a project's files in order): each one
+        prepared, merged onto the ones before it, named, validated and checked."""
+        data = self.merge(documents)
+        located = _Files(tuple(documents))
+        self.enable_profiles(data)
+        if imperative is not None:
+            data["name"] = imperative  # -p or COMPOSE_PROJECT_NAME, checked by projects
+        else:
+            declared = NULL if "name" in data and data["name"] is None else data.get("name")
+            data["name"] = self.stack_name(declared, fallback=fallback, document=located)
+        spec = _validate(data, document=located, project_dir=self.project_dir)
+        spec = self.read_service_files(spec, document=located)
+        problems = validation.check(spec)
+        if problems:
+            errors = [problem.to_error(located.locate) for problem in problems]
+            errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
+            raise SpecErrors(errors)
+        return self.record_sources(spec)
+
+    def merge(self, documents: list[yamlsource.Document]) -> dict[str, Any]:
+        """The first document overridden by the others, as compose merges ``-f a -f b``."""
+        data = self.prepare(documents[0])
+        for document in documents[1:]:
+            data = overrides.merge_document(data, self.prepare(document), removed=document.removed)
+        return data
 
     def prepare(self, document: Any) -> dict[str, Any]:
         """Plain data ready for the model: interpolated, ``include`` and ``extends`` done."""
@@ -206,8 +244,9 @@ class _Context:
             raise SpecErrors(errors)
 
     def enable_profiles(self, data: dict[str, Any]) -> None:
-        """Add the profiles of ``COMPOSE_PROFILES`` to ``x-kedge.profiles``, as compose reads it."""
-        names = [p.strip() for p in self.env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        """Add the profiles asked for (``--profile``, else ``COMPOSE_PROFILES``, as compose
+        reads them) to ``x-kedge.profiles``."""
+        names = list(self.profiles) if self.profiles is not None else projects.profiles_of(self.env)
         meta = data.get("x-kedge")
         if not names or not (meta is None or isinstance(meta, dict)):
             return
@@ -265,15 +304,13 @@ class _Context:
             warnings=self.warnings,
             seen=(*self.seen, str(first)),
         )
-        documents = [self._read_document(path, where=where) for path in paths]
-        data = other.prepare(documents[0])
-        for override in documents[1:]:
-            data = includes.merge_documents(data, other.prepare(override))
+        documents = [self.read_document(path, where=where) for path in paths]
+        data = other.merge(documents)
         data["name"] = "included"
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def _read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
+    def read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
         try:
             content = path.read_bytes()
         except OSError as exc:
@@ -292,7 +329,7 @@ class _Context:
         if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
             chain = " -> ".join([*self.seen, str(path)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
-        document = self._read_document(path, where=where)
+        document = self.read_document(path, where=where)
         other = _Context(
             env=self.env,
             interpolate=self.interpolate,
@@ -356,3 +393,23 @@ class _Context:
 
     def record_sources(self, spec: StackSpec) -> StackSpec:
         return service_files.record_sources(spec, env=self.env, files=self.project_dir is not None)
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The documents of several files located as one: a path is placed in the last file that
+    writes it (where an override put its value), else at its nearest written ancestor."""
+
+    documents: tuple[yamlsource.Document, ...]
+
+    @property
+    def source(self) -> str:
+        return self.documents[0].source
+
+    def locate(self, path: Sequence[str | int]) -> Location:
+        key = tuple(path)
+        for end in range(len(key), -1, -1):
+            for document in reversed(self.documents):
+                if key[:end] in document.positions:
+                    return document.locate(key)
+        return self.documents[0].locate(key)

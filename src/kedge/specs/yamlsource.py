@@ -74,6 +74,8 @@ class Document:
     source: str = "<string>"
     #: path of a node → (line, column), both 1-based; for a mapping entry, where its key is
     positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    #: the paths tagged ``!reset`` or ``!override``: dropped from the files it overrides
+    removed: tuple[Path, ...] = ()
 
     def locate(self, path: Sequence[str | int]) -> Location:
         """The location of the node at ``path``, or of its nearest ancestor that has one."""
@@ -100,15 +102,17 @@ def load_yaml(
         _not_a_mapping(None, source=source)
     data: dict[str, Any] = {}
     positions: dict[Path, tuple[int, int]] = {}
+    removed: list[Path] = []
     for root in roots:
         if root.kind != "mapping":
             _not_a_mapping(root, source=source)
         converter = yamlgraph.Converter(source=source)
         document = converter.convert(root, ())
-        removed = [*converter.resets, *converter.overrides]
-        data = overrides.merge_document(data, document, removed=removed)
+        dropped = [*converter.resets, *converter.overrides]
+        data = overrides.merge_document(data, document, removed=dropped)
         positions.update(converter.positions)
-    return Document(data=data, source=source, positions=positions)
+        removed.extend(tuple(path) for path in dropped)
+    return Document(data=data, source=source, positions=positions, removed=tuple(removed))
 
 
 def _compose(text: str, *, source: str, limits: Limits, pure: bool) -> list[yamlgraph.Node]:
