@@ -32,13 +32,14 @@ __all__ = [
 DEFAULT_DB = Path("kedge.db")
 
 DbOption = Annotated[
-    Path, typer.Option("--db", envvar="KEDGE_DB", help="The SQLite store (default ./kedge.db).")
+    Path, typer.Option("--db", envvar="KEDGE_DB", metavar="PATH", help="The SQLite store.")
 ]
 FilesOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--file",
         "-f",
+        metavar="FILE",
         help="A compose file; repeat it to override the first with the others, in order."
         " Default: COMPOSE_FILE, else compose.yaml (and compose.override.yaml) of this"
         " folder or the nearest parent that has one.",
@@ -49,6 +50,7 @@ ProjectNameOption = Annotated[
     typer.Option(
         "--project-name",
         "-p",
+        metavar="NAME",
         help="The stack's name (default: COMPOSE_PROJECT_NAME, the files' name:, else the"
         " first file's folder).",
     ),
@@ -57,13 +59,18 @@ EnvFileOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--env-file",
+        metavar="PATH",
         help="Read variables from this file instead of the project's .env (repeatable; a"
         " later file wins; the environment wins over all).",
     ),
 ]
 ProfileOption = Annotated[
     list[str] | None,
-    typer.Option("--profile", help="Enable this profile (repeatable; default: COMPOSE_PROFILES)."),
+    typer.Option(
+        "--profile",
+        metavar="PROFILE",
+        help="Enable this profile (repeatable; default: COMPOSE_PROFILES).",
+    ),
 ]
 
 

@@ -89,6 +89,8 @@ class Project:
 def resolve(options: ProjectOptions, *, cwd: Path, environ: Mapping[str, str]) -> Project:
     """The project ``options`` name, from the working directory ``cwd``; ``SpecError`` when no
     file is found, an env file is missing, or an imperative name is invalid."""
+    if options.name is not None:
+        resolve_name(options.name, given="-p")
     explicit = bool(options.files)
     early = environ if explicit else _environment(options.env_files, cwd / ".env", environ, cwd)
     files = _files(options.files, cwd=cwd, env=early)
