@@ -61,6 +61,12 @@ def kedge(*args: str, **env: str) -> Any:
             id="COMPOSE_PROJECT_NAME",
         ),
         pytest.param(
+            ["down"],
+            {"COMPOSE_PROJECT_NAME": "Shop"},
+            "(from COMPOSE_PROJECT_NAME)",
+            id="down: COMPOSE_PROJECT_NAME, read before any file",
+        ),
+        pytest.param(
             ["up", "-f", "{spec}", "--env-file", "gone.env"],
             {},
             "check the path given to --env-file",

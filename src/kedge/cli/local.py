@@ -214,8 +214,12 @@ def _load(project: projects.Project, *, warnings: list[str] | None = None) -> St
 def _stack_name(asked: projects.ProjectOptions) -> str:
     """The stack a project names: ``-p`` or ``COMPOSE_PROJECT_NAME`` without reading its
     files (as compose's ``down`` does), else the name its files give."""
-    if asked.name and not asked.files:
+    if asked.name:
         return projects.resolve_name(asked.name, given="-p")
+    if os.environ.get("COMPOSE_PROJECT_NAME"):
+        return projects.resolve_name(
+            os.environ["COMPOSE_PROJECT_NAME"], given="COMPOSE_PROJECT_NAME"
+        )
     project = _project(asked)
     return project.name or _load(project).name
 
