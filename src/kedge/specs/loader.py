@@ -96,7 +96,10 @@ def load_project(project: projects.Project, *, warnings: list[str] | None = None
         seen=(str(project.files[0]),),
         profiles=project.profiles,
     )
-    documents = [context.read_document(path, where=Location(str(path))) for path in project.files]
+    documents = [
+        context.read_document(path, where=Location(str(path)), allow_empty=len(project.files) > 1)
+        for path in project.files
+    ]
     return context.build(documents, fallback=project.folder_name, imperative=project.name)
 
 
@@ -186,9 +189,11 @@ class _Context:
         return self.record_sources(spec)
 
     def merge(self, documents: list[yamlsource.Document]) -> dict[str, Any]:
-        """The first document overridden by the others, as compose merges ``-f a -f b``."""
-        data = self.prepare(documents[0])
-        for document in documents[1:]:
+        """The first document overridden by the others, as compose merges ``-f a -f b``; an
+        empty file among several adds nothing, as in compose."""
+        present = [document for document in documents if document.data] or documents[:1]
+        data = self.prepare(present[0])
+        for document in present[1:]:
             data = overrides.merge_document(data, self.prepare(document), removed=document.removed)
         return data
 
@@ -310,7 +315,9 @@ class _Context:
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def read_document(self, path: Path, *, where: Location) -> yamlsource.Document:
+    def read_document(
+        self, path: Path, *, where: Location, allow_empty: bool = False
+    ) -> yamlsource.Document:
         try:
             content = path.read_bytes()
         except OSError as exc:
@@ -319,7 +326,7 @@ class _Context:
                 location=where,
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
-        return yamlsource.load_yaml(content, source=str(path))
+        return yamlsource.load_yaml(content, source=str(path), allow_empty=allow_empty)
 
     def _read_base_service(self, file: str, service: str, where: Location) -> dict[str, Any]:
         """The service ``service`` of another file, canonical, for ``extends``. As in compose,

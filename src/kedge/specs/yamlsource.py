@@ -88,9 +88,15 @@ class Document:
 
 
 def load_yaml(
-    content: bytes | str, *, source: str = "<string>", limits: Limits = Limits()
+    content: bytes | str,
+    *,
+    source: str = "<string>",
+    limits: Limits = Limits(),
+    allow_empty: bool = False,
 ) -> Document:
-    """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not."""
+    """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not.
+    A file with no document is an error unless ``allow_empty`` (a file of a compose project,
+    which compose reads as adding nothing)."""
     text = _decode(content, source=source, limits=limits)
     try:
         roots = _compose(text, source=source, limits=limits, pure=False)
@@ -98,7 +104,7 @@ def load_yaml(
         # libyaml refuses ':' inside a plain scalar of a flow collection ([http://x]);
         # compose (yaml.v3) and ruamel's own parser read it
         roots = _compose(text, source=source, limits=limits, pure=True)
-    if not roots:
+    if not roots and not allow_empty:
         _not_a_mapping(None, source=source)
     data: dict[str, Any] = {}
     positions: dict[Path, tuple[int, int]] = {}

@@ -113,6 +113,12 @@ CASES = {
             ),
         }
     ),
+    "an empty file among several adds nothing": Case(
+        {"My_App.X/compose.yaml": "# nothing yet\n", "My_App.X/compose.override.yaml": BASE}
+    ),
+    "an empty project is refused": Case(
+        {"My_App.X/compose.yaml": "", "My_App.X/compose.override.yaml": "# nothing\n"}
+    ),
     "COMPOSE_FILE, split on COMPOSE_PATH_SEPARATOR": Case(
         {"My_App.X/a.yaml": BASE, "My_App.X/b.yaml": OVERRIDE},
         env={"COMPOSE_FILE": "a.yaml;b.yaml", "COMPOSE_PATH_SEPARATOR": ";"},
