@@ -62,12 +62,13 @@ def up(
     """Apply a spec file: record it as a version and converge the stack to it."""
     with _failures():
         asked = flags.project_options(file, project_name, env_file, profile)
-        # before loading: a later edit only misses; only `-f FILE` alone is what the fast
-        # path (cli.quick) answers, so only then is the pass remembered for it
-        single = asked.single_file
-        inputs_seen = inputs.fingerprint(single) if single is not None else None
-        warnings: list[str] = []
         project = _project(asked)
+        # before loading: a later edit only misses; the fast path (cli.quick) answers files
+        # alone (given or discovered), so only then is the pass remembered for it
+        inputs_seen = (
+            inputs.project_fingerprint(asked.files, cwd=Path.cwd()) if asked.files_only else None
+        )
+        warnings: list[str] = []
         spec = _load(project, warnings=warnings)
         with _opened(db) as (store, engine):
             recorded = store.versions.record(

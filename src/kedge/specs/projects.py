@@ -5,9 +5,9 @@
 ``tests/unit/specs/test_projects.py``):
 
 - files: every ``-f`` in order; else ``COMPOSE_FILE`` (split on ``COMPOSE_PATH_SEPARATOR``,
-  default ``os.pathsep``); else the first of ``DEFAULT_FILES`` found in the working directory
-  or, failing that, in the nearest parent holding one, followed by the first of
-  ``OVERRIDE_FILES`` beside it. Later files override the first (``loader.load_project``).
+  default ``os.pathsep``); else the compose file the working directory or its nearest parent
+  holds, followed by its override (``discovery``). Later files override the first
+  (``loader.load_project``).
 - project directory: the first file's folder; relative paths in every file are relative to it.
 - variables: the process environment over the ``--env-file`` files, read in order (a later one
   wins); without ``--env-file``, over the ``.env`` of the working directory when no ``-f`` is
@@ -31,12 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kedge.errors import Location, SpecError
-from kedge.specs import envfiles
+from kedge.specs import discovery, envfiles
 from kedge.specs.stack import is_stack_name, normalize_stack_name
 
 __all__ = [
-    "DEFAULT_FILES",
-    "OVERRIDE_FILES",
     "Project",
     "ProjectOptions",
     "profiles_of",
@@ -44,15 +42,6 @@ __all__ = [
     "resolve",
     "resolve_name",
 ]
-
-#: compose's file names, in the order compose prefers them
-DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-OVERRIDE_FILES = (
-    "compose.override.yml",
-    "compose.override.yaml",
-    "docker-compose.override.yml",
-    "docker-compose.override.yaml",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +54,10 @@ class ProjectOptions:
     profiles: tuple[str, ...] = ()
 
     @property
-    def single_file(self) -> Path | None:
-        """The one ``-f`` file when nothing else is given (what ``kedge up``'s fast path
-        fingerprints, ``specs.inputs``); None otherwise."""
-        alone = not (self.name or self.env_files or self.profiles)
-        return self.files[0] if len(self.files) == 1 and alone else None
+    def files_only(self) -> bool:
+        """Whether only files are given, or none (what ``kedge up``'s fast path answers:
+        ``specs.inputs.project_fingerprint``)."""
+        return not (self.name or self.env_files or self.profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,17 +128,14 @@ def _files(given: Sequence[Path], *, cwd: Path, env: Mapping[str, str]) -> tuple
 
 
 def _discover(cwd: Path) -> tuple[Path, ...]:
-    """compose's ``WithDefaultConfigPath``: the first folder from ``cwd`` up with a file."""
-    for folder in (cwd, *cwd.parents):
-        found = [folder / n for n in DEFAULT_FILES if (folder / n).is_file()]
-        if found:
-            override = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
-            return (found[0], *override[:1])
-    raise SpecError(
-        "no compose file found in this folder or its parents",
-        location=Location(str(cwd)),
-        hint=f"give -f FILE, or add {DEFAULT_FILES[0]} here",
-    )
+    found = discovery.discover(cwd)
+    if not found:
+        raise SpecError(
+            "no compose file found in this folder or its parents",
+            location=Location(str(cwd)),
+            hint=f"give -f FILE, or add {discovery.DEFAULT_FILES[0]} here",
+        )
+    return found
 
 
 def _absolute(path: Path, *, cwd: Path) -> Path:

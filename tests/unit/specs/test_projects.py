@@ -345,14 +345,12 @@ def test_the_spec_folder_keeps_its_rule(tmp_path: Path) -> None:
     assert (merged.name, merged.services["web"].command) == ("shop", ["sleep", "2"])
 
 
-def test_a_lone_file_is_what_the_fast_path_may_answer() -> None:
-    alone = projects.ProjectOptions(files=(Path("a.yaml"),))
-    assert alone.single_file == Path("a.yaml")
+def test_files_alone_are_what_the_fast_path_may_answer() -> None:
+    for files in ((), (Path("a.yaml"),), (Path("a.yaml"), Path("b.yaml"))):
+        assert projects.ProjectOptions(files=files).files_only
     for other in (
-        projects.ProjectOptions(),
-        projects.ProjectOptions(files=(Path("a.yaml"), Path("b.yaml"))),
-        projects.ProjectOptions(files=(Path("a.yaml"),), name="x"),
+        projects.ProjectOptions(name="x"),
         projects.ProjectOptions(files=(Path("a.yaml"),), env_files=(Path(".env"),)),
-        projects.ProjectOptions(files=(Path("a.yaml"),), profiles=("debug",)),
+        projects.ProjectOptions(profiles=("debug",)),
     ):
-        assert other.single_file is None, other
+        assert not other.files_only, other
