@@ -97,7 +97,7 @@ def load_project(project: projects.Project, *, warnings: list[str] | None = None
         profiles=project.profiles,
     )
     documents = [
-        context.read_document(path, where=Location(str(path)), allow_empty=len(project.files) > 1)
+        context._read_document(path, where=Location(str(path)), allow_empty=len(project.files) > 1)
         for path in project.files
     ]
     return context.build(documents, fallback=project.folder_name, imperative=project.name)
@@ -309,13 +309,13 @@ class _Context:
             warnings=self.warnings,
             seen=(*self.seen, str(first)),
         )
-        documents = [self.read_document(path, where=where) for path in paths]
+        documents = [self._read_document(path, where=where) for path in paths]
         data = other.merge(documents)
         data["name"] = "included"
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def read_document(
+    def _read_document(
         self, path: Path, *, where: Location, allow_empty: bool = False
     ) -> yamlsource.Document:
         try:
@@ -336,7 +336,7 @@ class _Context:
         if str(path) in self.seen or len(self.seen) > _MAX_INCLUDE_DEPTH:
             chain = " -> ".join([*self.seen, str(path)])
             raise SpecError(f"include/extends loop: {chain}", location=where)
-        document = self.read_document(path, where=where)
+        document = self._read_document(path, where=where)
         other = _Context(
             env=self.env,
             interpolate=self.interpolate,

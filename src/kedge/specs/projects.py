@@ -18,6 +18,10 @@
   else the project directory's name, normalised (``normalize_stack_name``).
 - profiles: every ``--profile``; without any, ``COMPOSE_PROFILES``.
 
+"Project" is compose's word, kept here for what compose means by it (the files, folder,
+variables and options a verb reads, and ``-p/--project-name``); what it loads into is a
+stack, and the project's name is the stack's name.
+
 The spec folder keeps its own rule (``loader.load_file``: one stack per file, named by
 ``name:`` or the file's stem). ``resolve`` reads only the env files (pathlib) and looks for the
 compose files; ``loader.load_project`` loads what it resolved. Called by ``kedge.cli.local``.
