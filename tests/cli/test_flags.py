@@ -91,3 +91,9 @@ def test_a_project_that_cannot_be_read_exits_2(
     assert result.exit_code == 2, result.output
     assert says in result.output
     assert not db.exists()  # refused before the store was opened
+
+
+def test_down_and_delete_take_the_same_volumes_flag() -> None:
+    found = {verb: describe(params(verb)["--volumes"]) for verb in ("down", "delete")}
+    assert len(set(found.values())) == 1, found
+    assert found["down"][0] == ("--volumes",)

@@ -113,7 +113,7 @@ def down(
     project_name: flags.ProjectNameOption = None,
     env_file: flags.EnvFileOption = None,
     profile: flags.ProfileOption = None,
-    volumes: Annotated[bool, typer.Option(help="Remove the stack's volumes too.")] = False,
+    volumes: flags.VolumesOption = False,
     db: DbOption = flags.DEFAULT_DB,
 ) -> None:
     """Delete a stack: its containers, dependents first, and networks; volumes if asked."""

@@ -5,8 +5,9 @@
 (``up``, ``down``, ``plan``) take compose's project options with compose's spelling —
 ``-f/--file`` (repeatable), ``-p/--project-name``, ``--env-file`` (repeatable) and
 ``--profile`` (repeatable) — which ``project_options`` turns into the
-``specs.projects.ProjectOptions`` that ``projects.resolve`` reads as compose does.
-Callers: ``cli.local``, ``cli.db``, ``cli.serve``, ``cli.controller``.
+``specs.projects.ProjectOptions`` that ``projects.resolve`` reads as compose does. ``down``
+and ``delete`` take the same ``--volumes``.
+Callers: ``cli.local``, ``cli.remote``, ``cli.db``, ``cli.serve``, ``cli.controller``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "FilesOption",
     "ProfileOption",
     "ProjectNameOption",
+    "VolumesOption",
     "project_options",
 ]
 
@@ -71,6 +73,10 @@ ProfileOption = Annotated[
         metavar="PROFILE",
         help="Enable this profile (repeatable; default: COMPOSE_PROFILES).",
     ),
+]
+
+VolumesOption = Annotated[
+    bool, typer.Option("--volumes", help="Remove the stack's volumes too (kept otherwise).")
 ]
 
 
