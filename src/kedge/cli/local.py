@@ -17,8 +17,8 @@ local store (``--db``, default ``./kedge.db``) and carried out in this process t
 repeated or discovered, ``-p``, ``COMPOSE_PROJECT_NAME``, ``--env-file``, ``--profile``; the
 shared options are defined in ``cli.options``). ``up``, ``down`` and ``rollback`` exit 0
 when the pass is DONE, 1 when it failed, 2 when it could not start (bad spec, no daemon,
-busy store). Progress goes to stdout: styled by rich on
-a terminal, plain lines otherwise. Registered in ``kedge.cli.main``.
+busy store). Progress goes to stdout: styled by rich on a terminal, plain lines otherwise.
+Registered in ``kedge.cli.main``.
 """
 
 from __future__ import annotations
