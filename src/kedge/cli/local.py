@@ -206,6 +206,7 @@ def _project(asked: projects.ProjectOptions) -> projects.Project:
 
 def _load(project: projects.Project, *, warnings: list[str] | None = None) -> StackSpec:
     warnings = [] if warnings is None else warnings
+    warnings.extend(project.warnings)
     spec = loader.load_project(project, warnings=warnings)
     for warning in warnings:
         _say("warning", warning)

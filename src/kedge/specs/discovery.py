@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_FILES", "OVERRIDE_FILES", "discover"]
+__all__ = ["DEFAULT_FILES", "OVERRIDE_FILES", "candidates", "discover"]
 
 #: compose's file names, in the order compose prefers them
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -26,8 +26,15 @@ OVERRIDE_FILES = (
 def discover(cwd: Path) -> tuple[Path, ...]:
     """The compose file and its override found from ``cwd`` up; empty when there is none."""
     for folder in (cwd, *cwd.parents):
-        found = [folder / n for n in DEFAULT_FILES if (folder / n).is_file()]
+        found, overrides = candidates(folder)
         if found:
-            override = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
-            return (found[0], *override[:1])
+            return (found[0], *overrides[:1])
     return ()
+
+
+def candidates(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Every compose file and every override file ``folder`` holds, in compose's order (it
+    uses the first of each, and warns when there are several)."""
+    found = [folder / n for n in DEFAULT_FILES if (folder / n).is_file()]
+    overrides = [folder / n for n in OVERRIDE_FILES if (folder / n).is_file()]
+    return found, overrides

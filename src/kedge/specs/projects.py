@@ -76,6 +76,8 @@ class Project:
     name: str | None
     folder_name: str
     profiles: tuple[str, ...]
+    #: what compose warns of too (several compose files where one is used)
+    warnings: tuple[str, ...] = ()
 
 
 def resolve(options: ProjectOptions, *, cwd: Path, environ: Mapping[str, str]) -> Project:
@@ -99,6 +101,17 @@ def resolve(options: ProjectOptions, *, cwd: Path, environ: Mapping[str, str]) -
         name=name,
         folder_name=normalize_stack_name(directory.name),
         profiles=tuple(profiles),
+        warnings=() if options.files or early.get("COMPOSE_FILE") else _several(directory),
+    )
+
+
+def _several(folder: Path) -> tuple[str, ...]:
+    """compose's warnings when a folder holds several compose (or override) files."""
+    return tuple(
+        f"found several {kind} files in {folder}: {', '.join(p.name for p in found)};"
+        f" using {found[0].name}"
+        for kind, found in zip(("compose", "override"), discovery.candidates(folder), strict=True)
+        if len(found) > 1
     )
 
 

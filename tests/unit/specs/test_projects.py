@@ -354,3 +354,29 @@ def test_files_alone_are_what_the_fast_path_may_answer() -> None:
         projects.ProjectOptions(profiles=("debug",)),
     ):
         assert not other.files_only, other
+
+
+def test_several_compose_files_in_a_folder_are_warned_of_as_compose_does(tmp_path: Path) -> None:
+    for name in ("compose.yaml", "docker-compose.yml", "compose.override.yml"):
+        (tmp_path / name).write_text(BASE)
+    (tmp_path / "docker-compose.override.yaml").write_text(OVERRIDE)
+    done = subprocess.run(
+        [required_compose_binary(), "config", "--services"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Found multiple config files with supported names" in done.stderr
+    assert "Found multiple override files with supported names" in done.stderr
+    project = projects.resolve(projects.ProjectOptions(), cwd=tmp_path, environ={})
+    assert [p.name for p in project.files] == ["compose.yaml", "compose.override.yml"]
+    assert project.warnings == (
+        f"found several compose files in {tmp_path}: compose.yaml, docker-compose.yml;"
+        " using compose.yaml",
+        f"found several override files in {tmp_path}: compose.override.yml,"
+        " docker-compose.override.yaml; using compose.override.yml",
+    )
+    given = projects.ProjectOptions(files=(Path("compose.yaml"),))
+    assert projects.resolve(given, cwd=tmp_path, environ={}).warnings == ()
