@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from kedge import errors
 from kedge.cli.addresses import parse_addr
+from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import PolicyOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
@@ -59,7 +60,7 @@ def controller(
     specs: Annotated[
         Path, typer.Option("--specs", help="The folder of spec files to watch.")
     ] = Path("specs"),
-    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    db: DbOption = DEFAULT_DB,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Passes run at once.")] = 2,
     resync: Annotated[
         float, typer.Option("--resync", min=1, help="Seconds between drift checks.")

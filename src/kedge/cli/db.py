@@ -13,19 +13,18 @@ from typing import Annotated
 import typer
 
 from kedge import errors
+from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.store import SqliteStore
 
 __all__ = ["app"]
 
 app = typer.Typer(name="db", help="Back up and check Kedge's database.", no_args_is_help=True)
 
-DbOption = Annotated[Path, typer.Option("--db", envvar="KEDGE_DB", help="The store's SQLite file.")]
-
 
 @app.command("backup")
 def backup(
     path: Annotated[Path, typer.Argument(help="Where to write the copy (replaced if present).")],
-    db: DbOption = Path("kedge.db"),
+    db: DbOption = DEFAULT_DB,
 ) -> None:
     """Copy the database to PATH consistently, even while Kedge writes to it."""
     try:
@@ -51,7 +50,7 @@ def backup(
 
 
 @app.command("check")
-def check(db: DbOption = Path("kedge.db")) -> None:
+def check(db: DbOption = DEFAULT_DB) -> None:
     """Check the database's integrity and schema version; exit 1 on any problem."""
     try:
         store = SqliteStore.open(db, migrate=False)

@@ -4,21 +4,26 @@ For people coming from compose and for CI jobs. Each pass is recorded as a comma
 local store (``--db``, default ``./kedge.db``) and carried out in this process through
 ``controller.passes``, so ``kedge`` keeps the same history as a server would:
 
-- ``kedge up -f FILE [--wait]``: record the spec as a version (or reuse the equal one) and
-  apply it; ``--wait`` also waits until every container it started is healthy;
-- ``kedge down -f FILE | NAME [--volumes]``: delete the stack (its volumes only if asked);
-- ``kedge plan -f FILE``: print the plan; exit 0 when there is nothing to do, 1 when there
-  is, 2 on error (as ``kubectl diff`` and ``nomad job plan`` do);
+- ``kedge up [-f FILE]... [--wait]``: record the spec as a version (or reuse the equal one)
+  and apply it; ``--wait`` also waits until every container it started is healthy;
+- ``kedge down [NAME | -p NAME | -f FILE...] [--volumes]``: delete the stack (its volumes
+  only if asked);
+- ``kedge plan [-f FILE]...``: print the plan; exit 0 when there is nothing to do, 1 when
+  there is, 2 on error (as ``kubectl diff`` and ``nomad job plan`` do);
 - ``kedge rollback NAME --to N``: converge the stack to its version N (with ``--server`` or
   ``KEDGE_SERVER`` set, the server's rollback, ``cli.remote``, does it instead).
 
-``up``, ``down`` and ``rollback`` exit 0 when the pass is DONE, 1 when it failed, 2 when it
-could not start (bad spec, no daemon, busy store). Progress goes to stdout: styled by rich on
-a terminal, plain lines otherwise. Registered in ``kedge.cli.main``.
+``up``, ``down`` and ``plan`` read a project as compose does (``specs.projects``: ``-f``
+repeated or discovered, ``-p``, ``COMPOSE_PROJECT_NAME``, ``--env-file``, ``--profile``; the
+shared options are defined in ``cli.options``). ``up``, ``down`` and ``rollback`` exit 0
+when the pass is DONE, 1 when it failed, 2 when it could not start (bad spec, no daemon,
+busy store). Progress goes to stdout: styled by rich on a terminal, plain lines otherwise.
+Registered in ``kedge.cli.main``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,44 +34,51 @@ import typer
 
 from kedge import errors
 from kedge.cli import follow
+from kedge.cli import options as flags
+from kedge.cli.options import DbOption
 from kedge.cli.policy import PolicyOption, local_policy
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
 from kedge.reconcilers import observe
 from kedge.reconcilers.engine import Engine
-from kedge.specs import digests, inputs, loader
+from kedge.specs import digests, inputs, loader, projects
 from kedge.specs.commands import Command, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec
 from kedge.store import SqliteStore, Store, converged
 
 __all__ = ["down", "plan", "rollback", "up"]
 
-DbOption = Annotated[
-    Path, typer.Option("--db", envvar="KEDGE_DB", help="The local store's SQLite file.")
-]
-FileOption = Annotated[Path, typer.Option("--file", "-f", help="The spec file.")]
-
 _STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 
 
 def up(
-    file: FileOption,
+    *,
+    file: flags.FilesOption = None,
+    project_name: flags.ProjectNameOption = None,
+    env_file: flags.EnvFileOption = None,
+    profile: flags.ProfileOption = None,
     wait: Annotated[bool, typer.Option(help="Wait until what was started is healthy.")] = False,
-    db: DbOption = Path("kedge.db"),
+    db: DbOption = flags.DEFAULT_DB,
     policy_file: PolicyOption = None,
 ) -> None:
     """Apply a spec file: record it as a version and converge the stack to it."""
     with _failures():
-        inputs_seen = inputs.fingerprint(file)  # before loading: a later edit only misses
+        asked = flags.project_options(file, project_name, env_file, profile)
+        project = _project(asked)
+        # before loading: a later edit only misses; the fast path (cli.quick) answers files
+        # alone (given or discovered), so only then is the pass remembered for it
+        inputs_seen = (
+            inputs.project_fingerprint(asked.files, cwd=Path.cwd()) if asked.files_only else None
+        )
         warnings: list[str] = []
-        spec = _load(file, warnings=warnings, policy_file=policy_file)
+        spec = _load(project, warnings=warnings, policy_file=policy_file)
         with _opened(db) as (store, engine):
             recorded = store.versions.record(
                 spec.name,
                 loader.canonical(spec),
                 digest=digests.digest(spec),
                 declared=spec.meta.version,
-                source=str(file.absolute()),
+                source=",".join(str(path) for path in project.files),
                 created_by="cli",
             )
             number = recorded.version.number
@@ -95,16 +107,25 @@ def up(
 
 
 def down(
-    name: Annotated[str | None, typer.Argument(help="The stack (or give -f FILE).")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="The spec file.")] = None,
-    volumes: Annotated[bool, typer.Option(help="Remove the stack's volumes too.")] = False,
-    db: DbOption = Path("kedge.db"),
+    name: Annotated[
+        str | None, typer.Argument(help="The stack (default: the project's, as for up).")
+    ] = None,
+    *,
+    file: flags.FilesOption = None,
+    project_name: flags.ProjectNameOption = None,
+    env_file: flags.EnvFileOption = None,
+    profile: flags.ProfileOption = None,
+    volumes: flags.VolumesOption = False,
+    db: DbOption = flags.DEFAULT_DB,
 ) -> None:
     """Delete a stack: its containers, dependents first, and networks; volumes if asked."""
     with _failures():
-        if (name is None) == (file is None):
-            raise errors.SpecError("give either a stack NAME or -f FILE", hint="kedge down NAME")
-        stack = name if name is not None else _load(file or Path()).name
+        asked = flags.project_options(file, project_name, env_file, profile)
+        if name is not None and (asked.files or asked.name):
+            raise errors.SpecError(
+                "give either a stack NAME or the project (-f, -p)", hint="kedge down NAME"
+            )
+        stack = name or _stack_name(asked)
         with _opened(db) as (store, engine):
             options = {"remove_volumes": volumes}
             _finish(store, engine, stack=stack, type=CommandType.DELETE, options=options)
@@ -142,10 +163,20 @@ def rollback(
             _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
 
 
-def plan(file: FileOption, policy_file: PolicyOption = None) -> None:
+def plan(
+    *,
+    file: flags.FilesOption = None,
+    project_name: flags.ProjectNameOption = None,
+    env_file: flags.EnvFileOption = None,
+    profile: flags.ProfileOption = None,
+    db: DbOption = flags.DEFAULT_DB,
+    policy_file: PolicyOption = None,
+) -> None:
     """Print the plan for a spec file; exit 0 nothing to do, 1 something to do, 2 error."""
     with _failures():
-        spec = _load(file, policy_file=policy_file)
+        asked = flags.project_options(file, project_name, env_file, profile)
+        spec = _load(_project(asked), policy_file=policy_file)
+        _say("info", f"stack {spec.name}: {_known_as(db, spec)}")
         engine = Engine.from_env()
         try:
             planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
@@ -172,16 +203,49 @@ def _remember(db: Path, engine: Engine, spec: StackSpec, seen: converged.Converg
         converged.remember(db, seen)
 
 
+def _project(asked: projects.ProjectOptions) -> projects.Project:
+    return projects.resolve(asked, cwd=Path.cwd(), environ=os.environ)
+
+
 def _load(
-    file: Path, *, warnings: list[str] | None = None, policy_file: Path | None = None
+    project: projects.Project,
+    *,
+    warnings: list[str] | None = None,
+    policy_file: Path | None = None,
 ) -> StackSpec:
-    """The spec of ``file``; the host-safety policy warns, or refuses with ``--policy``."""
+    """The spec of ``project``; the host-safety policy warns, or refuses with ``--policy``."""
     warnings = [] if warnings is None else warnings
+    warnings.extend(project.warnings)
     policy, enforce = local_policy(policy_file)
-    spec = loader.load_file(file, warnings=warnings, policy=policy, enforce=enforce)
+    spec = loader.load_project(project, warnings=warnings, policy=policy, enforce=enforce)
     for warning in warnings:
         _say("warning", warning)
     return spec
+
+
+def _stack_name(asked: projects.ProjectOptions) -> str:
+    """The stack a project names: ``-p`` or ``COMPOSE_PROJECT_NAME`` without reading its
+    files (as compose's ``down`` does), else the name its files give."""
+    if asked.name:
+        return projects.resolve_name(asked.name, given="-p")
+    if os.environ.get("COMPOSE_PROJECT_NAME"):
+        return projects.resolve_name(
+            os.environ["COMPOSE_PROJECT_NAME"], given="COMPOSE_PROJECT_NAME"
+        )
+    project = _project(asked)
+    return project.name or _load(project).name
+
+
+def _known_as(db: Path, spec: StackSpec) -> str:
+    """Which version of the local store ``spec`` is, if the store exists (plan writes none)."""
+    if not db.is_file():
+        return "not recorded (no local store)"
+    store = SqliteStore.open(db)
+    try:
+        found = store.versions.find(spec.name, digests.digest(spec))
+    finally:
+        store.close()
+    return f"version {found.number}" if found else "a new version"
 
 
 @contextmanager

@@ -1,20 +1,23 @@
 """``kedge up``'s no-op fast path: nothing changed, so nothing is loaded.
 
-``kedge up -f FILE`` in a CI job or a timer mostly finds nothing to do. The full path pays
+``kedge up [-f FILE]...`` in a CI job or a timer mostly finds nothing to do. The full path pays
 for Python's imports (typer, pydantic's compose models, docker-py, sqlite-utils) before it
 can say so; this one uses the standard library alone:
 
-1. the fingerprint of the file's inputs (``specs.inputs``) — None for a spec that reads
-   other files, which always takes the full path;
+1. the fingerprint of the project's inputs (``specs.inputs``: the files given, or those
+   compose discovers) — None for a spec that reads other files, which always takes the
+   full path;
 2. the converged row those inputs made (``store.converged.recall``): the version, what Docker
    had then, and the command that saw it, still the stack's newest;
 3. a peek at Docker with the same list calls as a pass's observe (``reconcilers.peek``);
 4. when Docker's fingerprint is the row's, a DONE command with no actions is recorded
    (``store.converged.record_noop``) and printed as a full pass prints it.
 
-Anything else — other options, no row, another fingerprint, a daemon that is not a local
+Anything else — other options (``-p``, ``--env-file``, ``--profile``: ``kedge up``
+remembers no pass for them), no row, another fingerprint, a daemon that is not a local
 socket, any error — returns None and ``kedge.cli.entry`` runs the full verb, which says
-properly what is wrong. ``KEDGE_FULL_PASS=1`` turns the fast path off.
+properly what is wrong.
+``KEDGE_FULL_PASS=1`` turns the fast path off.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 
 from kedge.reconcilers import peek
 from kedge.specs import inputs
@@ -36,8 +40,8 @@ def up(args: Sequence[str]) -> int | None:
     parsed = _parse(args)
     if parsed is None or os.environ.get("KEDGE_FULL_PASS"):
         return None
-    file, db, wait = parsed
-    fingerprint = inputs.fingerprint(file)
+    files, db, wait = parsed
+    fingerprint = inputs.project_fingerprint(files, cwd=Path.cwd())
     if fingerprint is None:
         return None
     try:
@@ -72,10 +76,11 @@ def up(args: Sequence[str]) -> int | None:
     return 0
 
 
-def _parse(args: Sequence[str]) -> tuple[str, str, bool] | None:
-    """``-f/--file FILE``, ``--db DB`` and ``--wait/--no-wait``, as the full verb takes them;
-    None for anything else (``--help`` included)."""
-    file: str | None = None
+def _parse(args: Sequence[str]) -> tuple[list[str], str, bool] | None:
+    """``-f/--file FILE`` (none, one or several), ``--db DB`` and ``--wait/--no-wait``, as
+    the full verb takes them; None for anything else: ``-p``, ``--env-file``, ``--profile``,
+    ``--help``."""
+    files: list[str] = []
     db = os.environ.get("KEDGE_DB") or "kedge.db"
     wait = False
     rest = list(args)
@@ -93,5 +98,5 @@ def _parse(args: Sequence[str]) -> tuple[str, str, bool] | None:
         if name == "--db":
             db = value
         else:
-            file = value
-    return (file, db, wait) if file else None
+            files.append(value)
+    return files, db, wait

@@ -14,6 +14,7 @@ import typer
 
 from kedge.cli import client as remote
 from kedge.cli import follow, get, output
+from kedge.cli.options import VolumesOption
 from kedge.cli.output import Column, Format
 
 __all__ = ["cancel", "delete", "history", "rollback", "status"]
@@ -47,7 +48,7 @@ def rollback(
 
 def delete(
     name: StackArgument,
-    volumes: Annotated[bool, typer.Option("--volumes", help="Remove its volumes too.")] = False,
+    volumes: VolumesOption = False,
     wait: follow.WaitOption = False,
     timeout: follow.TimeoutOption = 300.0,
     server: remote.ServerOption = remote.DEFAULT_SERVER,

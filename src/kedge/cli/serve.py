@@ -30,6 +30,7 @@ from kedge.api import feeds
 from kedge.api.app import create_app
 from kedge.cli.addresses import DEFAULT_ADDR, parse_addr
 from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
+from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
@@ -56,7 +57,7 @@ def serve(
     specs: Annotated[
         Path | None, typer.Option("--specs", help="A folder of spec files to keep converged.")
     ] = None,
-    db: Annotated[Path, typer.Option("--db", help="The SQLite store.")] = Path("kedge.db"),
+    db: DbOption = DEFAULT_DB,
     addr: Annotated[str, typer.Option("--addr", help="Where the API listens.")] = DEFAULT_ADDR,
     workers: Annotated[int, typer.Option("--workers", help="Passes run at once.")] = 2,
     grace: Annotated[

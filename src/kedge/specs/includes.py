@@ -7,7 +7,7 @@ and its variables from the environment merged with its ``.env`` (or the ``env_fi
 which must exist). Its resources join the including file's; a name defined on both sides is an
 error unless both define the same thing (compose's ``importResources``).
 ``read_entry`` and ``import_resources`` are called by ``kedge.specs.loader``, which loads the
-files; ``merge_documents`` merges an override file into the file it overrides.
+files and merges them (``overrides``, compose's rules for ``-f a -f b``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kedge.errors import Location, SpecError
-from kedge.specs import envfiles, extends
+from kedge.specs import envfiles
 from kedge.specs.compose_service import Service
 from kedge.specs.compose_top import Config, Network, Secret, Volume
 from kedge.specs.reads import Reads
 
-__all__ = ["IncludeEntry", "import_resources", "merge_documents", "read_entry"]
+__all__ = ["IncludeEntry", "import_resources", "read_entry"]
 
 SECTIONS: dict[str, type[BaseModel]] = {
     "services": Service,
@@ -92,28 +92,6 @@ def _strings(value: Any, *, key: str, where: Location) -> list[str]:
     if not all(isinstance(item, str) for item in items):
         raise SpecError(f"include.{key} must be a path or a list of paths", location=where)
     return list(items)
-
-
-def merge_documents(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """An override file merged into the file it overrides (services by compose's rules)."""
-    merged = dict(base)
-    for key, value in override.items():
-        if key == "services" and isinstance(value, dict):
-            services = dict(merged.get("services") or {})
-            for name, service in value.items():
-                services[name] = _merge_one(services.get(name), service)
-            merged["services"] = services
-        elif key in SECTIONS and isinstance(value, dict):
-            merged[key] = {**(merged.get(key) or {}), **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _merge_one(old: Any, new: Any) -> Any:
-    if isinstance(old, dict) and isinstance(new, dict):
-        return extends.merge_service(old, new)
-    return new
 
 
 def import_resources(

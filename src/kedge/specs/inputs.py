@@ -1,13 +1,18 @@
-"""The inputs of a spec file, as one fingerprint that changes whenever the loaded spec may.
+"""The inputs of a compose project, as one fingerprint that changes whenever its spec may.
 
-``kedge up`` records, with each stack it converged, the fingerprint of the file it loaded;
-the next ``kedge up`` of the same file compares fingerprints before loading anything, and
-loads (and validates, and digests) only when they differ. So the fingerprint must change
-whenever ``loader.load_file`` could return another spec:
+``kedge up`` records, with each stack it converged, the fingerprint of the files it loaded
+(``-f`` in order, or those compose discovers: ``discovery``); the next ``kedge up`` of the
+same project compares fingerprints before loading anything, and loads (and validates, and
+digests) only when they differ. So the fingerprint must change whenever
+``loader.load_project`` could return another spec:
 
-- the Kedge release (the loader and the planner may have changed), the file's absolute path
-  (the stack name and relative paths come from it) and its bytes;
-- the ``.env`` beside it;
+- the Kedge release (the loader and the planner may have changed) and the rule's own version
+  (``kedge-inputs/2``: the stack is named by compose's project rules), each file's absolute
+  path (the stack name — the first one's folder's — and relative paths come from it) and its
+  bytes;
+- the ``.env`` of the first file's folder and, for discovered files, of the working
+  directory (a ``.env`` there that names ``COMPOSE_FILE`` gives no fingerprint; neither does
+  ``COMPOSE_FILE`` in the environment when no ``-f`` is given);
 - every environment variable the file or the ``.env`` could read: each word of their text
   that is a variable name (``${NAME}``, ``$NAME``, and ``environment: [NAME]`` all name it),
   with its value or its absence, plus every ``COMPOSE_*`` variable (``COMPOSE_PROFILES``).
@@ -22,7 +27,11 @@ A spec that can read any other file — ``include``, ``extends``, ``env_file``,
 (``None``): those files are not hashed here, so such a spec is always loaded. The test is on
 the words of the text, so it errs only towards loading.
 
-Pure but for reading the file and its ``.env``; the standard library only, as ``cli.quick``
+Only files, or none, are fingerprinted: ``kedge up`` with ``-p``, ``--env-file`` or
+``--profile`` records none and its fast path never answers them
+(``projects.ProjectOptions.files_only``).
+
+Pure but for reading the files and their ``.env``; the standard library only, as ``cli.quick``
 imports it before anything else.
 """
 
@@ -31,12 +40,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from kedge import __version__
+from kedge.specs import discovery
 
-__all__ = ["fingerprint"]
+__all__ = ["fingerprint", "project_fingerprint"]
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 #: words that make a spec read files other than itself and its .env
@@ -46,30 +57,48 @@ _READS_FILES = frozenset(
 
 
 def fingerprint(path: Path | str, *, env: Mapping[str, str] | None = None) -> str | None:
-    """The sha256 of what loading ``path`` depends on, or None when it cannot be told."""
+    """The fingerprint of the project of the one file ``path`` (``kedge up -f PATH``)."""
+    return project_fingerprint([path], cwd=Path.cwd(), env=env)
+
+
+def project_fingerprint(
+    files: Sequence[Path | str], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> str | None:
+    """The sha256 of what loading the project of ``files`` depends on (``-f`` in order; none:
+    the files compose discovers from ``cwd``), or None when it cannot be told."""
     env = os.environ if env is None else env
-    path = Path(path).absolute()
+    found = _files(files, cwd=cwd, env=env)
+    if found is None:
+        return None
+    paths, dotenvs = found
     try:
-        content = path.read_bytes()
-        dotenv = _read_optional(path.parent / ".env")
+        contents = [path.read_bytes() for path in paths]
+        texts = [_read_optional(dotenv) for dotenv in dotenvs]
     except OSError:
         return None
-    words = set(_WORD.findall(content))
+    words = set().union(*(_WORD.findall(content) for content in contents))
     if words & _READS_FILES:
         return None
-    if dotenv is not None:
-        words |= set(_WORD.findall(dotenv))
+    for text in texts:
+        words |= set(_WORD.findall(text or b""))
+        if not files and text is not None and b"COMPOSE_FILE" in text:
+            return None  # a .env that chooses the files: the full path reads it
     names = {w.decode() for w in words} | {n for n in env if n.startswith("COMPOSE_")}
     summary = hashlib.sha256()
-    for part in (b"kedge-inputs/1", __version__.encode(), str(path).encode(), content):
-        summary.update(len(part).to_bytes(8, "big") + part)
-    summary.update(b"no .env" if dotenv is None else b".env:" + hashlib.sha256(dotenv).digest())
+    _add(summary, b"kedge-inputs/2", __version__.encode())
+    for path, content in zip(paths, contents, strict=True):
+        _add(summary, str(path).encode(), content)
+    for dotenv, text in zip(dotenvs, texts, strict=True):
+        seen = b"no .env" if text is None else b".env:" + hashlib.sha256(text).digest()
+        _add(summary, str(dotenv).encode(), seen)
     for name in sorted(names):
         value = env.get(name)
-        entry = (f"{name}\0" + ("unset" if value is None else f"={value}")).encode(
-            "utf-8", "surrogateescape"
+        _add(
+            summary,
+            f"{name}\0{'unset' if value is None else f'={value}'}".encode(
+                "utf-8", "surrogateescape"
+            ),
         )
-        summary.update(len(entry).to_bytes(8, "big") + entry)
     if words & {b"secrets", b"configs"} and b"environment" in words:
         # a secret may be read from one of those variables: kept in the store, the fingerprint
         # must cost a guess as much as the secret's own digest does (digests.value_digest)
@@ -78,6 +107,29 @@ def fingerprint(path: Path | str, *, env: Mapping[str, str] | None = None) -> st
         )
         return "scrypt:" + slow.hex()
     return "sha256:" + summary.hexdigest()
+
+
+def _files(
+    files: Sequence[Path | str], *, cwd: Path, env: Mapping[str, str]
+) -> tuple[list[Path], list[Path]] | None:
+    """The project's files and the ``.env`` files the full path reads (``specs.projects``):
+    the first file's, and the working directory's first when the files were discovered."""
+    if files:
+        paths = [Path(os.path.normpath(cwd / Path(f).expanduser())) for f in files]
+        return paths, [paths[0].parent / ".env"]
+    if env.get("COMPOSE_FILE"):
+        return None
+    paths = list(discovery.discover(cwd))
+    if not paths:
+        return None
+    working = cwd / ".env"
+    dotenvs = [working] if cwd != paths[0].parent and working.is_file() else []
+    return paths, [*dotenvs, paths[0].parent / ".env"]
+
+
+def _add(summary: Any, *parts: bytes) -> None:
+    for part in parts:
+        summary.update(len(part).to_bytes(8, "big") + part)
 
 
 def _read_optional(path: Path) -> bytes | None:

@@ -15,8 +15,13 @@ only and capped. A missing secret file or build context is not an error (compose
 ``config`` accepts it); a missing required ``env_file`` is.
 
 ``load_file`` reads a file and the ``.env`` beside it (the process environment wins over
-``.env``, as in compose). ``canonical``/``from_canonical`` are how the store keeps a spec.
-Called by the CLI (``validate``), the controller (folder watcher) and the API.
+``.env``, as in compose): the spec folder's rule, one stack per file. ``load_project`` reads
+a compose project that ``projects.resolve`` found (the compose-like verbs' rule): its files
+merged in order with compose's override rules (``overrides``, as the documents of one file),
+every relative path relative to the first file's folder, and the name and profiles the project
+gives. ``canonical``/``from_canonical`` are how the store keeps a spec.
+Called by the CLI (``validate``, ``up``, ``down``, ``plan``), the controller (folder watcher)
+and the API.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +40,11 @@ from kedge.errors import Location, SpecError, SpecErrors
 from kedge.specs import (
     diagnostics,
     digests,
-    envfiles,
     extends,
     includes,
     interpolation,
+    overrides,
+    projects,
     redaction,
     service_files,
     validation,
@@ -51,7 +57,7 @@ from kedge.specs.policy import Policy
 from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
 
-__all__ = ["canonical", "from_canonical", "load_file", "parse"]
+__all__ = ["canonical", "from_canonical", "load_file", "load_project", "parse"]
 
 _TOP_KEYS = {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs"}
 _TOP_KEYS |= {"models"}
@@ -79,7 +85,8 @@ def load_file(
             location=Location(given),
             hint="check the path and its permissions",
         ) from exc
-    environment = _environment(path.parent, env=os.environ if env is None else env)
+    dotenv = [path.parent / ".env"] if (path.parent / ".env").is_file() else []
+    environment = projects.read_environment(dotenv, env=os.environ if env is None else env)
     return parse(
         content,
         source=given,
@@ -93,10 +100,41 @@ def load_file(
     )
 
 
-def _environment(folder: Path, *, env: Mapping[str, str]) -> dict[str, str]:
-    dotenv = folder / ".env"
-    values = envfiles.read_env_file(dotenv, lookup=env) if dotenv.is_file() else {}
-    return {**values, **env}
+def load_project(
+    project: projects.Project,
+    *,
+    warnings: list[str] | None = None,
+    policy: Policy | None = None,
+    enforce: bool = True,
+) -> StackSpec:
+    """Load the compose project ``project`` (see the module docstring); ``policy`` and
+    ``enforce`` as for ``parse``. Its files are read as the local verbs read (``Reads.local``)."""
+    context = _Context(
+        env=dict(project.env),
+        interpolate=True,
+        project_dir=project.directory,
+        reads=Reads.local(),
+        warnings=warnings if warnings is not None else [],
+        seen=(str(project.files[0]),),
+        profiles=project.profiles,
+    )
+    several = len(project.files) > 1
+    try:
+        documents = [
+            context._read_document(
+                path, what="the spec file", where=Location(str(path)), allow_empty=several
+            )
+            for path in project.files
+        ]
+        return context.build(
+            documents,
+            fallback=project.folder_name,
+            imperative=project.name,
+            policy=policy,
+            enforce=enforce,
+        )
+    except SpecError as exc:
+        raise redaction.redact_error(exc, context.read) from None
 
 
 def parse(
@@ -132,40 +170,14 @@ def parse(
         seen=(str(Path(source).absolute()) if project_dir else source,),
     )
     try:
-        return _parse(
-            content, source=source, context=context, name=name, policy=policy, enforce=enforce
+        return context.build(
+            [yamlsource.load_yaml(content, source=source)],
+            fallback=name,
+            policy=policy,
+            enforce=enforce,
         )
     except SpecError as exc:
         raise redaction.redact_error(exc, context.read) from None
-
-
-def _parse(
-    content: bytes | str,
-    *,
-    source: str,
-    context: _Context,
-    name: str | None,
-    policy: Policy | None,
-    enforce: bool,
-) -> StackSpec:
-    project_dir = context.project_dir
-    document = yamlsource.load_yaml(content, source=source)
-    data = context.prepare(document)
-    context.enable_profiles(data)
-    declared = NULL if "name" in data and data["name"] is None else data.get("name")
-    data["name"] = context.stack_name(declared, fallback=name, document=document)
-    spec = _validate(data, document=document, project_dir=project_dir)
-    spec = context.read_service_files(spec, document=document)
-    problems = validation.check(spec)
-    if problems:
-        errors = [problem.to_error(document.locate) for problem in problems]
-        errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
-        raise SpecErrors(errors)
-    refused = [] if policy is None else host_policy.errors(spec, policy, locate=document.locate)
-    if refused and enforce:
-        raise SpecErrors(refused)
-    context.warnings.extend(e.render() for e in refused)
-    return context.record_sources(spec, document=document)
 
 
 def canonical(spec: StackSpec) -> dict[str, Any]:
@@ -198,9 +210,53 @@ class _Context:
     reads: Reads
     warnings: list[str]
     seen: tuple[str, ...]
+    #: the profiles to enable; None reads ``COMPOSE_PROFILES`` from ``env``
+    profiles: tuple[str, ...] | None = None
     problems: list[SpecError] = field(default_factory=list)
     #: the values interpolation read (shared with included and extended files' contexts)
     read: set[str] = field(default_factory=set)
+
+    def build(
+        self,
+        documents: list[yamlsource.Document],
+        *,
+        fallback: str | None,
+        imperative: str | None = None,
+        policy: Policy | None = None,
+        enforce: bool = True,
+    ) -> StackSpec:
+        """The spec of ``documents`` (one file's, or a project's files in order): each one
+        prepared, merged onto the ones before it, named, validated and checked — against
+        ``policy`` too, on the resolved spec: refused, or warned of when not ``enforce``."""
+        data = self.merge(documents)
+        located = _Files(tuple(documents))
+        self.enable_profiles(data)
+        if imperative is not None:
+            data["name"] = imperative  # -p or COMPOSE_PROJECT_NAME, checked by projects
+        else:
+            declared = NULL if "name" in data and data["name"] is None else data.get("name")
+            data["name"] = self.stack_name(declared, fallback=fallback, document=located)
+        spec = _validate(data, document=located, project_dir=self.project_dir)
+        spec = self.read_service_files(spec, document=located)
+        problems = validation.check(spec)
+        if problems:
+            errors = [problem.to_error(located.locate) for problem in problems]
+            errors.sort(key=lambda e: (e.location.line or 0, e.location.column or 0))
+            raise SpecErrors(errors)
+        refused = [] if policy is None else host_policy.errors(spec, policy, locate=located.locate)
+        if refused and enforce:
+            raise SpecErrors(refused)
+        self.warnings.extend(e.render() for e in refused)
+        return self.record_sources(spec, document=located)
+
+    def merge(self, documents: list[yamlsource.Document]) -> dict[str, Any]:
+        """The first document overridden by the others, as compose merges ``-f a -f b``; an
+        empty file among several adds nothing, as in compose."""
+        present = [document for document in documents if document.data] or documents[:1]
+        data = self.prepare(present[0])
+        for document in present[1:]:
+            data = overrides.merge_document(data, self.prepare(document), removed=document.removed)
+        return data
 
     def prepare(self, document: Any) -> dict[str, Any]:
         """Plain data ready for the model: interpolated, ``include`` and ``extends`` done."""
@@ -265,8 +321,9 @@ class _Context:
             raise SpecErrors(errors)
 
     def enable_profiles(self, data: dict[str, Any]) -> None:
-        """Add the profiles of ``COMPOSE_PROFILES`` to ``x-kedge.profiles``, as compose reads it."""
-        names = [p.strip() for p in self.env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        """Add the profiles asked for (``--profile``, else ``COMPOSE_PROFILES``, as compose
+        reads them) to ``x-kedge.profiles``."""
+        names = list(self.profiles) if self.profiles is not None else projects.profiles_of(self.env)
         meta = data.get("x-kedge")
         if not names or not (meta is None or isinstance(meta, dict)):
             return
@@ -327,14 +384,14 @@ class _Context:
             read=self.read,
         )
         documents = [self._read_document(path, what="include", where=where) for path in paths]
-        data = other.prepare(documents[0])
-        for override in documents[1:]:
-            data = includes.merge_documents(data, other.prepare(override))
+        data = other.merge(documents)
         data["name"] = "included"
         spec = _validate(data, document=documents[0], project_dir=project_dir)
         return other.read_service_files(spec, document=documents[0])
 
-    def _read_document(self, path: Path, *, what: str, where: Location) -> yamlsource.Document:
+    def _read_document(
+        self, path: Path, *, what: str, where: Location, allow_empty: bool = False
+    ) -> yamlsource.Document:
         try:
             content = self.reads.read_bytes(path, what=what, where=where)
         except OSError as exc:
@@ -344,14 +401,14 @@ class _Context:
                 hint="check the path; it is relative to the spec's folder",
             ) from exc
         try:
-            document = yamlsource.load_yaml(content, source=str(path))
+            document = yamlsource.load_yaml(content, source=str(path), allow_empty=allow_empty)
         except SpecError as exc:  # its message may quote the file, which may be anything
             raise SpecError(
                 f"{what} {str(path)!r} is not a compose file",
                 location=Location(str(path), exc.location.line, exc.location.column),
                 hint="name a compose file",
             ) from None
-        if not isinstance(document.data, dict):
+        if not isinstance(document.data, dict) and not (allow_empty and not document.data):
             raise SpecError(
                 f"{what} {str(path)!r} is not a compose file (its top level is not a mapping)",
                 location=where,
@@ -439,3 +496,23 @@ class _Context:
         return service_files.record_sources(
             spec, env=self.env, reads=self.reads, locate=document.locate
         )
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The documents of several files located as one: a path is placed in the last file that
+    writes it (where an override put its value), else at its nearest written ancestor."""
+
+    documents: tuple[yamlsource.Document, ...]
+
+    @property
+    def source(self) -> str:
+        return self.documents[0].source
+
+    def locate(self, path: Sequence[str | int]) -> Location:
+        key = tuple(path)
+        for end in range(len(key), -1, -1):
+            for document in reversed(self.documents):
+                if key[:end] in document.positions:
+                    return document.locate(key)
+        return self.documents[0].locate(key)

@@ -115,6 +115,8 @@ class Document:
     source: str = "<string>"
     #: path of a node → (line, column), both 1-based; for a mapping entry, where its key is
     positions: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    #: the paths tagged ``!reset`` or ``!override``: dropped from the files it overrides
+    removed: tuple[Path, ...] = ()
 
     def locate(self, path: Sequence[str | int]) -> Location:
         """The location of the node at ``path``, or of its nearest ancestor that has one."""
@@ -127,9 +129,15 @@ class Document:
 
 
 def load_yaml(
-    content: bytes | str, *, source: str = "<string>", limits: Limits | None = None
+    content: bytes | str,
+    *,
+    source: str = "<string>",
+    limits: Limits | None = None,
+    allow_empty: bool = False,
 ) -> Document:
     """Parse one spec file into a ``Document``; raise ``SpecError`` saying where and why not.
+    A file with no document is an error unless ``allow_empty`` (a file of a compose project,
+    which compose reads as adding nothing).
 
     ``limits`` defaults to ``Limits()``, whose size limit is read from the environment at
     each call (``max_spec_bytes``).
@@ -142,19 +150,21 @@ def load_yaml(
         # libyaml refuses ':' inside a plain scalar of a flow collection ([http://x]);
         # compose (yaml.v3) and ruamel's own parser read it
         roots = _compose(text, source=source, limits=limits, pure=True)
-    if not roots:
+    if not roots and not allow_empty:
         _not_a_mapping(None, source=source)
     data: dict[str, Any] = {}
     positions: dict[Path, tuple[int, int]] = {}
+    removed: list[Path] = []
     for root in roots:
         if root.kind != "mapping":
             _not_a_mapping(root, source=source)
         converter = yamlgraph.Converter(source=source)
         document = converter.convert(root, ())
-        removed = [*converter.resets, *converter.overrides]
-        data = overrides.merge_document(data, document, removed=removed)
+        dropped = [*converter.resets, *converter.overrides]
+        data = overrides.merge_document(data, document, removed=dropped)
         positions.update(converter.positions)
-    return Document(data=data, source=source, positions=positions)
+        removed.extend(tuple(path) for path in dropped)
+    return Document(data=data, source=source, positions=positions, removed=tuple(removed))
 
 
 def _compose(text: str, *, source: str, limits: Limits, pure: bool) -> list[yamlgraph.Node]:

@@ -95,3 +95,56 @@ def test_a_spec_that_may_read_a_secret_from_a_variable_gets_a_slow_fingerprint(t
     assert str(inputs.fingerprint(tmp_path / "app.yaml", env={})).startswith("scrypt:")
     path.write_text(SPEC)
     assert str(inputs.fingerprint(path, env={"TOKEN": "abc"})).startswith("sha256:")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A compose project folder with a sub-folder to run from."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "compose.yaml").write_text(SPEC)
+    return tmp_path
+
+
+def test_a_discovered_project_is_fingerprinted_as_its_files_given_in_order(project: Path):
+    discovered = inputs.project_fingerprint([], cwd=project, env={})
+    assert discovered is not None
+    assert discovered == inputs.project_fingerprint(["compose.yaml"], cwd=project, env={})
+    assert discovered == inputs.project_fingerprint([], cwd=project / "sub", env={})
+    (project / "compose.override.yaml").write_text("services: {app: {command: [a]}}\n")
+    with_override = inputs.project_fingerprint([], cwd=project, env={})
+    assert with_override not in (None, discovered)
+    both = ["compose.yaml", "compose.override.yaml"]
+    assert with_override == inputs.project_fingerprint(both, cwd=project, env={})
+    reversed_order = inputs.project_fingerprint(both[::-1], cwd=project, env={})
+    assert reversed_order not in (None, with_override)
+    (project / "compose.override.yaml").write_text("services: {app: {command: [b]}}\n")
+    assert inputs.project_fingerprint([], cwd=project, env={}) != with_override
+
+
+def test_the_working_folders_dotenv_counts_for_a_discovered_project(project: Path):
+    before = inputs.project_fingerprint([], cwd=project / "sub", env={})
+    (project / "sub" / ".env").write_text("IMAGE=from-sub\n")
+    after = inputs.project_fingerprint([], cwd=project / "sub", env={})
+    assert after not in (None, before)
+    given = inputs.project_fingerprint(["../compose.yaml"], cwd=project / "sub", env={})
+    assert given == inputs.project_fingerprint(["compose.yaml"], cwd=project, env={})
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "env"),
+    [
+        pytest.param(None, {"COMPOSE_FILE": "compose.yaml"}, id="COMPOSE_FILE"),
+        pytest.param("COMPOSE_FILE=compose.yaml\n", {}, id="COMPOSE_FILE in .env"),
+    ],
+)
+def test_files_chosen_by_compose_file_have_no_fingerprint(
+    project: Path, dotenv: str | None, env: dict[str, str]
+):
+    if dotenv is not None:
+        (project / "sub" / ".env").write_text(dotenv)
+    assert inputs.project_fingerprint([], cwd=project / "sub", env=env) is None
+    assert inputs.project_fingerprint(["../compose.yaml"], cwd=project / "sub", env=env)
+
+
+def test_no_compose_file_has_no_fingerprint(tmp_path: Path):
+    assert inputs.project_fingerprint([], cwd=tmp_path, env={}) is None
