@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -99,7 +100,9 @@ def test_the_first_example_comes_up_healthy_beside_make_run(
         example = ROOT / first[3]
         copy = tmp_path / "first" / f"{stack_name}.yaml"
         copy.parent.mkdir()
-        copy.write_text(example.read_text())
+        # the example names its stack (name:); the copy runs under the test's unique name
+        text = re.sub(r"(?m)^name: .*$", f"name: {stack_name}", example.read_text())
+        copy.write_text(text)
         if (example.parent / ".env").is_file():  # written by make run: no registry answers
             copy.with_name(".env").write_text((example.parent / ".env").read_text())
         env = {**os.environ, "KEDGE_SERVER": server, "WEB_PORT": str(web_port)}
