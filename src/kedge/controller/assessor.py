@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from kedge import errors
 from kedge.controller import passes
-from kedge.controller.status import Health, Sync, derive_health, derive_sync
+from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
 from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.desired import desire
+from kedge.planning.health import Health, derive_health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader
@@ -66,7 +67,7 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
     health = derive_health(
         observed,
         replicas={name: s.replicas for name, s in desired.services.items()},
-        one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
+        restarts={name: s.restart for name, s in desired.services.items()},
     )
     sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:

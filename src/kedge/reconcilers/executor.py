@@ -45,8 +45,8 @@ __all__ = ["DEFAULT_HEALTH_TIMEOUT", "PARALLEL", "Log", "Outcome", "execute"]
 #: healthchecks, 2 cores) from 21.9 s to 18.9 s, the medians of four alternating runs each
 PARALLEL = POOL
 
-#: the cause of the waits ``kedge up --wait`` adds after the last wave
-SETTLE = "kedge up --wait: healthy, or running when it has no healthcheck"
+#: the cause of the waits ``--wait`` adds after the last wave (``planning.health``'s ready)
+SETTLE = "--wait: healthy, running without a healthcheck, or a one-shot that exited 0"
 
 #: the per-wait timeout when the service sets none, in seconds
 DEFAULT_HEALTH_TIMEOUT = 120.0
@@ -104,8 +104,9 @@ def execute(
 ) -> Outcome:
     """Carry out ``plan``; raise the first failure (a ``KedgeError``) with its action's cause.
 
-    ``settle`` (``kedge up --wait``) also waits, after the last wave, until every container
-    the plan started is healthy (or running, when it has no healthcheck).
+    ``settle`` (``--wait`` of ``kedge up``, ``apply`` and ``rollback``) also waits, after the
+    last wave, until every container the plan started is done by ``planning.health``'s
+    ``ready`` rule: healthy, running without a healthcheck, or a one-shot that exited 0.
     """
     clock = time.monotonic()
     if plan.is_refused:
@@ -189,14 +190,11 @@ class _Run:
                 )
 
     def gate(self, action: Action, name: str, *, timeout: float) -> None:
-        """Wait until one container is healthy or completed; optional gates only warn."""
+        """Wait until one container is done (``planning.health``); optional gates only warn."""
         assert self.watch is not None  # opened by execute() whenever the plan has a gate
+        assert action.condition is not None  # a gate's wait names what it waits for
         try:
-            if action.condition is WaitFor.HEALTHY:
-                needs_check = action.cause != SETTLE  # a settle step takes "running" too
-                self.watch.wait_healthy(name, name=name, timeout=timeout, needs_check=needs_check)
-            else:
-                self.watch.wait_completed(name, name=name, timeout=timeout)
+            self.watch.wait(name, name=name, want=action.condition, timeout=timeout)
         except errors.HealthError as exc:
             if action.required:
                 raise
@@ -244,5 +242,5 @@ def _settle(start: Action) -> Action:
         service=start.service,
         number=start.number,
         name=start.name,
-        condition=WaitFor.HEALTHY,
+        condition=WaitFor.READY,
     )
