@@ -36,7 +36,7 @@ from kedge.planning.health import Readiness, Run, Verdict
 from kedge.reconcilers.engine import Engine, EventStream
 from kedge.specs import labels
 
-__all__ = ["HealthWatch", "parse_nanos", "run_of"]
+__all__ = ["HealthWatch", "parse_nanos", "run_of_inspected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ class HealthWatch:
         state = self._engine.inspect_container(container)
         container = str(state.get("Id") or container)  # events name containers by id
         since = parse_nanos((state.get("State") or {}).get("StartedAt"))
-        run = run_of(state)
+        run = run_of_inspected(state)
         verdict = health.judge(run, want)
         deadline = time.monotonic() + timeout
         seen = 0
@@ -126,7 +126,7 @@ class HealthWatch:
         if event.action.startswith("health_status"):
             status = event.action.rpartition(" ")[2]
             return dataclasses.replace(run, state="running", health=status)
-        return run_of(self._engine.inspect_container(container))  # started: read it again
+        return run_of_inspected(self._engine.inspect_container(container))  # started: read it again
 
     def _output(self, container: str, verdict: Verdict) -> list[str]:
         """The last lines a failed container printed, or its last health check's output."""
@@ -169,7 +169,7 @@ class HealthWatch:
                 self._cond.wait(left)
 
 
-def run_of(inspected: dict[str, Any]) -> Run:
+def run_of_inspected(inspected: dict[str, Any]) -> Run:
     """The current run of an inspected container, as ``planning.health`` judges it."""
     state = inspected.get("State") or {}
     policy = ((inspected.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
