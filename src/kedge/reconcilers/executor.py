@@ -165,42 +165,49 @@ class _Run:
             raise errors.CancelledError(f"cancelled before {action.kind.value} {action.target}")
         self.log("info", f"{action.kind.value} {action.target}: {action.cause}")
         started = time.monotonic()
+        seen = ""
         try:
             if action.kind is K.WAIT:
-                self.wait(action)
-
+                seen = self.wait(action)
             else:
                 _RECONCILERS[action.kind](self.engine, action, desired=self.desired)
         except errors.KedgeError as exc:
             self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
             raise _located(exc, action) from exc
         took = time.monotonic() - started
-        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s")
+        seen = f" ({seen})" if seen else ""
+        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s{seen}")
 
-    def wait(self, action: Action) -> None:
+    def wait(self, action: Action) -> str:
+        """Carry out a wait; what its gates found ("shop-db-1 is healthy"), or ""."""
         service = action.service or ""
         names = self.containers_of(action)
+        seen = []
         if action.condition not in (None, WaitFor.STARTED):
             for name in names:
-                self.gate(action, name, timeout=self.timeout_of(service))
+                seen.append(self.gate(action, name, timeout=self.timeout_of(service)))
         if action.target.startswith("container:"):
             for name in names:
                 containers.reveal_container(
                     self.engine, name, desired=self.desired, service=service
                 )
+        return "; ".join(filter(None, seen))
 
-    def gate(self, action: Action, name: str, *, timeout: float) -> None:
-        """Wait until one container is done (``planning.health``); optional gates only warn."""
+    def gate(self, action: Action, name: str, *, timeout: float) -> str:
+        """Wait until one container is done (``planning.health``); optional gates only warn.
+        Returns what it found done, "" after a warning."""
         assert self.watch is not None  # opened by execute() whenever the plan has a gate
         assert action.condition is not None  # a gate's wait names what it waits for
         try:
-            self.watch.wait(name, name=name, want=action.condition, timeout=timeout)
+            verdict = self.watch.wait(name, name=name, want=action.condition, timeout=timeout)
         except errors.HealthError as exc:
             if action.required:
                 raise
             warning = f"{action.target} (required: false): {exc}"
             self.warnings.append(warning)
             self.log("warning", warning)
+            return ""
+        return f"{name} {verdict.reason}"
 
     def containers_of(self, action: Action) -> list[str]:
         """The containers a wait is on: one (``container:…``) or every one of a service.
