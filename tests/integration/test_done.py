@@ -201,3 +201,30 @@ def _same_health_everywhere(url: str, stack: str) -> None:
     live = httpx.get(f"{url}/api/v1/stacks/{stack}/observed", timeout=30).json()
     assert live["health"] == "Healthy", live
     assert all(c["is_ready"] for s in live["services"] for c in s["containers"]), live
+
+
+def test_the_migrate_job_example_comes_up_with_wait(
+    tmp_path: Path, stack_name: str, test_image: str, docker_client: Any
+) -> None:
+    """``examples/migrate-job.yaml`` on the local test image (``examples/offline.env``), as
+    the README runs it: its migration completes, and ``kedge up --wait`` says so."""
+    examples = Path(__file__).parents[2] / "examples"
+    spec = tmp_path / f"{stack_name}.yaml"  # the stack is named after the file
+    spec.write_text((examples / "migrate-job.yaml").read_text())
+    env: dict[str, str | None] = {"KEDGE_SERVER": None, "NO_COLOR": "1", "API_PORT": "0"}
+    for line in (examples / "offline.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value.strip('"')
+    result = CliRunner().invoke(
+        kedge_app, ["up", "-f", str(spec), "--wait", "--db", str(tmp_path / "k.db")], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{stack_name}-migrate-1 completed (exited with code 0)" in result.output
+    states = {
+        c.labels["kedge.service"]: c.status
+        for c in docker_client.containers.list(
+            all=True, filters={"label": f"kedge.stack={stack_name}"}
+        )
+    }
+    assert states == {"db": "running", "migrate": "exited", "api": "running"}
