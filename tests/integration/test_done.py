@@ -112,8 +112,12 @@ CASES: dict[str, tuple[str, bool, bool, tuple[str, ...]]] = {
 OTHER = f"services:{APP.replace('app:', 'other:')}"
 
 
-def render(case: str, stack: str) -> str:
-    return f"name: {stack}\nservices:{CASES[case][0]}"
+def write_versions(folder: Path, case: str, stack: str) -> tuple[Path, Path]:
+    """The case's spec (version 1) and the other one (version 2), as files."""
+    spec, other = folder / "compose.yaml", folder / "other.yaml"
+    spec.write_text(f"name: {stack}\nservices:{CASES[case][0]}")
+    other.write_text(f"name: {stack}\n{OTHER}")
+    return spec, other
 
 
 def _expect(case: str, code: int, output: str) -> None:
@@ -142,9 +146,7 @@ def _compose_up_wait(spec: Path, docker_client: Any) -> tuple[bool, str]:
 def test_up_and_rollback_wait_locally_against_compose(
     case: str, tmp_path: Path, stack_name: str, test_image: str, docker_client: Any
 ) -> None:
-    spec, other = tmp_path / "compose.yaml", tmp_path / "other.yaml"
-    spec.write_text(render(case, stack_name))
-    other.write_text(f"name: {stack_name}\n{OTHER}")
+    spec, other = write_versions(tmp_path, case, stack_name)
     theirs, their_error = _compose_up_wait(spec, docker_client)
     assert theirs is CASES[case][2], their_error
 
@@ -171,9 +173,7 @@ def served(tmp_path: Path, docker_client: Any, stack_name: str) -> Iterator[Live
 def test_apply_and_rollback_wait_through_the_controller(
     case: str, served: LiveServer, tmp_path: Path, stack_name: str, test_image: str
 ) -> None:
-    spec, other = tmp_path / "compose.yaml", tmp_path / "other.yaml"
-    spec.write_text(render(case, stack_name))
-    other.write_text(f"name: {stack_name}\n{OTHER}")
+    spec, other = write_versions(tmp_path, case, stack_name)
     kedge = Kedge(served.url)
 
     applied = kedge("apply", "-f", str(spec), "--wait", "--timeout", "120")
