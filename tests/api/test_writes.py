@@ -93,3 +93,23 @@ def test_writes_record_the_desired_version(client: TestClient, seed: Seed, store
     assert store.stacks.get("shop").desired_version == 1
     client.delete("/api/v1/stacks/shop")
     assert store.stacks.get("shop").desired_version is None
+
+
+def test_wait_asks_the_pass_to_wait_until_ready(client: TestClient, seed: Seed, store: Any) -> None:
+    """``--wait`` of ``kedge apply`` and ``rollback``: the command carries ``wait``, which
+    makes its pass wait until what it started is ready (``planning.health``)."""
+    seed.version("shop")
+    seed.version("shop", image="busybox:2")
+    posted = client.post(
+        "/api/v1/versions",
+        content="services:\n  web: {image: busybox:3}\n",
+        headers={"Content-Type": "application/yaml"},
+        params={"source": "/specs/shop.yaml", "wait": True},
+    )
+    applied = client.post("/api/v1/stacks/shop/apply", json={"version": 1, "wait": True})
+    rolled = client.post("/api/v1/stacks/shop/rollback", json={"to": 1, "wait": True})
+    plain = client.post("/api/v1/stacks/shop/rollback", json={"to": 1})
+    for answer, wait in ((posted, True), (applied, True), (rolled, True), (plain, False)):
+        assert answer.status_code in (201, 202), answer.text
+        options = store.commands.get(answer.json()["command"]["id"]).options
+        assert bool(options.get("wait")) is wait, options

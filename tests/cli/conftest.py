@@ -7,7 +7,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,35 @@ def start_server(store: SqliteStore, *, engine: Any = None, controller: Any = No
         assert time.monotonic() < deadline, "the test server did not start"
         time.sleep(0.02)
     return LiveServer(f"http://127.0.0.1:{port}", store, server, thread)
+
+
+@contextmanager
+def serve_with_controller(db: Path) -> Iterator[LiveServer]:
+    """``kedge serve`` in the test: the API and a real controller over a real store (``db``)
+    and the real daemon, stopped (controller first) when the block ends."""
+    from prometheus_client import CollectorRegistry
+
+    from kedge.controller.controller import Controller
+    from kedge.controller.settings import ControllerSettings
+    from kedge.reconcilers.engine import Engine
+    from kedge.store.records import RetryPolicy
+
+    store = SqliteStore.open(db)
+    engine = Engine.from_env()
+    no_retry = RetryPolicy(max_attempts=1, backoff=timedelta(seconds=1))
+    settings = ControllerSettings(workers=2, resync=3600, retry=no_retry, converge=no_retry)
+    controller = Controller(
+        store=store, engine=engine, registry=CollectorRegistry(), settings=settings
+    )
+    controller.start()
+    live = start_server(store, engine=engine, controller=controller)
+    try:
+        yield live
+    finally:
+        live.stop()
+        controller.stop(10)
+        store.close()
+        engine.close()
 
 
 @pytest.fixture

@@ -12,21 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
 from kedge.cli.main import app as kedge_app
-from kedge.controller.controller import Controller
-from kedge.controller.settings import ControllerSettings
-from kedge.reconcilers.engine import Engine
-from kedge.store.records import RetryPolicy
-from kedge.store.sqlite import SqliteStore
-from tests.cli.conftest import Kedge, LiveServer, free_port, start_server
+from tests.cli.conftest import Kedge, LiveServer, free_port, serve_with_controller
 
 pytestmark = pytest.mark.docker
 
@@ -38,20 +31,8 @@ def served(tmp_path: Path, docker_client: Any, stack_name: str) -> Iterator[Live
     It asks for ``stack_name`` so that the controller stops before the stack's objects are
     removed: a controller still running would repair them while the cleanup runs.
     """
-    store = SqliteStore.open(tmp_path / "served.db")
-    engine = Engine.from_env()
-    no_retry = RetryPolicy(max_attempts=1, backoff=timedelta(seconds=1))
-    settings = ControllerSettings(workers=2, resync=3600, retry=no_retry, converge=no_retry)
-    controller = Controller(
-        store=store, engine=engine, registry=CollectorRegistry(), settings=settings
-    )
-    controller.start()
-    live = start_server(store, engine=engine, controller=controller)
-    yield live
-    live.stop()
-    controller.stop(10)
-    store.close()
-    engine.close()
+    with serve_with_controller(tmp_path / "served.db") as live:
+        yield live
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kedge import errors
-from kedge.planning.actions import Action, ActionKind
+from kedge.planning.actions import Action, ActionKind, WaitFor
 from kedge.reconcilers import networks, observe
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Deadlines, Engine
@@ -153,7 +153,11 @@ def _checked(test: list[str], *, retries: int = 1) -> dict[str, Any]:
     ("check", "outcome"),
     [
         pytest.param(["CMD", "true"], None, id="healthy"),
-        pytest.param(["CMD-SHELL", "echo broken; exit 1"], "is unhealthy: broken", id="unhealthy"),
+        pytest.param(
+            ["CMD-SHELL", "echo broken; exit 1"],
+            "is unhealthy; its last check said:\n  | broken",
+            id="unhealthy",
+        ),
         pytest.param(None, "has no healthcheck", id="no-healthcheck"),
     ],
 )
@@ -167,11 +171,11 @@ def test_wait_healthy_follows_events(
     with HealthWatch(engine, stack_name) as watch:
         engine.start_container(cid)
         if outcome is None:
-            watch.wait_healthy(cid, name="db", timeout=30)
+            watch.wait(cid, name="db", want=WaitFor.HEALTHY, timeout=30)
             assert engine.inspect_container(cid)["State"]["Health"]["Status"] == "healthy"
         else:
             with pytest.raises(errors.HealthError, match=outcome):
-                watch.wait_healthy(cid, name="db", timeout=30)
+                watch.wait(cid, name="db", want=WaitFor.HEALTHY, timeout=30)
 
 
 def test_wait_healthy_times_out(engine: Engine, test_image: str, stack_name: str):
@@ -185,8 +189,8 @@ def test_wait_healthy_times_out(engine: Engine, test_image: str, stack_name: str
     )
     with HealthWatch(engine, stack_name) as watch:
         engine.start_container(cid)
-        with pytest.raises(errors.HealthError, match="not ready within 1 s"):
-            watch.wait_healthy(cid, name="db", timeout=1)
+        with pytest.raises(errors.HealthError, match="not healthy within 1 s: it is starting"):
+            watch.wait(cid, name="db", want=WaitFor.HEALTHY, timeout=1)
 
 
 @pytest.mark.parametrize(
@@ -206,10 +210,10 @@ def test_wait_completed_reads_the_exit_code(
     with HealthWatch(engine, stack_name) as watch:
         engine.start_container(cid)
         if outcome is None:
-            watch.wait_completed(cid, name="init", timeout=30)
+            watch.wait(cid, name="init", want=WaitFor.COMPLETED, timeout=30)
         else:
             with pytest.raises(errors.HealthError, match=outcome):
-                watch.wait_completed(cid, name="init", timeout=30)
+                watch.wait(cid, name="init", want=WaitFor.COMPLETED, timeout=30)
 
 
 @pytest.fixture

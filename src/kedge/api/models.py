@@ -32,6 +32,12 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+#: what ``wait`` asks of a command (``planning.health``'s ready rule, as ``kedge up --wait``)
+WAIT_DESCRIPTION = (
+    "The command also waits until every container it started is ready: healthy, running"
+    " without a healthcheck, or a one-shot that exited 0; otherwise it fails."
+)
 T = TypeVar("T")
 
 
@@ -176,6 +182,7 @@ class ApplyRequest(BaseModel):
     model_config = _FROZEN
 
     version: int = Field(ge=1, le=1_000_000_000)
+    wait: bool = Field(default=False, description=WAIT_DESCRIPTION)
 
 
 class RollbackRequest(BaseModel):
@@ -184,6 +191,7 @@ class RollbackRequest(BaseModel):
     model_config = _FROZEN
 
     to: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    wait: bool = Field(default=False, description=WAIT_DESCRIPTION)
 
 
 class Check(BaseModel):

@@ -4,7 +4,8 @@
 with the output of the last health check, uptime, restart count, image, published ports,
 and the container's ``kedge.config-hash`` against the one the desired version gives. The
 stack's *live* health is derived here from that observation (the controller's recorded
-health is as of its last look): Healthy when every service has its replicas ready;
+health is as of its last look): Healthy when every service has its replicas ready (ready
+and failed by the one rule of ``planning.health``);
 Progressing while an APPLY or ROLLBACK is under way and nothing failed; Missing when
 nothing runs; Degraded otherwise (a replica missing, unhealthy, stopped or still starting).
 ``GET /api/v1/observed`` gives every stack's live health from one container list call.
@@ -18,6 +19,7 @@ Callers: ``api.app``; the dashboard (``api.dashboard``).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +30,10 @@ from kedge import errors
 from kedge.api import observing, problems
 from kedge.api.deps import Engine, ServicesDep
 from kedge.api.stacks import StackName
+from kedge.planning.health import Health, judge, run_of
 from kedge.planning.observed import ObservedContainer
 from kedge.reconcilers import observe
+from kedge.reconcilers.health import run_of_inspected
 from kedge.specs import digests, labels, loader
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandType
 from kedge.store.protocol import Store
@@ -48,7 +52,6 @@ router = APIRouter(tags=["monitoring"])
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _MOVING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.DEPLOY})
-_ONE_SHOT = frozenset({"no", "on-failure"})
 
 
 class PortView(BaseModel):
@@ -153,15 +156,9 @@ def desired_of(
     return Desired(
         version=version.number,
         replicas=replicas,
-        restarts={name: str(s.get("restart") or "no") for name, s in services.items()},
+        restarts=observing.desired_restarts(version.document),
         hashes=found,
     )
-
-
-def is_ready(container: ObservedContainer, *, restart: str = "no") -> bool:
-    if container.state == "running":
-        return container.health in ("none", "healthy")
-    return container.state == "exited" and container.exit_code == 0 and restart in _ONE_SHOT
 
 
 def derive_live_health(
@@ -169,20 +166,22 @@ def derive_live_health(
 ) -> tuple[str, int, int]:
     """(health, ready, desired replicas) of a stack from its containers (see the docstring)."""
     ready_by_service: dict[str, int] = {}
+    failed = False
     for c in containers:
-        if is_ready(c, restart=desired.restarts.get(c.service, "no")):
+        verdict = judge(run_of(c, restart=desired.restarts.get(c.service, "no")))
+        if verdict.is_done:
             ready_by_service[c.service] = ready_by_service.get(c.service, 0) + 1
+        failed = failed or verdict.is_failed
     want = sum(desired.replicas.values())
-    failed = any(c.health == "unhealthy" or c.state in ("exited", "dead") for c in containers)
     if not containers:
-        health = "Missing" if want else "Healthy"
+        health = Health.MISSING if want else Health.HEALTHY
     elif all(ready_by_service.get(s, 0) >= n for s, n in desired.replicas.items()):
-        health = "Healthy"
+        health = Health.HEALTHY
     elif moving and not failed:
-        health = "Progressing"
+        health = Health.PROGRESSING
     else:
-        health = "Degraded"
-    return health, sum(ready_by_service.values()), want
+        health = Health.DEGRADED
+    return health.value, sum(ready_by_service.values()), want
 
 
 def is_moving(commands: list[Command]) -> bool:
@@ -265,15 +264,8 @@ def _container_detail(
         config_hash=container.config_hash,
         desired_config_hash=wanted,
         is_current=wanted is not None and wanted == container.config_hash,
-        is_ready=_is_ready_now(state, restart=restart),
+        is_ready=judge(dataclasses.replace(run_of_inspected(details), restart=restart)).is_done,
     )
-
-
-def _is_ready_now(state: dict[str, Any], *, restart: str) -> bool:
-    health = (state.get("Health") or {}).get("Status") or "none"
-    if state.get("Status") == "running":
-        return health in ("none", "healthy")
-    return state.get("Status") == "exited" and state.get("ExitCode") == 0 and restart in _ONE_SHOT
 
 
 def _as_time(text: str | None) -> datetime | None:

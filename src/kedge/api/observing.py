@@ -1,13 +1,16 @@
 """What runs in a stack, for the API: services and their containers, observed from Docker.
 
 Observed state comes from ``reconcilers.observe`` (Kedge's labels only, never the store);
-the desired version only says which services should exist and with how many replicas, so a
-service with no container shows as 0 ready. When Docker is not asked (no engine) or does not
-answer, the answer says so instead of failing the whole stack page. Callers: ``api.stacks``.
+the desired version only says which services should exist, with how many replicas and which
+restart policy, so a service with no container shows as 0 ready. Ready is the one rule of
+``planning.health`` (a one-shot that exited 0 is ready). When Docker is not asked (no
+engine) or does not answer, the answer says so instead of failing the whole stack page.
+Callers: ``api.stacks``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,12 +18,13 @@ from typing import Any
 from kedge import errors
 from kedge.api.deps import Engine
 from kedge.api.models import ContainerView, ServiceView
+from kedge.planning.health import is_ready
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.reconcilers import observe
 from kedge.specs import labels
 from kedge.specs.versions import StackVersion
 
-__all__ = ["Seen", "count_ready", "desired_replicas", "observe_services"]
+__all__ = ["Seen", "count_ready", "desired_replicas", "desired_restarts", "observe_services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,15 @@ def desired_replicas(document: dict[str, Any]) -> dict[str, int]:
         replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
         found[name] = replicas if isinstance(replicas, int) else 1
     return found
+
+
+def desired_restarts(document: dict[str, Any]) -> dict[str, str]:
+    """Each service of a canonical spec and its restart policy ("no" when it sets none)."""
+    services = document.get("services") or {}
+    return {
+        name: str((service.get("restart") if isinstance(service, dict) else None) or "no")
+        for name, service in sorted(services.items())
+    }
 
 
 def _container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
@@ -58,14 +71,11 @@ def _container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
     )
 
 
-def _is_ready(c: ObservedContainer) -> bool:
-    return c.state == "running" and c.health in ("none", "healthy")
-
-
 def services_of(
     seen: ObservedStack, *, desired: StackVersion | None, now: datetime
 ) -> list[ServiceView]:
     replicas = desired_replicas(desired.document) if desired else {}
+    restarts = desired_restarts(desired.document) if desired else {}
     names = sorted({*replicas, *(c.service for c in seen.containers)})
     views = []
     for name in names:
@@ -74,7 +84,7 @@ def services_of(
             ServiceView(
                 name=name,
                 desired=replicas.get(name, 0),
-                ready=sum(1 for c in containers if _is_ready(c)),
+                ready=sum(is_ready(c, restart=restarts.get(name, "no")) for c in containers),
                 containers=[_container_view(c, now=now) for c in containers],
             )
         )
@@ -94,9 +104,13 @@ def observe_services(
     return Seen(services=services_of(seen, desired=desired, now=now), observed=True)
 
 
-def count_ready(engine: Engine | None) -> dict[str, tuple[int, int]] | None:
+def count_ready(
+    engine: Engine | None, *, restarts: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, tuple[int, int]] | None:
     """(ready, all) containers of every stack, from one list call; None when Docker is not
-    asked or does not answer."""
+    asked or does not answer. ``restarts`` gives each stack's services' restart policies
+    (``desired_restarts``), which decide whether an exited container has done its job."""
+    restarts = restarts or {}
     if engine is None:
         return None
     try:
@@ -106,5 +120,6 @@ def count_ready(engine: Engine | None) -> dict[str, tuple[int, int]] | None:
     counts: dict[str, tuple[int, int]] = {}
     for container in filter(None, map(observe.parse_container, summaries)):
         ready, total = counts.get(container.stack, (0, 0))
-        counts[container.stack] = (ready + _is_ready(container), total + 1)
+        restart = restarts.get(container.stack, {}).get(container.service, "no")
+        counts[container.stack] = (ready + is_ready(container, restart=restart), total + 1)
     return counts

@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, status
 
 from kedge import errors
-from kedge.api import deps, problems, stacks
+from kedge.api import deps, models, problems, stacks
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.planning import planner
@@ -106,7 +106,7 @@ def _reads(source: PurePath, *, policy: Policy) -> dict[str, Any]:
 
 
 def _record(
-    kedge: Services, spec: StackSpec, *, source: str, author: str, apply: bool
+    kedge: Services, spec: StackSpec, *, source: str, author: str, apply: bool, wait: bool
 ) -> CommandCreated:
     recorded = kedge.store.versions.record(
         spec.name,
@@ -126,6 +126,7 @@ def _record(
             reason=CommandReason.API,
             version=version.number,
             created_by=author,
+            options={"wait": True} if wait else None,
         )
         kedge.wake_controller()
     return CommandCreated(
@@ -144,14 +145,22 @@ async def create_version(
     kedge: ServicesDep,
     request: Request,
     source: Source = "api",
+    *,
     apply: Annotated[bool, Query(description="Also enqueue an APPLY of it.")] = True,
     interpolate: Interpolate = True,
+    wait: Annotated[bool, Query(description=models.WAIT_DESCRIPTION)] = False,
 ) -> CommandCreated:
     """Create (or find, by digest) the version of a posted spec and apply it, unless told not
     to. 409 with the broken rule when its declared ``x-kedge.version`` conflicts."""
     spec = await _read_spec(request, source=source, interpolate=interpolate)
     record = functools.partial(
-        _record, kedge, spec, source=source, author=stacks.author_of(request), apply=apply
+        _record,
+        kedge,
+        spec,
+        source=source,
+        author=stacks.author_of(request),
+        apply=apply,
+        wait=wait,
     )
     return await anyio.to_thread.run_sync(record)
 

@@ -110,6 +110,14 @@ def _outcomes(kedge: Services, stack: str) -> dict[int, str]:
     return found
 
 
+def _restarts(kedge: Services, status: StackStatus) -> dict[str, str]:
+    """The restart policy of each service of the stack's desired (else applied) version."""
+    number = status.desired_version or status.applied_version
+    if number is None:
+        return {}
+    return observing.desired_restarts(kedge.store.versions.get(status.stack, number).document)
+
+
 @router.get("/stacks", response_model=Page[StackView], responses=_PROBLEMS)
 def list_stacks(
     kedge: ServicesDep,
@@ -119,7 +127,10 @@ def list_stacks(
 ) -> Page[StackView]:
     """Stacks by name, with their status and last command."""
     page = kedge.store.stacks.list(limit=limit, cursor=cursor)
-    counts = (observing.count_ready(kedge.engine) or {}) if observe else {}
+    counts = {}
+    if observe:
+        restarts = {s.stack: _restarts(kedge, s) for s in page.items}
+        counts = observing.count_ready(kedge.engine, restarts=restarts) or {}
     latest = kedge.store.commands.latest([s.stack for s in page.items])
     items = [
         stack_view(
@@ -218,7 +229,8 @@ def apply_version(
 ) -> CommandCreated:
     """Apply an existing version of a stack: enqueue an APPLY."""
     kedge.store.versions.get(name, body.version)
-    return _enqueue(kedge, request, name, CommandType.APPLY, version=body.version)
+    options = {"wait": True} if body.wait else None
+    return _enqueue(kedge, request, name, CommandType.APPLY, version=body.version, options=options)
 
 
 def _previous_version(kedge: Services, stack: str) -> int:
@@ -250,7 +262,8 @@ def rollback_stack(
     kedge.store.stacks.get(name)
     target = body.to if body.to is not None else _previous_version(kedge, name)
     kedge.store.versions.get(name, target)
-    return _enqueue(kedge, request, name, CommandType.ROLLBACK, version=target)
+    options = {"wait": True} if body.wait else None
+    return _enqueue(kedge, request, name, CommandType.ROLLBACK, version=target, options=options)
 
 
 @router.delete(

@@ -4,8 +4,10 @@ Each spec is read here as compose reads it (``resolve_spec``: interpolated from 
 shell's environment and the ``.env`` beside it, and validated: a bad spec is shown with
 file:line:column, what is wrong and how to fix it, and exits 2 before anything is sent),
 then becomes a version (or maps to the equal one) and an ``APPLY`` command. ``--wait``
-follows the commands with their log lines until they end (``cli.follow``; exit 0 only when
-every one is DONE). A directory applies each of its ``*.yaml``/``*.yml`` files (hidden ones
+asks each APPLY to wait, as ``kedge up --wait`` does, until what it started is ready
+(``planning.health``: healthy, running without a healthcheck, or a one-shot that exited 0)
+and follows the commands with their log lines until they end (``cli.follow``; exit 0 only
+when every one is DONE). A directory applies each of its ``*.yaml``/``*.yml`` files (hidden ones
 left out), in name order; ``-`` reads one spec from standard input.
 Callers: ``cli.main``.
 """
@@ -73,12 +75,18 @@ def resolve_spec(source: str, content: bytes) -> bytes:
     return json.dumps(document).encode()
 
 
-def post_spec(api: remote.Client, path: str, source: str, content: bytes) -> dict[str, Any]:
-    """Send a resolved spec to ``path`` (``/api/v1/versions`` or ``/api/v1/plan``)."""
+def post_spec(
+    api: remote.Client, path: str, source: str, content: bytes, *, wait: bool = False
+) -> dict[str, Any]:
+    """Send a resolved spec to ``path`` (``/api/v1/versions`` or ``/api/v1/plan``); ``wait``
+    asks the APPLY to wait until what it started is ready."""
+    params: dict[str, Any] = {"source": source, "interpolate": False}
+    if wait:
+        params["wait"] = True
     return dict(
         api.post(
             path,
-            params={"source": source, "interpolate": False},
+            params=params,
             content=resolve_spec(source, content),
             headers={"Content-Type": "application/json"},
         )
@@ -96,7 +104,7 @@ def apply(
     commands = []
     with remote.connect(server) as api:
         for source, content in specs:
-            answer = post_spec(api, "/api/v1/versions", source, content)
+            answer = post_spec(api, "/api/v1/versions", source, content, wait=wait)
             version, command = answer["version"], answer["command"]
             state = "created" if answer["created"] else "unchanged"
             typer.echo(

@@ -24,7 +24,12 @@ EXIT_FAILED = 1
 EXIT_TIMEOUT = 3
 
 WaitOption = Annotated[
-    bool, typer.Option("--wait", help="Follow the command until it ends; exit 0 only if DONE.")
+    bool,
+    typer.Option(
+        "--wait",
+        help="Follow the command until it ends (an apply or a rollback also waits until what"
+        " it started is ready); exit 0 only if DONE.",
+    ),
 ]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds --wait waits before giving up (exit 3).")

@@ -5,13 +5,15 @@ local store (``--db``, default ``./kedge.db``) and carried out in this process t
 ``controller.passes``, so ``kedge`` keeps the same history as a server would:
 
 - ``kedge up [-f FILE]... [--wait]``: record the spec as a version (or reuse the equal one)
-  and apply it; ``--wait`` also waits until every container it started is healthy;
+  and apply it; ``--wait`` also waits until every container it started is ready
+  (``planning.health``: healthy, running without a healthcheck, or a one-shot that exited 0);
 - ``kedge down [NAME | -p NAME | -f FILE...] [--volumes]``: delete the stack (its volumes
   only if asked);
 - ``kedge plan [-f FILE]...``: print the plan; exit 0 when there is nothing to do, 1 when
   there is, 2 on error (as ``kubectl diff`` and ``nomad job plan`` do);
-- ``kedge rollback NAME --to N``: converge the stack to its version N (with ``--server`` or
-  ``KEDGE_SERVER`` set, the server's rollback, ``cli.remote``, does it instead).
+- ``kedge rollback NAME --to N [--wait]``: converge the stack to its version N (with
+  ``--server`` or ``KEDGE_SERVER`` set, the server's rollback, ``cli.remote``, does it
+  instead); ``--wait`` waits as ``up --wait`` does.
 
 ``up``, ``down`` and ``plan`` read a project as compose does (``specs.projects``: ``-f``
 repeated or discovered, ``-p``, ``COMPOSE_PROJECT_NAME``, ``--env-file``, ``--profile``; the
@@ -57,7 +59,7 @@ def up(
     project_name: flags.ProjectNameOption = None,
     env_file: flags.EnvFileOption = None,
     profile: flags.ProfileOption = None,
-    wait: Annotated[bool, typer.Option(help="Wait until what was started is healthy.")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait until what was started is ready.")] = False,
     db: DbOption = flags.DEFAULT_DB,
     policy_file: PolicyOption = None,
 ) -> None:
@@ -160,7 +162,10 @@ def rollback(
             )
         with _opened(db) as (store, engine):
             store.versions.get(name, to)
-            _finish(store, engine, stack=name, type=CommandType.ROLLBACK, version=to)
+            options = {"wait": True} if wait else {}
+            _finish(
+                store, engine, stack=name, type=CommandType.ROLLBACK, version=to, options=options
+            )
 
 
 def plan(

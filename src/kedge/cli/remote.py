@@ -41,7 +41,8 @@ def rollback(
 ) -> None:
     """Roll a stack back to a version, or to the one applied before the current one."""
     with remote.connect(server) as api:
-        command = _created(api.post(f"/api/v1/stacks/{name}/rollback", json={"to": to}))
+        body = {"to": to, "wait": wait}  # the server's pass waits until it is ready
+        command = _created(api.post(f"/api/v1/stacks/{name}/rollback", json=body))
         if wait:
             raise typer.Exit(follow.follow_commands(api, [command], timeout=timeout))
 

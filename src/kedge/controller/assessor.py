@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from kedge import errors
 from kedge.controller import passes
-from kedge.controller.status import Health, Sync, derive_sync
+from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
 from kedge.planning.actions import Plan, PlanRefused
+from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers.engine import Engine
 from kedge.specs import loader

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedge import errors
-from kedge.controller.status import Health, derive_health
 from kedge.planning import planner
 from kedge.planning.actions import Plan, PlanOptions, PlanRefused
 from kedge.planning.desired import desire
+from kedge.planning.health import Health, derive_health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
@@ -160,7 +160,7 @@ def stack_health(spec: StackSpec, observed: ObservedStack) -> Health:
     return derive_health(
         observed,
         replicas={name: s.replicas for name, s in desired.services.items()},
-        one_shot=frozenset(name for name, s in desired.services.items() if s.is_one_shot),
+        restarts={name: s.restart for name, s in desired.services.items()},
     )
 
 

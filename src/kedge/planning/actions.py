@@ -86,6 +86,7 @@ class WaitFor(StrEnum):
     STARTED = "started"  # service_started: running
     HEALTHY = "healthy"  # service_healthy: healthy (unhealthy fails)
     COMPLETED = "completed"  # service_completed_successfully: exited 0
+    READY = "ready"  # --wait: healthy, running without a healthcheck, or a one-shot that exited 0
 
 
 class Action(BaseModel):

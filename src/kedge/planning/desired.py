@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from kedge.errors import PlanError
+from kedge.planning import health
 from kedge.planning.waves import Condition, Dependency, render_depends_on_label
 from kedge.specs import digests
 from kedge.specs.compose_ports import PortMapping
@@ -30,9 +31,6 @@ __all__ = [
     "desire",
     "object_config_hash",
 ]
-
-#: restart policies under which a container that exited 0 has done its job
-ONE_SHOT_RESTARTS = frozenset({"no", "on-failure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +70,7 @@ class DesiredService:
     @property
     def is_one_shot(self) -> bool:
         """Whether a container that exited 0 has done its job and stays as it is."""
-        return self.restart in ONE_SHOT_RESTARTS
+        return health.is_one_shot(self.restart)
 
     def start_first_obstacle(self) -> str:
         """Why two copies of this service cannot run at once, or '' when they can."""

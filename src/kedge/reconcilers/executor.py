@@ -50,8 +50,8 @@ __all__ = ["DEFAULT_HEALTH_TIMEOUT", "PARALLEL", "Log", "Outcome", "execute"]
 #: healthchecks, 2 cores) from 21.9 s to 18.9 s, the medians of four alternating runs each
 PARALLEL = POOL
 
-#: the cause of the waits ``kedge up --wait`` adds after the last wave
-SETTLE = "kedge up --wait: healthy, or running when it has no healthcheck"
+#: the cause of the waits ``--wait`` adds after the last wave (``planning.health``'s ready)
+SETTLE = "--wait: healthy, running without a healthcheck, or a one-shot that exited 0"
 
 #: the per-wait timeout when the service sets none, in seconds
 DEFAULT_HEALTH_TIMEOUT = 120.0
@@ -121,8 +121,9 @@ def execute(
 ) -> Outcome:
     """Carry out ``plan``; raise the first failure (a ``KedgeError``) with its action's cause.
 
-    ``settle`` (``kedge up --wait``) also waits, after the last wave, until every container
-    the plan started is healthy (or running, when it has no healthcheck).
+    ``settle`` (``--wait`` of ``kedge up``, ``apply`` and ``rollback``) also waits, after the
+    last wave, until every container the plan started is done by ``planning.health``'s
+    ``ready`` rule: healthy, running without a healthcheck, or a one-shot that exited 0.
     """
     clock = time.monotonic()
     if plan.is_refused:
@@ -205,51 +206,57 @@ class _Run:
         with self.lock:
             self.running[id(action)] = (action, started)
         try:
-            self.carry_out(action)
+            seen = self.carry_out(action)
         finally:
             with self.lock:
                 del self.running[id(action)]
         took = time.monotonic() - started
-        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s")
+        seen = f" ({seen})" if seen else ""
+        self.log("info", f"{action.kind.value} {action.target} done in {took:.2f} s{seen}")
 
-    def carry_out(self, action: Action) -> None:
+    def carry_out(self, action: Action) -> str:
+        """Carry out one action; what a wait's gates found, or ""."""
+        seen = ""
         try:
             if action.kind is K.WAIT:
-                self.wait(action)
-
+                seen = self.wait(action)
             else:
                 _RECONCILERS[action.kind](self.engine, action, desired=self.desired)
         except errors.KedgeError as exc:
             self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
             raise _located(exc, action) from exc
+        return seen
 
-    def wait(self, action: Action) -> None:
+    def wait(self, action: Action) -> str:
+        """Carry out a wait; what its gates found ("shop-db-1 is healthy"), or ""."""
         service = action.service or ""
         names = self.containers_of(action)
+        seen = []
         if action.condition not in (None, WaitFor.STARTED):
             for name in names:
-                self.gate(action, name, timeout=self.timeout_of(service))
+                seen.append(self.gate(action, name, timeout=self.timeout_of(service)))
         if action.target.startswith("container:"):
             for name in names:
                 containers.reveal_container(
                     self.engine, name, desired=self.desired, service=service
                 )
+        return "; ".join(filter(None, seen))
 
-    def gate(self, action: Action, name: str, *, timeout: float) -> None:
-        """Wait until one container is healthy or completed; optional gates only warn."""
+    def gate(self, action: Action, name: str, *, timeout: float) -> str:
+        """Wait until one container is done (``planning.health``); optional gates only warn.
+        Returns what it found done, "" after a warning."""
         assert self.watch is not None  # opened by execute() whenever the plan has a gate
+        assert action.condition is not None  # a gate's wait names what it waits for
         try:
-            if action.condition is WaitFor.HEALTHY:
-                needs_check = action.cause != SETTLE  # a settle step takes "running" too
-                self.watch.wait_healthy(name, name=name, timeout=timeout, needs_check=needs_check)
-            else:
-                self.watch.wait_completed(name, name=name, timeout=timeout)
+            verdict = self.watch.wait(name, name=name, want=action.condition, timeout=timeout)
         except errors.HealthError as exc:
             if action.required:
                 raise
             warning = f"{action.target} (required: false): {exc}"
             self.warnings.append(warning)
             self.log("warning", warning)
+            return ""
+        return f"{name} {verdict.reason}"
 
     def containers_of(self, action: Action) -> list[str]:
         """The containers a wait is on: one (``container:…``) or every one of a service.
@@ -331,5 +338,5 @@ def _settle(start: Action) -> Action:
         service=start.service,
         number=start.number,
         name=start.name,
-        condition=WaitFor.HEALTHY,
+        condition=WaitFor.READY,
     )

@@ -1,4 +1,4 @@
-"""Health gates driven by Docker's events: wait until a container is healthy or has exited.
+"""Health gates driven by Docker's events: wait until a container is done, or has failed.
 
 ``HealthWatch`` subscribes to the events of one stack *before* the executor starts any
 container, reads them on a thread of its own and wakes the waiters (``threading.Condition``;
@@ -6,10 +6,12 @@ no polling, no sleep). A waiter first inspects its container once, for the run i
 (``State.StartedAt``) and the health Docker already knows, then waits for events of that run
 only: health results from before the container (re)started are ignored.
 
-- ``wait_healthy``: returns at ``health_status: healthy``; raises ``HealthError`` at
-  ``unhealthy``, when the container exits, or when the timeout passes. A container without
-  a healthcheck cannot become healthy: that fails at once, with a cause that says so.
-- ``wait_completed``: returns when the container exits 0; raises at any other exit code.
+``wait(container, want=…)`` judges the run by the one rule of ``planning.health`` (healthy;
+completed; or, for ``--wait``, ready: healthy, running without a healthcheck, or a one-shot
+that exited 0), first from the inspect, then after each health result or exit of the run,
+until it is done (returned), failed or out of time (``HealthError``). A failed exit says its
+code and the last lines the container printed; an unhealthy one its last check's output.
+The restart policy the rule reads is the container's own (``HostConfig.RestartPolicy``).
 
 The stream is opened with ``since`` a second back, so that events between the daemon's
 answer and its subscription are replayed rather than lost; replayed events of an earlier run
@@ -20,6 +22,7 @@ Callers: ``reconcilers.executor`` (``wait`` actions).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -27,10 +30,13 @@ from datetime import datetime
 from typing import Any
 
 from kedge import errors
+from kedge.planning import health
+from kedge.planning.actions import WaitFor
+from kedge.planning.health import Readiness, Run, Verdict
 from kedge.reconcilers.engine import Engine, EventStream
 from kedge.specs import labels
 
-__all__ = ["HealthWatch", "parse_nanos"]
+__all__ = ["HealthWatch", "parse_nanos", "run_of_inspected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,54 +93,71 @@ class HealthWatch:
             self._events.setdefault(cid, []).append(event)
             self._cond.notify_all()
 
-    def wait_healthy(
-        self, container: str, *, name: str, timeout: float, needs_check: bool = True
-    ) -> None:
-        """Block until the container's current run is healthy; HealthError otherwise.
-
-        A container without a healthcheck fails, unless ``needs_check`` is false: then it
-        only has to be running (``kedge up --wait``).
-        """
+    def wait(self, container: str, *, name: str, want: WaitFor, timeout: float) -> Verdict:
+        """Block until the container's current run is what ``want`` waits for, by the one
+        rule of ``planning.health``; ``HealthError`` when it fails or the time runs out."""
         state = self._engine.inspect_container(container)
         container = str(state.get("Id") or container)  # events name containers by id
-        since, health, exited = _current_run(state)
-        if not health and not needs_check and exited is None:
-            return
-        if not health and exited is None:
-            raise errors.HealthError(f"{name} has no healthcheck, so it can never be healthy")
-        if health == "starting" and exited is None:
-            outcome = self._await(container, since, name=name, timeout=timeout, want=_HEALTH)
-            if outcome.kind == "unhealthy":
-                state = self._engine.inspect_container(container)  # for the check's output
-            health, exited = outcome.kind, outcome.exit_code
-        if health == "unhealthy":
-            raise errors.HealthError(f"{name} is unhealthy{_last_output(state)}")
-        if exited is not None or health == "exited":
-            raise errors.HealthError(f"{name} exited with code {exited} before it was healthy")
-
-    def wait_completed(self, container: str, *, name: str, timeout: float) -> None:
-        """Block until the container's current run exits 0; HealthError otherwise."""
-        state = self._engine.inspect_container(container)
-        container = str(state.get("Id") or container)  # events name containers by id
-        since, _, exited = _current_run(state)
-        if exited is None:
-            exited = self._await(container, since, name=name, timeout=timeout, want=_EXIT).exit_code
-        if exited != 0:
-            raise errors.HealthError(f"{name} exited with code {exited}; 0 was required")
-
-    def _await(
-        self, container: str, since: int, *, name: str, timeout: float, want: frozenset[str]
-    ) -> _Outcome:
-        """The next health result or exit of the container's run that started at ``since``."""
+        since = parse_nanos((state.get("State") or {}).get("StartedAt"))
+        run = run_of_inspected(state)
+        verdict = health.judge(run, want)
         deadline = time.monotonic() + timeout
         seen = 0
+        while verdict.readiness is Readiness.WAITING:
+            event, seen = self._next(container, since, seen, name=name, deadline=deadline)
+            if event is None:
+                raise errors.HealthError(
+                    f"{name} was not {want.value} within {timeout:g} s: it {verdict.reason}"
+                )
+            run = self._after(event, run, container)
+            verdict = health.judge(run, want)
+        if verdict.is_failed:
+            output = self._output(container, verdict)
+            raise errors.HealthError(health.render_failure(name, verdict, output=output))
+        return verdict
+
+    def _after(self, event: _Event, run: Run, container: str) -> Run:
+        """The run as an event of it leaves it."""
+        if event.action == "start" and run.state != "created":
+            return run  # the start of the run being waited on
+        if event.action == "die":
+            code = event.exit_code if event.exit_code is not None else -1
+            return dataclasses.replace(run, state="exited", exit_code=code)
+        if event.action.startswith("health_status"):
+            status = event.action.rpartition(" ")[2]
+            return dataclasses.replace(run, state="running", health=status)
+        return run_of_inspected(self._engine.inspect_container(container))  # started: read it again
+
+    def _output(self, container: str, verdict: Verdict) -> list[str]:
+        """The last lines a failed container printed, or its last health check's output."""
+        try:
+            if verdict.exit_code is None:
+                log = (
+                    (self._engine.inspect_container(container).get("State") or {}).get("Health")
+                    or {}
+                ).get("Log") or []
+                return str(log[-1].get("Output") or "").splitlines() if log else []
+            chunks = self._engine.container_logs(container, tail=health.LAST_LINES)
+            text = b"".join(chunks).decode("utf-8", "replace")
+        except errors.EngineError:
+            return []  # removed meanwhile: the verdict stands without its output
+        return [line.partition(" ")[2] for line in text.splitlines()]  # without the timestamp
+
+    def _next(
+        self, container: str, since: int, seen: int, *, name: str, deadline: float
+    ) -> tuple[_Event | None, int]:
+        """The next event of the container's run that started at ``since`` (None at the
+        deadline), and how many of its events have been looked at."""
         with self._cond:
             while True:
                 events = self._events.get(container, [])
-                for event in events[seen:]:
-                    outcome = _outcome(event, name=name)
-                    if event.nanos >= since and outcome is not None and outcome.kind in want:
-                        return outcome
+                for index in range(seen, len(events)):
+                    event = events[index]
+                    if event.nanos < since:
+                        continue
+                    if event.action == "destroy":
+                        raise errors.HealthError(f"{name} was removed while Kedge waited for it")
+                    return event, index + 1
                 seen = len(events)
                 if self._failure is not None:
                     raise errors.EngineUnavailable(
@@ -142,47 +165,20 @@ class HealthWatch:
                     )
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise errors.HealthError(f"{name} was not ready within {timeout:g} s")
+                    return None, seen
                 self._cond.wait(left)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    kind: str  # healthy, unhealthy, exited
-    exit_code: int | None = None
-
-
-_HEALTH = frozenset({"healthy", "unhealthy", "exited"})
-_EXIT = frozenset({"exited"})
-
-
-def _outcome(event: _Event, *, name: str) -> _Outcome | None:
-    if event.action == "destroy":
-        raise errors.HealthError(f"{name} was removed while Kedge waited for it")
-    if event.action == "die":
-        return _Outcome("exited", event.exit_code if event.exit_code is not None else -1)
-    if event.action.endswith(": healthy"):
-        return _Outcome("healthy")
-    if event.action.endswith(": unhealthy"):
-        return _Outcome("unhealthy")
-    return None
-
-
-def _current_run(state: dict[str, Any]) -> tuple[int, str, int | None]:
-    """(start of the current run in ns, its health, its exit code if it is over)."""
-    run = state.get("State") or {}
-    since = parse_nanos(run.get("StartedAt"))
-    health = str((run.get("Health") or {}).get("Status") or "")
-    status = str(run.get("Status") or "")
-    exited = int(run.get("ExitCode") or 0) if status in ("exited", "dead") else None
-    return since, health, exited
-
-
-def _last_output(state: dict[str, Any]) -> str:
-    log = ((state.get("State") or {}).get("Health") or {}).get("Log") or []
-    if not log:
-        return ""
-    return f": {str(log[-1].get('Output') or '').strip()[:200]}"
+def run_of_inspected(inspected: dict[str, Any]) -> Run:
+    """The current run of an inspected container, as ``planning.health`` judges it."""
+    state = inspected.get("State") or {}
+    policy = ((inspected.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
+    return Run(
+        state=str(state.get("Status") or ""),
+        health=str((state.get("Health") or {}).get("Status") or "none"),
+        exit_code=int(state.get("ExitCode") or 0),
+        restart=str(policy or "no"),
+    )
 
 
 def parse_nanos(text: str | None) -> int:
