@@ -76,10 +76,15 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def uvicorn_limits(*, max_connections: int = MAX_CONNECTIONS) -> dict[str, Any]:
-    """The uvicorn settings that bound connections, idle time and header size."""
+def uvicorn_limits(
+    *, max_connections: int = MAX_CONNECTIONS, header_seconds: float = HEADER_SECONDS
+) -> dict[str, Any]:
+    """The uvicorn settings that bound connections, header time, idle time and header size."""
+    protocol = BoundedH11Protocol
+    if header_seconds != protocol.header_seconds:
+        protocol = type("BoundedH11Protocol", (protocol,), {"header_seconds": header_seconds})
     return {
-        "http": BoundedH11Protocol,
+        "http": protocol,
         "limit_concurrency": max_connections,
         "timeout_keep_alive": IDLE_SECONDS,
         "h11_max_incomplete_event_size": HEADER_BYTES,
