@@ -212,7 +212,8 @@ def _section_3(seeded: int) -> list[tuple[str, str, dict[str, object]]]:
             "POST",
             "/api/v1/versions",
             {
-                "content": f"name: secp-in\nx-kedge: {{version: {BIG}}}\nservices: {{a: {{image: b}}}}\n",
+                "content": f"name: secp-in\nx-kedge: {{version: {BIG}}}\n"
+                "services: {a: {image: b}}\n",
                 "headers": yaml,
             },
         ),

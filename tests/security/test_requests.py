@@ -250,7 +250,7 @@ def test_s12_every_answer_has_the_security_headers(client: TestClient, seed: See
         answer = client.get(path)
         assert answer.status_code < 500, path
         csp = answer.headers.get("content-security-policy", "")
-        directives = dict((d.strip().split(" ", 1) + [""])[:2] for d in csp.split(";") if d.strip())
+        directives = dict([*d.strip().split(" ", 1), ""][:2] for d in csp.split(";") if d.strip())
         assert directives.get("script-src") == "'self'", (path, csp)
         assert directives.get("frame-ancestors") == "'none'", (path, csp)
         assert "unsafe-inline" not in directives.get("script-src", "")

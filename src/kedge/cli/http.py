@@ -80,7 +80,7 @@ def uvicorn_limits(
     *, max_connections: int = MAX_CONNECTIONS, header_seconds: float = HEADER_SECONDS
 ) -> dict[str, Any]:
     """The uvicorn settings that bound connections, header time, idle time and header size."""
-    protocol = BoundedH11Protocol
+    protocol: type[BoundedH11Protocol] = BoundedH11Protocol
     if header_seconds != protocol.header_seconds:
         protocol = type("BoundedH11Protocol", (protocol,), {"header_seconds": header_seconds})
     return {
