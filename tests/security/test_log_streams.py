@@ -74,9 +74,12 @@ def test_s17_log_follows_leave_every_route_answering(
             )
             assert response.status_code == 200
             streams.append(response)
-        first = next(streams[-1].iter_lines())
-        assert first.startswith(f"{stack}-app-1 | ")
-        assert first.endswith("started")
+        # each has its container's last line (an iterator dropped would close its stream)
+        lines = [response.iter_lines() for response in streams]
+        for found in lines:
+            first = next(found)
+            assert first.startswith(f"{stack}-app-1 | ")
+            assert first.endswith("started")
         with httpx.Client(timeout=5) as other:
             assert other.get(f"{served.url}/healthz").status_code == 200
             assert other.get(f"{served.url}/api/v1/stacks").status_code == 200
