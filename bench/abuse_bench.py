@@ -14,9 +14,10 @@ then, all at once for ``--seconds``:
 
 while ``/healthz`` is asked every 20 ms and the server's RSS is sampled every 100 ms. Prints
 the figures and the verdicts against the goals: ``/healthz`` p99 under 100 ms, RSS under
-``--rss-bound`` MiB (default 200; about 80 at rest). Everything it starts it stops, and the stack is removed.
+``--rss-bound`` MiB (default 200; about 80 at rest). Everything it starts it stops, and the
+stack is removed.
 
-Usage: ``.venv/bin/python bench/abuse_bench.py [--seconds 20] [--rss-bound 300]``.
+Usage: ``.venv/bin/python bench/abuse_bench.py [--seconds 20] [--rss-bound 200]``.
 """
 
 from __future__ import annotations
