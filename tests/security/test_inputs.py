@@ -154,6 +154,36 @@ def test_d23_validate_names_the_limit(tmp_path: Path) -> None:
     assert "over the limit of 200" in result.output
 
 
+def test_d23_a_folder_file_named_past_the_limit_makes_no_stack(tmp_path: Path) -> None:
+    """The name from a file's stem obeys the same limit: the error is reported, and no stack
+    row is made that no route could read."""
+    import os
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from kedge.controller.folder_source import FolderSource
+    from kedge.observability.metrics import Metrics
+    from kedge.store.sqlite import SqliteStore
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    path = folder / ("s" * 240 + ".yaml")
+    path.write_text("services:\n  app:\n    image: busybox:1\n")
+    settled = time.time() - 5
+    os.utime(path, (settled, settled))
+    store = SqliteStore.open(tmp_path / "kedge.db")
+    try:
+        metrics = Metrics(CollectorRegistry())
+        source = FolderSource(folder, store=store, metrics=metrics, wake=lambda: None)
+        report = source.sync()
+        assert report.applied == {}
+        assert any("over the limit of 200" in text for text in report.errors.values())
+        assert store.stacks.list(limit=10).items == []
+    finally:
+        store.close()
+
+
 def _section_3(seeded: int) -> list[tuple[str, str, dict[str, object]]]:
     """The probe's section 3 (B01-B28) as (method, path, httpx keyword arguments)."""
     yaml = {"Content-Type": "application/yaml"}
