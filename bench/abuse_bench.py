@@ -67,6 +67,7 @@ def free_port() -> int:
 @dataclass
 class Figures:
     healthz_ms: list[float] = field(default_factory=list)
+    healthz_at: list[float] = field(default_factory=list)  # seconds since the start
     healthz_failed: int = 0
     rss_mib: list[float] = field(default_factory=list)
     threads: list[int] = field(default_factory=list)
@@ -80,6 +81,7 @@ class Figures:
 
 
 def probe_healthz(url: str, stop: threading.Event, figures: Figures) -> None:
+    began = time.monotonic()
     with httpx.Client(timeout=5) as client:
         while not stop.is_set():
             start = time.perf_counter()
@@ -90,6 +92,7 @@ def probe_healthz(url: str, stop: threading.Event, figures: Figures) -> None:
             took = (time.perf_counter() - start) * 1000
             if ok:
                 figures.healthz_ms.append(took)
+                figures.healthz_at.append(time.monotonic() - began)
             else:
                 figures.healthz_failed += 1
             stop.wait(0.02)
@@ -329,6 +332,13 @@ def run(seconds: float, rss_bound: float) -> bool:
         f" after {figures.body_sent / 2**20:.1f} MiB sent, in {figures.body_seconds:.2f} s"
     )
     show_ms("/healthz during the abuse", figures.healthz_ms)
+    if figures.healthz_ms:
+        slowest = figures.healthz_ms.index(max(figures.healthz_ms))
+        late = sum(1 for ms in figures.healthz_ms if ms > 100)
+        print(
+            f"{'/healthz slowest':<34} at +{figures.healthz_at[slowest]:.1f} s;"
+            f" {late} of {len(figures.healthz_ms)} over 100 ms"
+        )
     print(f"{'/healthz failures':<34} {figures.healthz_failed}")
     peak = max(figures.rss_mib, default=0.0)
     print(f"{'server RSS peak':<34} {peak:6.1f} MiB (bound {rss_bound:.0f} MiB)")
