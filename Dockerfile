@@ -34,4 +34,4 @@ WORKDIR /data
 EXPOSE 8080
 # Root inside the container: the Docker socket is usually owned by root:docker on the host.
 ENTRYPOINT ["kedge"]
-CMD ["serve", "--specs", "/specs", "--db", "/data/kedge.db", "--addr", "0.0.0.0:8080"]
+CMD ["serve", "--specs", "/specs", "--db", "/data/kedge.db", "--addr", "0.0.0.0:8080", "--insecure-listen"]

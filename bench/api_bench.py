@@ -170,7 +170,7 @@ async def in_process(store: SqliteStore, n: int) -> list[tuple[str, list[float]]
     """The same reads through ``httpx.ASGITransport``: the app's own cost, without the
     loopback socket and uvicorn's thread hand-offs (which a busy machine stretches most)."""
     transport = httpx.ASGITransport(app=create_app(store, None))
-    async with httpx.AsyncClient(transport=transport, base_url="http://kedge") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
 
         async def sample(path: str, params: dict[str, object]) -> float:
             started = time.perf_counter()

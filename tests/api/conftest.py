@@ -107,5 +107,5 @@ def seed(store: SqliteStore, clock: Clock) -> Seed:
 
 @pytest.fixture
 def client(store: SqliteStore) -> Iterator[TestClient]:
-    with TestClient(create_app(store, None)) as found:
+    with TestClient(create_app(store, None), base_url="http://127.0.0.1") as found:
         yield found

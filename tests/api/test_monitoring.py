@@ -48,7 +48,7 @@ class Monitored:
         self.folder, self.stack, self.image = folder, stack, image
         self.store = SqliteStore.open(folder / "kedge.db")
         self.engine = Engine.from_env()
-        self.client = TestClient(create_app(self.store, self.engine))
+        self.client = TestClient(create_app(self.store, self.engine), base_url="http://127.0.0.1")
 
     def record(self, *, sleep: int) -> int:
         path = self.folder / f"{self.stack}.yaml"
@@ -172,7 +172,7 @@ def test_without_docker_the_answer_says_so(tmp_path: Path) -> None:
         digest="a" * 64,
         source="shop.yaml",
     )
-    with TestClient(create_app(store, None)) as client:
+    with TestClient(create_app(store, None), base_url="http://127.0.0.1") as client:
         found = client.get("/api/v1/stacks/shop/observed").json()
         assert (found["observed"], found["health"], found["desired_version"]) == (
             False,

@@ -56,7 +56,7 @@ def seeded(store: SqliteStore) -> SqliteStore:
 
 @pytest.fixture
 def client(seeded: SqliteStore) -> Iterator[TestClient]:
-    with TestClient(create_app(seeded, None)) as found:
+    with TestClient(create_app(seeded, None), base_url="http://127.0.0.1") as found:
         yield found
 
 
@@ -75,7 +75,7 @@ def test_the_stack_list_shows_every_stack(client: TestClient) -> None:
 
 
 def test_an_empty_store_says_how_to_start(store: SqliteStore) -> None:
-    with TestClient(create_app(store, None)) as client:
+    with TestClient(create_app(store, None), base_url="http://127.0.0.1") as client:
         assert "No stacks yet" in client.get("/").text
 
 

@@ -1,19 +1,21 @@
 """The app factory: one FastAPI app over a store and an engine, with no globals.
 
-``create_app`` wires the routes of ``api.stacks``, ``api.commands`` and ``api.probes``, the
-problem+json handlers, the OpenAPI document (``/openapi.json``) and its docs page (``/docs``),
-and ``/metrics`` when a Prometheus registry is given. Everything a route needs reaches it
-through ``request.app.state.kedge`` (a ``deps.Services``), so tests build as many apps as they
-like. Callers: ``cli.serve`` (the composition of ``kedge serve``) and the tests.
+``create_app`` puts the edge (``api.edge``: hosts, origins, body types and sizes, stream slots,
+security headers) in front of everything, then wires the routes of ``api.stacks``,
+``api.commands`` and ``api.probes``, the problem+json handlers, the OpenAPI document
+(``/openapi.json``) and its docs page (``/docs``), and ``/metrics`` when a Prometheus
+registry is given. Everything a route needs reaches it through ``request.app.state.kedge`` (a
+``deps.Services``), so tests build as many apps as they like. Callers: ``cli.serve`` (the
+composition of ``kedge serve``) and the tests.
 """
 
 from __future__ import annotations
 
+import html
 import importlib.resources
 from pathlib import Path
 
-from fastapi import FastAPI, Response
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -23,6 +25,7 @@ from kedge.api import (
     commands,
     dashboard,
     deps,
+    edge,
     events,
     logs,
     monitoring,
@@ -50,8 +53,10 @@ def create_app(
     registry: CollectorRegistry | None = None,
     controller: deps.Controller | None = None,
     policy: Policy | None = None,
+    limits: edge.EdgeSettings | None = None,
 ) -> FastAPI:
-    """A Kedge API over ``store`` and ``engine`` (``None``: Docker is not asked)."""
+    """A Kedge API over ``store`` and ``engine`` (``None``: Docker is not asked); ``limits``
+    says what the edge accepts (by default: loopback host names, 1 MB bodies)."""
     app = FastAPI(
         title="Kedge",
         version=__version__,
@@ -64,6 +69,8 @@ def create_app(
     app.state.kedge = deps.Services(
         store=store, engine=engine, controller=controller, policy=policy or Policy()
     )
+    app.state.edge = limits or edge.EdgeSettings()
+    app.add_middleware(edge.Edge, settings=app.state.edge)
     problems.install_handlers(app)
     _serve_docs(app)
     app.include_router(events.router, prefix="/api/v1")
@@ -86,18 +93,31 @@ def _serve_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Kedge API</title>
+<meta name="kedge-csrf" content="{token}">
+<link rel="icon" href="/docs/static/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+<script src="/docs/static/swagger-ui-bundle.js" defer></script>
+<script src="/static/docs.js" defer></script>
+</head>
+<body><div id="swagger-ui"></div></body>
+</html>
+"""
+
+
 def _serve_docs(app: FastAPI) -> None:
     """The docs page with Swagger UI's assets served by Kedge itself: no CDN is asked, so the
-    page works where the internet is not reachable (the assets come with swagger-ui-py)."""
+    page works where the internet is not reachable (the assets come with swagger-ui-py). Its
+    start-up script is a served file too (``static/docs.js``), as the CSP allows no inline
+    script; it sends the CSRF token with "Try it out" writes."""
     assets = Path(str(importlib.resources.files("swagger_ui") / "static"))
     app.mount("/docs/static", StaticFiles(directory=assets), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Kedge API",
-            swagger_js_url="/docs/static/swagger-ui-bundle.js",
-            swagger_css_url="/docs/static/swagger-ui.css",
-            swagger_favicon_url="/docs/static/favicon-32x32.png",
-        )
+    def docs(request: Request) -> HTMLResponse:
+        token = html.escape(edge.csrf_token(request))
+        return HTMLResponse(_DOCS_PAGE.format(token=token), headers={"Cache-Control": "no-store"})

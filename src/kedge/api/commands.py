@@ -18,14 +18,14 @@ import anyio
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from kedge.api import problems
+from kedge.api import edge, problems
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, Page
-from kedge.api.stacks import Cursor, Limit, author_of
+from kedge.api.stacks import Cursor, Limit, StackFilter, author_of
 from kedge.specs.commands import Command, CommandStatus, CommandType
 from kedge.store.records import LogLine
 
-__all__ = ["POLL_SECONDS", "router"]
+__all__ = ["MAX_ID", "POLL_SECONDS", "CommandId", "router"]
 
 router = APIRouter(tags=["commands"])
 
@@ -34,7 +34,9 @@ POLL_SECONDS = 0.2
 #: how often a quiet stream sends a comment so proxies and clients know it is alive
 KEEPALIVE_SECONDS = 1.0
 
-CommandId = Annotated[int, Path(ge=1, le=2**62)]
+#: the largest command id and log sequence number a client may name (SQLite keeps 2^63 - 1)
+MAX_ID = 2**62
+CommandId = Annotated[int, Path(ge=1, le=MAX_ID)]
 _PROBLEMS = problems.problem_responses(400, 404, 422)
 
 
@@ -42,7 +44,7 @@ _PROBLEMS = problems.problem_responses(400, 404, 422)
 def list_commands(
     kedge: ServicesDep,
     *,
-    stack: Annotated[str | None, Query(max_length=200)] = None,
+    stack: StackFilter = None,
     status: CommandStatus | None = None,
     type: CommandType | None = None,
     since: Annotated[datetime | None, Query(description="Created at or after.")] = None,
@@ -73,7 +75,7 @@ def get_command(kedge: ServicesDep, command_id: CommandId) -> Command:
 def list_logs(
     kedge: ServicesDep,
     command_id: CommandId,
-    after: Annotated[int, Query(ge=0, le=2**62, description="Lines after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Lines after this seq.")] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> list[LogLine]:
     """A command's log lines after a sequence number, in order."""
@@ -115,21 +117,30 @@ async def _follow(kedge: Services, command_id: int, *, after: int) -> AsyncItera
     "/commands/{command_id}/logs/stream",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
-        **_PROBLEMS,
+        **problems.problem_responses(400, 404, 422, 429),
     },
     response_class=StreamingResponse,
 )
 def stream_logs(
     kedge: ServicesDep,
+    request: Request,
     command_id: CommandId,
-    after: Annotated[int, Query(ge=0, le=2**62, description="Lines after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Lines after this seq.")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     """A command's log lines as server-sent events (``line``, id = seq) while it runs, then an
     ``end`` event with the final command. Resume with ``Last-Event-ID``."""
     kedge.store.commands.get(command_id)
-    if last_event_id and last_event_id.isdigit():
+    if last_event_id and last_event_id.strip().isdigit():
+        if int(last_event_id) > MAX_ID:
+            raise problems.ProblemError(
+                422,
+                "invalid-request",
+                "The request is invalid",
+                f"Last-Event-ID must be a line's seq, {MAX_ID} at most",
+            )
         after = max(after, int(last_event_id))
+    edge.admit_stream(request)
     return StreamingResponse(
         _follow(kedge, command_id, after=after),
         media_type="text/event-stream",

@@ -18,31 +18,38 @@ from __future__ import annotations
 
 import difflib
 import io
+import pathlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from ruamel.yaml import YAML
 
 from kedge import __version__, errors
-from kedge.api import monitoring, stacks
+from kedge.api import edge, monitoring, problems, stacks
+from kedge.api.commands import CommandId
 from kedge.api.deps import ServicesDep
 from kedge.api.stacks import StackName
 from kedge.specs import redaction
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandStatus
+from kedge.specs.options import MAX_VERSION
 from kedge.store.protocol import Store
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    tags=["dashboard"],
+    default_response_class=HTMLResponse,
+    responses=problems.problem_responses(404, 422),
+)
 
-_HERE = Path(__file__).parent
+_HERE = pathlib.Path(__file__).parent
 _STATIC = {
     "kedge.css": "text/css",
     "kedge.js": "text/javascript",
+    "docs.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
 _TEMPLATES = jinja2.Environment(
@@ -77,8 +84,10 @@ _TEMPLATES.filters["age"] = _age
 _TEMPLATES.filters["duration"] = _duration
 
 
-def _render(template: str, **context: Any) -> HTMLResponse:
-    page = _TEMPLATES.get_template(template).render(version=__version__, **context)
+def _render(request: Request, template: str, **context: Any) -> HTMLResponse:
+    page = _TEMPLATES.get_template(template).render(
+        version=__version__, csrf=edge.csrf_token(request), **context
+    )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
@@ -96,17 +105,18 @@ def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/", response_class=HTMLResponse)
-def stacks_page(kedge: ServicesDep) -> HTMLResponse:
+@router.get("/")
+def stacks_page(kedge: ServicesDep, request: Request) -> HTMLResponse:
     """The list of stacks."""
     return _render(
-        "stacks.html", rows=_stack_rows(kedge.store, kedge.engine), live_src="/ui/stacks"
+        request, "stacks.html", rows=_stack_rows(kedge.store, kedge.engine), live_src="/ui/stacks"
     )
 
 
-@router.get("/ui/stacks", response_class=HTMLResponse)
-def stacks_fragment(kedge: ServicesDep) -> HTMLResponse:
-    return _render("stack_rows.html", rows=_stack_rows(kedge.store, kedge.engine))
+@router.get("/ui/stacks")
+def stacks_fragment(kedge: ServicesDep, request: Request) -> HTMLResponse:
+    """The live part of the list of stacks."""
+    return _render(request, "stack_rows.html", rows=_stack_rows(kedge.store, kedge.engine))
 
 
 def _seconds(command: Command) -> float | None:
@@ -160,24 +170,25 @@ def _stack_context(kedge: ServicesDep, name: str) -> dict[str, Any]:
     }
 
 
-@router.get("/stacks/{name}", response_class=HTMLResponse)
-def stack_page(kedge: ServicesDep, name: StackName) -> HTMLResponse:
+@router.get("/stacks/{name}")
+def stack_page(kedge: ServicesDep, request: Request, name: StackName) -> HTMLResponse:
     """One stack: containers, passes, versions, commands and the buttons to act on it."""
     context = _stack_context(kedge, name)
-    return _render("stack.html", live_src=f"/ui/stacks/{name}", name=name, **context)
+    return _render(request, "stack.html", live_src=f"/ui/stacks/{name}", name=name, **context)
 
 
-@router.get("/ui/stacks/{name}", response_class=HTMLResponse)
-def stack_fragment(kedge: ServicesDep, name: StackName) -> HTMLResponse:
-    return _render("stack_live.html", name=name, **_stack_context(kedge, name))
+@router.get("/ui/stacks/{name}")
+def stack_fragment(kedge: ServicesDep, request: Request, name: StackName) -> HTMLResponse:
+    """The live part of one stack's page."""
+    return _render(request, "stack_live.html", name=name, **_stack_context(kedge, name))
 
 
-@router.get("/ui/commands/{command_id}", response_class=HTMLResponse)
-def command_fragment(kedge: ServicesDep, command_id: int) -> HTMLResponse:
+@router.get("/ui/commands/{command_id}")
+def command_fragment(kedge: ServicesDep, request: Request, command_id: CommandId) -> HTMLResponse:
     """One command's plan and log lines."""
     command = kedge.store.commands.get(command_id)
     lines = kedge.store.commands.logs(command_id, limit=1000)
-    return _render("command.html", command=command, lines=lines)
+    return _render(request, "command.html", command=command, lines=lines)
 
 
 def _yaml(document: dict[str, Any]) -> list[str]:
@@ -188,12 +199,13 @@ def _yaml(document: dict[str, Any]) -> list[str]:
     return text.getvalue().splitlines()
 
 
-@router.get("/ui/stacks/{name}/diff", response_class=HTMLResponse)
+@router.get("/ui/stacks/{name}/diff")
 def diff_fragment(
     kedge: ServicesDep,
+    request: Request,
     name: StackName,
-    a: Annotated[int, Query(ge=1)],
-    b: Annotated[int, Query(ge=1)],
+    a: Annotated[int, Query(ge=1, le=MAX_VERSION)],
+    b: Annotated[int, Query(ge=1, le=MAX_VERSION)],
 ) -> HTMLResponse:
     """A unified diff of two versions' canonical specs."""
     first, second = kedge.store.versions.get(name, a), kedge.store.versions.get(name, b)
@@ -206,11 +218,17 @@ def diff_fragment(
             lineterm="",
         )
     )
-    return _render("diff.html", lines=lines, a=a, b=b)
+    return _render(request, "diff.html", lines=lines, a=a, b=b)
 
 
-@router.get("/static/{file}")
-def static_file(file: str) -> FileResponse:
+@router.get(
+    "/static/{file}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {t: {} for t in sorted(set(_STATIC.values()))}, "description": "A file"},
+    },
+)
+def static_file(file: Annotated[str, Path(max_length=100)]) -> FileResponse:
     """The dashboard's own stylesheet, script and icon (nothing comes from elsewhere)."""
     if file not in _STATIC:
         raise errors.NotFoundError(f"no static file {file!r}")

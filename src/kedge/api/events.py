@@ -23,6 +23,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
+from kedge.api import edge, problems
+from kedge.api.stacks import StackFilter
 from kedge.observability.events import Event, EventHub
 
 __all__ = ["hub_of", "router"]
@@ -61,12 +63,15 @@ KEEPALIVE = b": keepalive\n\n"
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
+        **problems.problem_responses(422, 429),
+    },
 )
 async def stream_events(
     request: Request,
     *,
-    stack: Annotated[str | None, Query(max_length=200, description="Only this stack.")] = None,
+    stack: StackFilter = None,
     after: Annotated[
         int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID).")
     ] = None,
@@ -78,6 +83,8 @@ async def stream_events(
 ) -> StreamingResponse:
     """Kedge's events and Docker's about Kedge's objects, as Server-Sent Events."""
     resume = after if after is not None else _as_id(last_event_id)
+    if follow:
+        edge.admit_stream(request)
     messages = _messages(request, stack=stack, resume=resume, backlog=backlog, follow=follow)
     return StreamingResponse(
         messages,

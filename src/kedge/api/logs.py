@@ -3,72 +3,102 @@
 Each line is ``<container> | <timestamp> <text>``, as ``docker compose logs`` prints them.
 The containers are found through Kedge's labels (``reconcilers.observe``), one service or
 all; ``follow`` keeps the answer open and streams new lines from every container at once
-(one reader thread per container, ended when its container stops or the server exits).
+(one reader thread per container, outside the server's worker pool, ended when its
+container stops or the client leaves). A follow takes one of the edge's stream slots.
 Callers: ``api.app``; the CLI's ``kedge logs NAME [SERVICE]``.
 """
 
 from __future__ import annotations
 
-import queue
+import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Query
+import anyio.from_thread
+import anyio.lowlevel
+from anyio.streams.memory import MemoryObjectSendStream
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from kedge import errors
-from kedge.api import problems
+from kedge.api import edge, problems
 from kedge.api.deps import Engine, ServicesDep
 from kedge.api.stacks import StackName
 from kedge.planning.observed import ObservedContainer
 from kedge.reconcilers import observe
+from kedge.reconcilers.engine import LogStream
 
-__all__ = ["router"]
+__all__ = ["BUFFERED_LINES", "router"]
 
 router = APIRouter(tags=["stacks"])
 
-_END = object()
+#: lines a stream holds for a slow client before its readers wait
+BUFFERED_LINES = 1000
 
 
-def _lines(
-    engine: Engine, container: ObservedContainer, *, tail: int | None, follow: bool
-) -> Iterator[str]:
+def _lines(stream: LogStream, name: str) -> Iterator[str]:
     rest = b""
-    for chunk in engine.container_logs(container.id, tail=tail, follow=follow):
+    for chunk in stream:
         rest += chunk
         *whole, rest = rest.split(b"\n")
         for line in whole:
-            yield f"{container.name} | {line.decode('utf-8', 'replace')}\n"
+            yield f"{name} | {line.decode('utf-8', 'replace')}\n"
     if rest:
-        yield f"{container.name} | {rest.decode('utf-8', 'replace')}\n"
+        yield f"{name} | {rest.decode('utf-8', 'replace')}\n"
 
 
-def _pump(lines: Iterator[str], into: queue.Queue[object]) -> None:
+def _pump(
+    stream: LogStream,
+    name: str,
+    into: MemoryObjectSendStream[str],
+    token: anyio.lowlevel.EventLoopToken,
+) -> None:
+    """Read one container's lines on a thread of its own (not one of the server's workers)
+    and hand them to the event loop; ends when the container stops or the answer closes."""
+    send = functools.partial(anyio.from_thread.run, token=token)
     try:
-        for line in lines:
-            into.put(line)
+        for line in _lines(stream, name):
+            send(into.send, line)
     except errors.EngineError as exc:
-        into.put(f"! {exc}\n")
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+            send(into.send, f"! {exc}\n")
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError):
+        pass  # the client went away (or the loop ended): nobody reads any more
     finally:
-        into.put(_END)
+        stream.close()
+        with contextlib.suppress(RuntimeError):
+            send(into.aclose)
 
 
 async def _merged(
     engine: Engine, containers: list[ObservedContainer], *, tail: int | None, follow: bool
 ) -> AsyncIterator[str]:
-    found: queue.Queue[object] = queue.Queue(maxsize=10_000)
-    for container in containers:
-        lines = _lines(engine, container, tail=tail, follow=follow)
-        threading.Thread(target=_pump, args=(lines, found), daemon=True).start()
-    running = len(containers)
-    while running:
-        item = await anyio.to_thread.run_sync(found.get)
-        if item is _END:
-            running -= 1
-        else:
-            yield str(item)
+    """The lines of every container, as they come. The answer awaits them on the event loop
+    and holds no worker thread; when it ends (the client left), the Docker streams are
+    closed, which ends their reader threads."""
+    send, receive = anyio.create_memory_object_stream[str](BUFFERED_LINES)
+    token = anyio.lowlevel.current_token()
+    streams: list[LogStream] = []
+    try:
+        for container in containers:
+            stream = await anyio.to_thread.run_sync(
+                functools.partial(engine.container_logs, container.id, tail=tail, follow=follow)
+            )
+            streams.append(stream)
+            reader = functools.partial(_pump, stream, container.name, send.clone(), token)
+            threading.Thread(target=reader, name="logs", daemon=True).start()
+        send.close()  # each reader holds a clone: the stream ends when the last one ends
+        async with receive:
+            async for line in receive:
+                yield line
+    finally:
+        send.close()
+        receive.close()
+        for stream in streams:
+            stream.close()
 
 
 @router.get(
@@ -76,11 +106,13 @@ async def _merged(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Log lines"},
-        **problems.problem_responses(404, 422, 503),
+        **problems.problem_responses(404, 422, 429, 503),
     },
 )
 def stack_logs(
     kedge: ServicesDep,
+    request: Request,
+    *,
     name: StackName,
     service: Annotated[str | None, Query(max_length=200, description="Only this service.")] = None,
     tail: Annotated[int | None, Query(ge=0, le=100_000, description="Last N lines each.")] = None,
@@ -94,6 +126,8 @@ def stack_logs(
     containers = [c for c in seen.containers if service is None or c.service == service]
     if service is not None and not containers:
         raise errors.NotFoundError(f"stack {name!r} has no container of service {service!r}")
+    if follow:
+        edge.admit_stream(request)
     return StreamingResponse(
         _merged(kedge.engine, containers, tail=tail, follow=follow), media_type="text/plain"
     )

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from kedge.specs.commands import Command
+from kedge.specs.options import MAX_VERSION
 
 __all__ = [
     "ApplyRequest",
@@ -181,7 +182,7 @@ class ApplyRequest(BaseModel):
 
     model_config = _FROZEN
 
-    version: int = Field(ge=1, le=1_000_000_000)
+    version: int = Field(ge=1, le=MAX_VERSION)
     wait: bool = Field(default=False, description=WAIT_DESCRIPTION)
 
 
@@ -190,7 +191,7 @@ class RollbackRequest(BaseModel):
 
     model_config = _FROZEN
 
-    to: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     wait: bool = Field(default=False, description=WAIT_DESCRIPTION)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Problem",
     "ProblemError",
     "SpecProblem",
+    "answer",
     "install_handlers",
     "problem_responses",
 ]
@@ -90,6 +91,7 @@ _HTTP_KINDS = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
+    413: ("too-large", "The request body is too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
 }
 
@@ -102,7 +104,8 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _answer(problem: Problem) -> JSONResponse:
+def answer(problem: Problem) -> JSONResponse:
+    """The problem+json answer of ``problem``."""
     return AsciiJSONResponse(
         problem.model_dump(exclude_defaults=True) | {"type": problem.type},
         status_code=problem.status,
@@ -144,12 +147,12 @@ def problem_of(exc: errors.KedgeError, *, instance: str = "") -> Problem:
 
 async def _on_kedge_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.KedgeError)
-    return _answer(problem_of(exc, instance=request.url.path))
+    return answer(problem_of(exc, instance=request.url.path))
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return _answer(
+    return answer(
         Problem(
             type=TYPE_BASE + exc.kind,
             title=exc.title,
@@ -165,7 +168,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     details = [
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
     ]
-    return _answer(
+    return answer(
         Problem(
             type=TYPE_BASE + "invalid-request",
             title="The request is invalid",
@@ -180,7 +183,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else ""
-    return _answer(
+    return answer(
         Problem(
             type=TYPE_BASE + kind,
             title=title,
@@ -191,8 +194,22 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: still problem+json (starlette logs the traceback and re-raises it)."""
+    return answer(
+        Problem(
+            type=TYPE_BASE + "internal",
+            title="Kedge failed",
+            status=500,
+            detail=f"an unexpected {type(exc).__name__}; the server log has the details",
+            instance=request.url.path,
+        )
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Answer every error of the app as problem+json."""
+    app.add_exception_handler(Exception, _on_unexpected)
     app.add_exception_handler(errors.KedgeError, _on_kedge_error)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)

@@ -30,14 +30,22 @@ from kedge.api.models import (
 )
 from kedge.specs import redaction
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
+from kedge.specs.options import MAX_VERSION
+from kedge.specs.stack import STACK_NAME_MAX, STACK_NAME_PATTERN
 from kedge.specs.versions import StackVersion
 from kedge.store.records import StackStatus
 
-__all__ = ["author_of", "router", "version_view"]
+__all__ = ["StackFilter", "StackName", "VersionNumber", "author_of", "router", "version_view"]
 
 router = APIRouter(tags=["stacks"])
 
-StackName = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+StackName = Annotated[
+    str, Path(min_length=1, max_length=STACK_NAME_MAX, pattern=STACK_NAME_PATTERN)
+]
+StackFilter = Annotated[
+    str | None, Query(max_length=STACK_NAME_MAX, description="Only this stack.")
+]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Cursor = Annotated[
     str | None, Query(max_length=500, description="The next_cursor of the previous page.")
@@ -181,9 +189,7 @@ def list_versions(
 
 
 @router.get("/stacks/{name}/versions/{number}", response_model=VersionDetail, responses=_PROBLEMS)
-def get_version(
-    kedge: ServicesDep, name: StackName, number: Annotated[int, Path(ge=1, le=1_000_000_000)]
-) -> VersionDetail:
+def get_version(kedge: ServicesDep, name: StackName, number: VersionNumber) -> VersionDetail:
     """One version of a stack with its canonical spec (environment values, build args and
     inline config contents masked)."""
     version = kedge.store.versions.get(name, number)

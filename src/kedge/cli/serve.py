@@ -3,12 +3,14 @@ default that ``make run`` starts.
 
 It opens the store (``--db``), connects to Docker as the docker CLI does, runs the
 controller (workers, the folder source when ``--specs`` is given, Docker events, resync) and
-serves the API with uvicorn on ``--addr`` (loopback unless told otherwise: the API has no
-authentication, so listening elsewhere is said out loud). Every spec, from the folder or the
-API, is held to the operator's host-safety policy (``--policy``; ``restricted`` without
-one); a posted spec reads server files only under ``--spec-root`` and interpolates only the
-server variables named by ``--allow-variable`` (``cli.policy``). SIGINT/SIGTERM stop the server,
-then the controller within its grace period. This module is a composition root.
+serves the API with uvicorn on ``--addr``. The API has no authentication yet, so a
+non-loopback ``--addr`` is refused unless ``--insecure-listen`` says the operator means it;
+the API answers only to the host names it was told (loopback, the address, each
+``--allowed-host``), and uvicorn runs with the limits of ``cli.http``. Every spec, from the
+folder or the API, is held to the operator's host-safety policy (``--policy``; ``restricted``
+without one); a posted spec reads server files only under ``--spec-root`` and interpolates
+only the server variables named by ``--allow-variable`` (``cli.policy``). SIGINT/SIGTERM stop
+the server, then the controller within its grace period. This module is a composition root.
 Callers: ``cli.main``.
 """
 
@@ -28,8 +30,10 @@ from prometheus_client import CollectorRegistry
 from kedge import errors
 from kedge.api import feeds
 from kedge.api.app import create_app
+from kedge.api.edge import EdgeSettings
 from kedge.cli.addresses import DEFAULT_ADDR, parse_addr
 from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
+from kedge.cli.http import uvicorn_limits
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
@@ -69,16 +73,43 @@ def serve(
     policy_file: PolicyOption = None,
     spec_root: SpecRootOption = None,
     allow_variable: AllowVariableOption = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name the API answers to besides loopback and --addr (repeat it;"
+            " *.example.com allows subdomains). Others get 421 (DNS rebinding).",
+        ),
+    ] = None,
+    insecure_listen: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-listen",
+            help="Listen on a non-loopback --addr although the API has no authentication:"
+            " anyone who reaches it drives Docker, which is root on this host.",
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the controller and /metrics in one process."""
     configure_logging(level=log_level)
     policy = server_policy(policy_file, spec_root=spec_root, variables=allow_variable)
     host, port = parse_addr(addr)
     if not _is_loopback(host):
+        if not insecure_listen:
+            typer.echo(
+                f"error: --addr {addr} is not a loopback address, and the API has no"
+                " authentication: anyone who reaches it can run containers as root on this"
+                " host. Listen on 127.0.0.1, or say --insecure-listen if a firewall or a"
+                " loopback-only publish (as in the shipped compose.yaml) guards it",
+                err=True,
+            )
+            raise typer.Exit(2)
         typer.echo(
-            f"warning: the API has no authentication and listens on {host}, not loopback",
+            f"warning: the API has no authentication and listens on {host}, not loopback"
+            " (--insecure-listen)",
             err=True,
         )
+    limits = EdgeSettings.for_listener(host, allowed_host or ())
     if specs is not None:
         specs.mkdir(parents=True, exist_ok=True)
     try:
@@ -99,7 +130,9 @@ def serve(
             ControllerSettings(workers=workers, policy=policy), base=retry_base, cap=retry_cap
         ),
     )
-    app = create_app(store, engine, registry=registry, controller=controller, policy=policy)
+    app = create_app(
+        store, engine, registry=registry, controller=controller, policy=policy, limits=limits
+    )
     app.state.events = hub
     feed = feeds.DockerFeed(engine, hub).start()
     controller.start()
@@ -109,7 +142,12 @@ def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _after_server)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        **uvicorn_limits(),
     )
     server = _Server(config, hub=hub)
     try:

@@ -36,7 +36,7 @@ from kedge.specs import digests, envfiles, loader
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.specs.policy import Policy
 from kedge.specs.reads import Reads
-from kedge.specs.stack import StackSpec, normalize_stack_name
+from kedge.specs.stack import StackSpec, is_stack_name, normalize_stack_name
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
@@ -273,7 +273,9 @@ class FolderSource:
         self._reported[path] = (spec_file.mtime_ns, spec_file.size)
         self._metrics.spec_errors.labels(stack=stack).inc()
         log.warning("spec rejected", stack=stack, file=str(path), error=text)
-        if record:
+        # a file whose name makes no valid stack name (over the length limit, or nothing left
+        # after normalising) gets no row the API could never read: the log and metric say it
+        if record and is_stack_name(stack):
             self._store.stacks.set_status(stack, last_error=text)
             self._record_failed_command(stack, text)
         return stack

@@ -42,7 +42,7 @@ from docker.context import ContextAPI
 from kedge import errors
 from kedge.reconcilers.deadlines import Deadlines, stopped_answering
 
-__all__ = ["POOL", "Deadlines", "Engine", "EventStream"]
+__all__ = ["POOL", "Deadlines", "Engine", "EventStream", "LogStream"]
 
 Body = Mapping[str, Any]
 Filters = Mapping[str, Sequence[str]]
@@ -160,16 +160,18 @@ def _split_reference(ref: str) -> tuple[str, str | None]:
     return (f"{head}/{name}" if head else name), (tag or "latest")
 
 
-class EventStream:
-    """Docker events as decoded dicts, from a connection of its own; ``close()`` ends it."""
+class _OwnStream:
+    """A streamed answer of Docker on a connection of its own; ``close()``, from any thread,
+    ends it (a reader blocked on it then stops)."""
 
-    def __init__(self, api: docker.APIClient, stream: Any) -> None:
+    def __init__(self, api: docker.APIClient, stream: Any, *, what: str) -> None:
         self._api = api
         self._stream = stream
+        self._what = what
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def _items(self) -> Iterator[Any]:
         try:
-            with _translated("events"):
+            with _translated(self._what):
                 yield from self._stream
         except errors.EngineError:
             # a stream closed by ``close()`` ends with a transport error: that is its end
@@ -181,6 +183,23 @@ class EventStream:
         with contextlib.suppress(Exception):  # closing a broken socket can fail: it is gone
             stream.close()
         self._api.close()
+
+
+class EventStream(_OwnStream):
+    """Docker events as decoded dicts, from a connection of its own; ``close()`` ends it."""
+
+    def __init__(self, api: docker.APIClient, stream: Any) -> None:
+        super().__init__(api, stream, what="events")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._items()
+
+
+class LogStream(_OwnStream):
+    """A container's output in chunks, from a connection of its own; ``close()`` ends it."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._items()
 
 
 class _Client(docker.APIClient):
@@ -488,10 +507,11 @@ class Engine:
 
     def container_logs(
         self, ref: str, *, tail: int | None = None, follow: bool = False
-    ) -> Iterator[bytes]:
-        """A container's output (stdout and stderr, with timestamps) in chunks; ``follow``
-        keeps the stream open, on a connection of its own, until the container stops."""
-        api = self._connect(pool=1) if follow else self._api
+    ) -> LogStream:
+        """A container's output (stdout and stderr, with timestamps) in chunks, on a
+        connection of its own; ``follow`` keeps it open until the container stops or the
+        stream is closed (``LogStream.close``, from any thread)."""
+        api = self._connect(pool=1)
         try:
             # a followed stream waits for new output without end: its opening has the
             # deadline, and docker-py lifts it from the stream's socket once it answers
@@ -503,7 +523,7 @@ class Engine:
                     timestamps=True,
                     tail="all" if tail is None else tail,
                 )
-                yield from found
-        finally:
-            if follow:
-                api.close()
+        except BaseException:
+            api.close()
+            raise
+        return LogStream(api, found, what=f"logs of container {ref}")

@@ -15,7 +15,11 @@ from pydantic import Field, StrictInt, field_validator
 
 from kedge.specs.compose_base import Duration, ListOrDict, StrictModel
 
-__all__ = ["ServiceOptions", "StackMeta"]
+__all__ = ["MAX_VERSION", "ServiceOptions", "StackMeta"]
+
+
+#: the largest version number a stack may have (one bound for specs, the store and the API)
+MAX_VERSION = 1_000_000_000
 
 
 class StackMeta(StrictModel):
@@ -36,6 +40,8 @@ class StackMeta(StrictModel):
     def _positive(cls, value: int | None) -> int | None:
         if value is not None and value < 1:
             raise ValueError(f"version must be 1 or more, got {value}")
+        if value is not None and value > MAX_VERSION:
+            raise ValueError(f"version must be {MAX_VERSION:,} at most, got {value}")
         return value
 
 

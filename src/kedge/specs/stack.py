@@ -30,14 +30,28 @@ from kedge.specs.compose_service import Service
 from kedge.specs.compose_top import Config, Model, Network, Secret, Volume
 from kedge.specs.options import ServiceOptions, StackMeta
 
-__all__ = ["ServiceOptions", "StackMeta", "StackSpec", "is_stack_name", "normalize_stack_name"]
+__all__ = [
+    "STACK_NAME_MAX",
+    "STACK_NAME_PATTERN",
+    "ServiceOptions",
+    "StackMeta",
+    "StackSpec",
+    "is_stack_name",
+    "normalize_stack_name",
+]
 
-_STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: the stack-name rule, owned here: the loader, the folder source and every API route that
+#: takes a stack name (path or filter) use these two, so a stack that can be created can also
+#: be read and deleted
+STACK_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+STACK_NAME_MAX = 200
+_STACK_NAME = re.compile(STACK_NAME_PATTERN)
 
 
 def is_stack_name(name: str) -> bool:
-    """Whether ``name`` is a valid stack name (compose's project-name rule)."""
-    return bool(_STACK_NAME.match(name))
+    """Whether ``name`` is a valid stack name (compose's project-name rule, at most
+    ``STACK_NAME_MAX`` characters)."""
+    return len(name) <= STACK_NAME_MAX and bool(_STACK_NAME.match(name))
 
 
 def normalize_stack_name(text: str) -> str:
@@ -62,6 +76,11 @@ class StackSpec(ComposeModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
+        if len(value) > STACK_NAME_MAX:
+            raise ValueError(
+                f"the stack name has {len(value)} characters, over the limit of"
+                f" {STACK_NAME_MAX}: shorten it"
+            )
         if not is_stack_name(value):
             raise ValueError(
                 f"invalid stack name {value!r}: use lowercase letters, digits, '-' and '_',"

@@ -38,6 +38,7 @@ _OCTAL = re.compile(r"[-+]?0[0-7]+")
 _RESET = "!reset"
 _OVERRIDE = "!override"
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/:@+*]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Path = tuple[str | int, ...]
 
@@ -122,6 +123,8 @@ class Composer:
             height=0 if kind == "scalar" else 1,
         )
         if kind == "scalar":
+            if _SURROGATE.search(event.value):
+                raise self._surrogate(event)
             node.value = event.value
             node.implicit = event.implicit
         if event.anchor is not None:
@@ -182,6 +185,14 @@ class Composer:
             f"the document nests {depth} levels deep here, past the limit of {self.max_depth}",
             location=self._where(event),
             hint="flatten the structure; compose files need only a few levels",
+        )
+
+    def _surrogate(self, event: Any) -> SpecError:
+        code = ord(_SURROGATE.search(event.value).group())  # type: ignore[union-attr]
+        return SpecError(
+            f"the text holds a lone surrogate (U+{code:04X}), which is not a Unicode character",
+            location=self._where(event),
+            hint=f"remove the escape \\u{code:04x}; write the character itself (as UTF-8)",
         )
 
     def _where(self, event: Any) -> Location:

@@ -8,6 +8,8 @@
   const state = document.getElementById("live-state");
   const flash = document.getElementById("flash");
   const events = document.getElementById("events");
+  // the server's token for writes from its pages (api/edge.py refuses a browser's write without it)
+  const csrf = document.querySelector('meta[name="kedge-csrf"]').content;
   let refreshTimer = null, refreshing = false, again = false, lost = false;
 
   function show(el, text, cls) { el.textContent = text; el.className = el.id + (cls ? " " + cls : ""); el.hidden = false; }
@@ -114,7 +116,7 @@
     else if (d.action === "rollback") { url = `/api/v1/stacks/${d.stack}/rollback`; payload = {}; }
     else if (d.action === "cancel") { url = `/api/v1/commands/${d.command}/cancel`; payload = {}; }
     else return;
-    const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-Kedge-User": "dashboard" }, body: JSON.stringify(payload) });
+    const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-Kedge-User": "dashboard", "X-Kedge-CSRF": csrf }, body: JSON.stringify(payload) });
     const answer = await response.json().catch(() => ({}));
     if (response.ok) {
       const c = answer.command;
