@@ -105,6 +105,14 @@ class _PublishingCommands(_Delegate):
 
     def enqueue(self, stack: str, *args: Any, **kwargs: Any) -> Command:
         command: Command = self._inner.enqueue(stack, *args, **kwargs)
+        return self._queued(command)
+
+    def enqueue_repair(self, stack: str, **kwargs: Any) -> Command | None:
+        command: Command | None = self._inner.enqueue_repair(stack, **kwargs)
+        return None if command is None else self._queued(command)
+
+    def _queued(self, command: Command) -> Command:
+        stack = command.stack
         fields = _command_fields(command)
         spec_error = command.options.get("spec_error")
         if spec_error:

@@ -28,7 +28,7 @@ from kedge.controller.backoff import StackBackoff
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine, EventStream
 from kedge.specs import labels
-from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+from kedge.specs.commands import CommandReason, CommandStatus
 from kedge.store.protocol import Store
 
 __all__ = ["EVENT_FILTERS", "EventsSource", "reconcile_cause"]
@@ -142,14 +142,15 @@ class EventsSource:
             return
         delay = self._backoff.repair_delay(stack, now=time.monotonic())
         not_before = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
-        command = self._store.commands.enqueue(
+        command = self._store.commands.enqueue_repair(
             stack,
-            CommandType.RECONCILE,
-            reason=CommandReason.EVENT,
             version=status.applied_version,
+            reason=CommandReason.EVENT,
             created_by=f"docker event: {action}",
             not_before=not_before,
         )
+        if command is None:
+            return  # a command came meanwhile: it converges the stack
         self._metrics.events.labels(action=action).inc()
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("event: reconcile", stack=stack, action=action, command_id=command.id, delay=delay)

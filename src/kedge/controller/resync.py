@@ -31,7 +31,7 @@ from kedge.controller.backoff import StackBackoff
 from kedge.controller.settings import ControllerSettings
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine
-from kedge.specs.commands import CommandReason, CommandStatus, CommandType
+from kedge.specs.commands import CommandReason, CommandStatus
 from kedge.store.protocol import Store
 from kedge.store.records import Finished, StackStatus
 
@@ -205,18 +205,19 @@ class Resync:
                 "drift not healed", stack=status.stack, drift=mode, plan=seen.plan.summary()
             )
             return 0
-        return self._heal(status, summary=seen.plan.summary())
+        return self._heal(status, version=status.applied_version, summary=seen.plan.summary())
 
-    def _heal(self, status: StackStatus, *, summary: str) -> int:
+    def _heal(self, status: StackStatus, *, version: int, summary: str) -> int:
         delay = self._backoff.delay(status.stack, now=time.monotonic())
-        command = self._store.commands.enqueue(
+        command = self._store.commands.enqueue_repair(
             status.stack,
-            CommandType.RECONCILE,
+            version=version,
             reason=CommandReason.DRIFT,
-            version=status.applied_version,
             created_by="resync",
             not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
         )
+        if command is None:
+            return 0  # a command came meanwhile: it converges the stack
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("drift: reconcile", stack=status.stack, plan=summary, command_id=command.id)
         self._wake(delay)

@@ -228,22 +228,18 @@ class Worker:
         backing off if it keeps happening."""
         if not seen.has_drift or seen.spec is None or seen.spec.meta.drift != "heal":
             return
-        if (
-            status.applied_version is None
-            or self._store.commands.list(
-                stack=status.stack, status=CommandStatus.PENDING, limit=1
-            ).items
-        ):
+        if status.applied_version is None:
             return
         delay = self._backoff.repair_delay(status.stack, now=self._clock())
-        command = self._store.commands.enqueue(
+        command = self._store.commands.enqueue_repair(
             status.stack,
-            CommandType.RECONCILE,
-            reason=CommandReason.DRIFT,
             version=status.applied_version,
+            reason=CommandReason.DRIFT,
             created_by="check after a pass",
             not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
         )
+        if command is None:
+            return  # another command came meanwhile: it converges the stack
         self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
         log.info("drift after the pass: reconcile", command_id=command.id, delay=delay)
         self._doorbell.ring_in(delay)

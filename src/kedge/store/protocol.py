@@ -134,6 +134,21 @@ class CommandStore(Protocol):
         of its stack ("superseded by #N"). ``NotFoundError`` when ``version`` does not exist."""
         ...
 
+    def enqueue_repair(
+        self,
+        stack: str,
+        *,
+        version: int,
+        reason: CommandReason,
+        created_by: str = "",
+        not_before: datetime | None = None,
+    ) -> Command | None:
+        """Enqueue a ``RECONCILE`` that repairs drift towards ``version``, checked in the same
+        transaction: None when the stack has a PENDING or RUNNING command (that pass converges
+        it anyway) or its applied version is no longer ``version`` (a repair towards it would
+        undo what was applied meanwhile)."""
+        ...
+
     def claim(self, worker: str) -> Command | None:
         """Take the oldest PENDING command that may run now; it becomes RUNNING with a new
         fencing token. None when there is nothing to do."""

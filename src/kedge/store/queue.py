@@ -69,6 +69,9 @@ RETURNING *
 """
 
 
+_BUSY = "SELECT 1 FROM commands WHERE stack = ? AND status IN ('PENDING', 'RUNNING') LIMIT 1"
+
+
 class SqliteCommands:
     """Enqueue, claim, hold, finish, cancel, recover and prune commands; read them back."""
 
@@ -104,6 +107,34 @@ class SqliteCommands:
                 version=version,
                 created_by=created_by,
                 options=options,
+                not_before=not_before,
+                now=self._now(),
+            )
+
+        return self._database.write(write)
+
+    def enqueue_repair(
+        self,
+        stack: str,
+        *,
+        version: int,
+        reason: CommandReason,
+        created_by: str = "",
+        not_before: datetime | None = None,
+    ) -> Command | None:
+        def write(db: sqlite_utils.Database) -> Command | None:
+            busy = query_one(db, _BUSY, [stack])
+            stack_row = query_one(db, "SELECT applied_version FROM stacks WHERE name = ?", [stack])
+            if busy is not None or stack_row is None or stack_row["applied_version"] != version:
+                return None
+            return enqueue_in(
+                db,
+                stack,
+                CommandType.RECONCILE,
+                reason=reason,
+                version=version,
+                created_by=created_by,
+                options=None,
                 not_before=not_before,
                 now=self._now(),
             )

@@ -433,3 +433,38 @@ def test_logs_follow_by_sequence_number(store: Store) -> None:
     assert [line.seq for line in store.commands.logs(held.id, after=1, limit=2)] == [2, 3]
     with pytest.raises(errors.NotFoundError):
         store.commands.logs(12345)
+
+
+def _repair(store: Store, version: int = 1) -> Command | None:
+    return store.commands.enqueue_repair("shop", version=version, reason=CommandReason.DRIFT)
+
+
+def test_a_repair_goes_towards_the_applied_version_of_an_idle_stack(store: Store) -> None:
+    store.versions.record("shop", {}, digest="a", source="api")
+    store.stacks.set_status("shop", applied_version=1)
+    repair = _repair(store)
+    assert repair is not None
+    assert (repair.type, repair.version, repair.reason) == (RECONCILE, 1, CommandReason.DRIFT)
+
+
+def test_a_repair_is_not_queued_while_another_command_will_converge_the_stack(
+    store: Store,
+) -> None:
+    """The drift sources check and enqueue in one transaction: a repair towards version 1
+    queued behind a RUNNING apply of version 2 would put version 1 back after it."""
+    store.versions.record("shop", {}, digest="a", source="api")
+    store.versions.record("shop", {"x": 1}, digest="b", source="api")
+    store.stacks.set_status("shop", applied_version=1)
+    enqueue(store, kind=APPLY, version=2)
+    assert _repair(store) is None  # an APPLY is PENDING
+    held = claim(store)
+    assert _repair(store) is None  # it is RUNNING
+    store.commands.finish(held.id, token=held.token, status=CommandStatus.DONE)
+    store.stacks.set_status("shop", applied_version=2)
+    assert _repair(store, version=1) is None  # version 1 is no longer applied
+    repair = _repair(store, version=2)
+    assert repair is not None
+    assert repair.version == 2
+    assert [
+        c.id for c in store.commands.list(stack="shop", status=CommandStatus.PENDING).items
+    ] == [repair.id]
