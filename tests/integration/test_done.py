@@ -209,15 +209,16 @@ def test_the_migrate_job_example_comes_up_with_wait(
     """``examples/migrate-job.yaml`` on the local test image (``examples/offline.env``), as
     the README runs it: its migration completes, and ``kedge up --wait`` says so."""
     examples = Path(__file__).parents[2] / "examples"
-    spec = tmp_path / f"{stack_name}.yaml"  # the stack is named after the file
-    spec.write_text((examples / "migrate-job.yaml").read_text())
+    spec = examples / "migrate-job.yaml"  # it names its stack; -p gives the test's own name
     env: dict[str, str | None] = {"KEDGE_SERVER": None, "NO_COLOR": "1", "API_PORT": "0"}
     for line in (examples / "offline.env").read_text().splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
             env[key] = value.strip('"')
     result = CliRunner().invoke(
-        kedge_app, ["up", "-f", str(spec), "--wait", "--db", str(tmp_path / "k.db")], env=env
+        kedge_app,
+        ["up", "-p", stack_name, "-f", str(spec), "--wait", "--db", str(tmp_path / "k.db")],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     assert f"{stack_name}-migrate-1 completed (exited with code 0)" in result.output
