@@ -27,7 +27,7 @@ from kedge.controller.folder_source import FolderSource
 from kedge.observability.events import EventHub
 from kedge.observability.metrics import Metrics
 from kedge.store import SqliteStore
-from tests.security.conftest import write_settled
+from tests.security.conftest import LOCAL, write_settled
 
 PLANTED = "pl4nt3d-s3cr3t-v4lue"
 
@@ -99,7 +99,7 @@ def test_a_planted_secret_is_found_nowhere_it_should_not_be(
     assert stored["FROM_VARIABLE"] == PLANTED
     assert stored["FROM_ENV_FILE"] == PLANTED
 
-    client = TestClient(create_app(published, None, registry=registry))
+    client = TestClient(create_app(published, None, registry=registry), base_url=LOCAL)
     client.app.state.events = hub  # type: ignore[attr-defined]
     pages = {
         path: client.get(path)
