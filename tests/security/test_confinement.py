@@ -3,7 +3,8 @@ it; a posted spec reads no server file unless the operator named a spec root; on
 files are read, capped; no error quotes what a file holds; the server interpolates only the
 variables the operator allowed.
 
-Rows of the probe (shared/reports/security-2026-12-07.md): D13–D21, D36, D39, D40, K05.
+Rows of the probe (shared/reports/security-2026-12-07.md): D13–D21, D36, D39, D40, K05 (the
+cases below carry their row's id).
 Docker Compose reads any path a file names, ``../`` included; so do Kedge's local verbs
 (their user could read those files anyway), but only regular files, capped (README,
 "Compared with Docker Compose").
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,15 +23,16 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from kedge.api.app import create_app
 from kedge.cli import apply as cli_apply
 from kedge.cli.main import app as cli
 from kedge.controller.folder_source import FolderSource
 from kedge.errors import SpecError
 from kedge.specs import loader
 from kedge.specs.policy import Policy
-from kedge.specs.reads import MAX_FILE, Reads
+from kedge.specs.reads import MAX_CONTEXT_BYTES, MAX_FILE, Reads
 from kedge.store import SqliteStore
-from tests.security.conftest import write_settled
+from tests.security.conftest import Served, write_settled
 
 #: what the files outside the folder hold; no error may quote it
 CONTENT = "root:$6$s3cr3t-h4sh:20228:0:99999:7:::"
@@ -49,18 +53,18 @@ def outside(tmp_path: Path) -> Path:
 def _cases(outside: Path) -> dict[str, str]:
     """Specs that read outside the folder, each through another key."""
     return {
-        "env_file-dotdot": HEAD + "    env_file: [../outside/shadow.env]\n",
-        "env_file-absolute": HEAD + f"    env_file: [{outside}/shadow.env]\n",
+        "D36-env_file-dotdot": HEAD + "    env_file: [../outside/shadow.env]\n",
+        "D15-env_file-absolute": HEAD + f"    env_file: [{outside}/shadow.env]\n",
         "env_file-proc": HEAD + "    env_file: [/proc/self/environ]\n",
         "label_file": HEAD + f"    label_file: [{outside}/shadow.env]\n",
-        "include-dotdot": "include: [../outside/shadow]\n" + HEAD,
-        "include-absolute": f"include: [{outside}/compose.yaml]\n" + HEAD,
-        "extends": HEAD + f"    extends: {{file: {outside}/shadow, service: x}}\n",
-        "secret-file": HEAD + f"secrets:\n  s:\n    file: {outside}/shadow\n",
-        "secret-device": HEAD + "secrets:\n  z:\n    file: /dev/zero\n",
-        "config-file": HEAD + "configs:\n  c:\n    file: ../outside/shadow\n",
-        "build-root": "name: probe\nservices:\n  app:\n    build: /\n",
-        "build-dotdot": "name: probe\nservices:\n  app:\n    build: {context: ../..}\n",
+        "D19-include-dotdot": "include: [../outside/shadow]\n" + HEAD,
+        "D20-D21-include-absolute": f"include: [{outside}/compose.yaml]\n" + HEAD,
+        "D18-extends": HEAD + f"    extends: {{file: {outside}/shadow, service: x}}\n",
+        "D16-secret-file": HEAD + f"secrets:\n  s:\n    file: {outside}/shadow\n",
+        "D39-secret-device": HEAD + "secrets:\n  z:\n    file: /dev/zero\n",
+        "D17-config-file": HEAD + "configs:\n  c:\n    file: ../outside/shadow\n",
+        "D13-build-root": "name: probe\nservices:\n  app:\n    build: /\n",
+        "D14-build-dotdot": "name: probe\nservices:\n  app:\n    build: {context: ../..}\n",
     }
 
 
@@ -270,3 +274,75 @@ def test_kedge_apply_sends_env_files_merged(tmp_path: Path) -> None:
     assert "label_file" not in service
     parsed = loader.parse(json.dumps(sent), source="api", reads=Reads.nothing())
     assert parsed.services["app"].labels == {"GREETING": "hello"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("    env_file: [fifo]\n", "is a FIFO"),
+        ("    env_file: [huge]\n", "larger than"),
+        ("    env_file: [/dev/zero]\n", "is a device"),
+        ("secrets:\n  z:\n    file: /dev/zero\n", "is a device"),
+        ("configs:\n  c:\n    file: ./fifo\n", "is a FIFO"),
+        ("include: [shadow]\n", "not shown"),
+    ],
+    ids=["fifo", "huge", "dev-zero-env", "D39-dev-zero-secret", "config-fifo", "D20-include"],
+)
+def test_kedge_apply_refuses_special_and_huge_files_before_sending(
+    tmp_path: Path,
+    entry: str,
+    expected: str,
+    store: SqliteStore,
+    live_server: Callable[..., Served],
+) -> None:
+    """The CLI's path (``kedge apply -f``) reads the files the spec names on the client, as
+    ``validate`` does: only regular files, capped, none quoted; nothing reaches the server."""
+    served = live_server(create_app(store, None))
+    os.mkfifo(tmp_path / "fifo")
+    with (tmp_path / "huge").open("wb") as handle:
+        handle.truncate(MAX_FILE + 1)
+    (tmp_path / "shadow").write_text(CONTENT + "\n")
+    spec = tmp_path / "probe.yaml"
+    spec.write_text(entry + HEAD if entry.startswith("include") else HEAD + entry)
+    result = CliRunner().invoke(cli, ["apply", "-f", str(spec), "--server", served.url])
+    assert result.exit_code != 0, result.output
+    assert expected in result.output
+    assert "s3cr3t" not in result.output
+    assert store.stacks.list().items == []
+
+
+def test_d13_validate_of_build_root_ends(tmp_path: Path) -> None:
+    """D13: ``build: /`` hung ``validate`` and ``plan`` (the context walk read every file it
+    met: ``/proc/kmsg`` blocks, ``/proc/kcore`` is as large as the address space). Now it
+    ends, refused at the context's bound (or, on a machine with a small ``/``, hashed)."""
+    spec = tmp_path / "probe.yaml"
+    spec.write_text("name: probe\nservices:\n  app:\n    build: /\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "kedge", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang fails here
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr
+    if result.returncode == 1:
+        assert "the build context '/' holds more than" in result.stdout + result.stderr
+
+
+def test_a_build_context_is_bounded_in_bytes(tmp_path: Path) -> None:
+    """A context whose files hold more than ``MAX_CONTEXT_BYTES`` is refused before its
+    content is read (here a sparse file: its size is on the disk, none of its bytes)."""
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox:1\n")
+    with (context / "big.bin").open("wb") as handle:
+        handle.truncate(MAX_CONTEXT_BYTES + 1)
+    spec = tmp_path / "probe.yaml"
+    spec.write_text("name: probe\nservices:\n  app:\n    build: ./app\n")
+    with pytest.raises(SpecError) as caught:
+        loader.load_file(spec)
+    assert f"holds more than {MAX_CONTEXT_BYTES} bytes" in caught.value.render()
+    (context / "big.bin").unlink()
+    (context / "proc-like").write_text("")  # a file of size 0 is read as empty
+    assert loader.load_file(spec).sources

@@ -298,3 +298,28 @@ def test_section_3_replayed_gives_no_5xx(client: TestClient, seed: Seed) -> None
             json.loads(answer.text)
     assert failures == []
     assert client.get("/healthz").status_code == 200
+
+
+def test_d27_reserved_labels_on_a_built_image_are_refused(
+    tmp_path: Path, client: TestClient
+) -> None:
+    """D27: ``build.labels`` with ``kedge.stack``/``kedge.managed`` passed validate, plan and
+    the API and reached the built image. ``kedge.*`` labels are Kedge's wherever a spec sets
+    them (services, ``deploy``, networks, volumes, and now images); compose sets any label."""
+    spec = (
+        "name: secp-img\nservices:\n  app:\n    build:\n      context: .\n"
+        "      labels: {kedge.stack: secp-base, kedge.managed: 'true'}\n"
+    )
+    answer = _post(client, spec)
+    assert answer.status_code == 422, answer.text  # type: ignore[attr-defined]
+    [error] = answer.json()["errors"]  # type: ignore[attr-defined]
+    assert error["path"] == "services.app.build.labels"
+    assert "reserved for Kedge" in error["message"]
+    assert client.get("/api/v1/stacks").json()["items"] == []
+    path = tmp_path / "secp.yaml"
+    path.write_text(spec)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "the label 'kedge.managed' is reserved" in result.output
+    path.write_text(spec.replace("kedge.stack", "team").replace("kedge.managed", "tier"))
+    assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 0

@@ -140,3 +140,46 @@ def test_a_planted_secret_is_found_nowhere_it_should_not_be(
     assert all(PLANTED not in event.model_dump_json() for event in events)
 
     assert _hits(tmp_path / "kedge.db") == {("versions", "document")}
+
+
+def test_k02_k03_values_a_client_posts_are_masked_in_every_answer(store: SqliteStore) -> None:
+    """K02/K03: ``kedge apply`` sends a spec interpolated on the client, so a value from the
+    client's ``${OTHER_SECRET}`` reaches the server as a literal ``environment`` value (or
+    inline config content). The version, the stack, the diff and the
+    dashboard pages showed it in plain text; they mask it now. The store keeps it in the
+    version's document, which a pass needs to create the container."""
+    client = TestClient(create_app(store, None), base_url=LOCAL)
+    spec = {
+        "name": "posted",
+        "services": {
+            "app": {
+                "image": "busybox:1",
+                "environment": {"INTERP_PASS": PLANTED, "REV": "{rev}"},
+            }
+        },
+        "configs": {"inline": {"content": PLANTED}},
+    }
+    for rev in ("1", "2"):
+        spec["services"]["app"]["environment"]["REV"] = rev  # type: ignore[index]
+        answer = client.post("/api/v1/versions", json=spec, params={"apply": False})
+        assert answer.status_code == 201, answer.text
+    assert PLANTED not in answer.text
+    assert store.versions.get("posted", 1).document["services"]["app"]["environment"] == {
+        "INTERP_PASS": PLANTED,
+        "REV": "1",
+    }
+    for path in (
+        "/api/v1/stacks/posted",
+        "/api/v1/stacks/posted/versions",
+        "/api/v1/stacks/posted/versions/1",
+        "/api/v1/stacks/posted/versions/2",
+        "/stacks/posted",
+        "/ui/stacks/posted",
+        "/ui/stacks/posted/diff?a=1&b=2",
+    ):
+        shown = client.get(path)
+        assert shown.status_code == 200, (path, shown.text)
+        assert PLANTED not in shown.text, path
+    version = client.get("/api/v1/stacks/posted/versions/1").json()["spec"]
+    assert version["services"]["app"]["environment"]["INTERP_PASS"] == "<redacted>"
+    assert version["configs"]["inline"]["content"] == "<redacted>"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kedge.errors import Location
-from kedge.specs.reads import MAX_FILE, Reads
+from kedge.specs.reads import MAX_CONTEXT_BYTES, MAX_FILE, Reads, context_too_large
 from kedge.specs.stack import StackSpec
 
 __all__ = ["canonical_json", "config_hash", "context_digest", "digest", "file_digest"]
@@ -140,36 +140,50 @@ def file_digest(path: Path, *, reads: Reads, what: str, where: Location) -> str 
 
 def context_digest(folder: Path, *, reads: Reads, what: str, where: Location) -> str | None:
     """The sha256 of a build context: names and contents of its files, minus ``.dockerignore``.
-    Symlinks count by their target's name (never read through), other special files by kind."""
+    Symlinks count by their target's name (never read through), other special files by kind;
+    past ``MAX_CONTEXT_BYTES`` of files in all, a ``SpecError``."""
     real = reads.check(folder, what=what, where=where)
     if not real.is_dir():
         return None
     ignore = _dockerignore(real)
     summary = hashlib.sha256()
+    spent = 0
     for path in reads.walk_context(real, what=what, where=where, skip=_SKIP_DIRS):
         relative = path.relative_to(real).as_posix()
         if _is_ignored(relative, ignore):
             continue
+        entry, size = _entry_digest(path, room=MAX_CONTEXT_BYTES - spent)
+        spent += size
+        if spent > MAX_CONTEXT_BYTES:
+            raise context_too_large(folder, f"{MAX_CONTEXT_BYTES} bytes", what=what, where=where)
         summary.update(relative.encode() + b"\0")
-        summary.update(_entry_digest(path))
+        summary.update(entry)
     return "sha256:" + summary.hexdigest()
 
 
-def _entry_digest(path: Path) -> bytes:
-    """One context entry: a regular file's content, streamed; a link's target; else its kind."""
+def _entry_digest(path: Path, *, room: int) -> tuple[bytes, int]:
+    """One context entry and the bytes it counts: a regular file's content, streamed up to
+    the size ``lstat`` gives (what ``docker build`` sends: none of a ``/proc`` file, which
+    may block or never end) and not read at all when that is over ``room``; a link's
+    target; else its kind."""
     try:
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
-            return b"link:" + os.fsencode(os.readlink(path))
+            return b"link:" + os.fsencode(os.readlink(path)), 0
         if not stat.S_ISREG(info.st_mode):
-            return b"special:" + str(stat.S_IFMT(info.st_mode)).encode()
+            return b"special:" + str(stat.S_IFMT(info.st_mode)).encode(), 0
+        if info.st_size > room:
+            return b"", info.st_size
         content = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(2**20), b""):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            left = info.st_size
+            while left > 0 and (chunk := handle.read(min(2**20, left))):
                 content.update(chunk)
-        return content.digest()
+                left -= len(chunk)
+        return content.digest(), info.st_size
     except OSError:
-        return b"unreadable"
+        return b"unreadable", 0
 
 
 def _dockerignore(folder: Path) -> list[str]:

@@ -18,7 +18,9 @@ socket, so which of them it reads is the operator's decision, not the spec's:
 In every mode only regular files are read (a device such as ``/dev/zero``, a FIFO, a socket
 or a folder where a file is expected is refused), each up to ``MAX_FILE`` bytes; a build
 context is walked without following symlinks, regular files only, up to ``MAX_CONTEXT_FILES``
-entries. Errors name the path and the rule, never the content.
+entries and ``MAX_CONTEXT_BYTES`` bytes (``digests.context_digest`` counts them), each file
+read up to the size ``stat`` gives (what ``docker build`` sends). Errors name the path and
+the rule, never the content.
 
 Called by ``loader`` (include, extends, ``.env``), ``service_files`` (env and label files,
 secret/config digests, build contexts) and ``digests``. Pure but for reading files (``os``
@@ -35,12 +37,15 @@ from pathlib import Path
 
 from kedge.errors import Location, SpecError
 
-__all__ = ["MAX_CONTEXT_FILES", "MAX_FILE", "Reads"]
+__all__ = ["MAX_CONTEXT_BYTES", "MAX_CONTEXT_FILES", "MAX_FILE", "Reads", "context_too_large"]
 
 #: the largest file a spec reads (a compose file, an env file, a secret or a config)
 MAX_FILE = 4 * 2**20
 #: the most entries a build context may have; more is most likely a mistake (``build: /``)
 MAX_CONTEXT_FILES = 100_000
+#: the most bytes the files of a build context may hold in all (``build: /`` reaches
+#: ``/proc/kcore``, whose size is the machine's address space)
+MAX_CONTEXT_BYTES = 4 * 2**30
 
 _ROOT_HINT = (
     "keep the files a spec reads inside its folder; the operator of kedge serve names the"
@@ -165,10 +170,17 @@ class Reads:
             dirs[:] = sorted(d for d in dirs if d not in skip)
             count += len(dirs) + len(files)
             if count > MAX_CONTEXT_FILES:
-                raise SpecError(
-                    f"{what} {str(folder)!r} holds more than {MAX_CONTEXT_FILES} entries",
-                    location=where,
-                    hint="point build.context at the folder the image is built from, and"
-                    " leave the rest out with a .dockerignore",
+                raise context_too_large(
+                    folder, f"{MAX_CONTEXT_FILES} entries", what=what, where=where
                 )
             yield from (Path(root) / name for name in sorted(files))
+
+
+def context_too_large(folder: Path | str, bound: str, *, what: str, where: Location) -> SpecError:
+    """The error of a build context past one of its bounds (``bound``: "N entries")."""
+    return SpecError(
+        f"{what} {str(folder)!r} holds more than {bound}",
+        location=where,
+        hint="point build.context at the folder the image is built from, and leave the rest"
+        " out with a .dockerignore",
+    )

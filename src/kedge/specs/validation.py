@@ -127,6 +127,7 @@ def _check_service(
     yield from _check_rejected(name, service)
     if service.build is not None:
         build = service.build
+        yield from _check_labels((*at, "build", "labels"), build.labels)
         if build.dockerfile and build.dockerfile_inline:
             yield Problem(
                 (*at, "build"),
