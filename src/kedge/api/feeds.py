@@ -80,9 +80,6 @@ class _PublishingVersions(_Delegate):
     def record(self, stack: str, *args: Any, **kwargs: Any) -> Recorded:
         return self._published(self._inner.record(stack, *args, **kwargs))
 
-    def record_spec(self, *args: Any, **kwargs: Any) -> Recorded:
-        return self._published(self._inner.record_spec(*args, **kwargs))
-
     def _published(self, recorded: Recorded) -> Recorded:
         if recorded.created:
             version = recorded.version
