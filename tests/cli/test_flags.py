@@ -97,3 +97,17 @@ def test_down_and_delete_take_the_same_volumes_flag() -> None:
     found = {verb: describe(params(verb)["--volumes"]) for verb in ("down", "delete")}
     assert len(set(found.values())) == 1, found
     assert found["down"][0] == ("--volumes",)
+
+
+@pytest.mark.parametrize("verb", ["up", "plan"])
+def test_a_broken_project_file_says_where_and_what(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
+) -> None:
+    """A file the user named is theirs: its YAML error says what is wrong, where (an
+    ``include``d file's error names only the line, as it may be anything)."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: x\n   bad: [\n")
+    monkeypatch.chdir(tmp_path)
+    result = kedge(verb, "--db", str(tmp_path / "k.db"))
+    assert result.exit_code == 2, result.output
+    assert "compose.yaml:4:4: YAML syntax error: did not find expected key" in result.output
+    assert "check the indentation" in result.output

@@ -122,7 +122,11 @@ def load_project(
     try:
         documents = [
             context._read_document(
-                path, what="the spec file", where=Location(str(path)), allow_empty=several
+                path,
+                what="the spec file",
+                where=Location(str(path)),
+                allow_empty=several,
+                named=True,
             )
             for path in project.files
         ]
@@ -390,8 +394,17 @@ class _Context:
         return other.read_service_files(spec, document=documents[0])
 
     def _read_document(
-        self, path: Path, *, what: str, where: Location, allow_empty: bool = False
+        self,
+        path: Path,
+        *,
+        what: str,
+        where: Location,
+        allow_empty: bool = False,
+        named: bool = False,
     ) -> yamlsource.Document:
+        """A compose file this spec reads. Its YAML errors are told by line alone, since its
+        message may quote the file, which may be anything; a file the user ``named`` (a
+        project's ``-f``) is theirs, and its errors say what is wrong."""
         try:
             content = self.reads.read_bytes(path, what=what, where=where)
         except OSError as exc:
@@ -402,7 +415,9 @@ class _Context:
             ) from exc
         try:
             document = yamlsource.load_yaml(content, source=str(path), allow_empty=allow_empty)
-        except SpecError as exc:  # its message may quote the file, which may be anything
+        except SpecError as exc:
+            if named:
+                raise
             raise SpecError(
                 f"{what} {str(path)!r} is not a compose file",
                 location=Location(str(path), exc.location.line, exc.location.column),
