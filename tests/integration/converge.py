@@ -1,7 +1,7 @@
 """Helpers of the convergence tests: a real store under ``tmp_path`` and the real engine.
 
-``Kedge.up(text)`` does what ``kedge up -f FILE`` does: load the spec file, record its version,
-enqueue an APPLY command and carry it out in-process through ``controller.passes``.
+``Kedge.up(text)`` does what ``kedge up -f FILE`` does: load the spec file, record its version
+with its APPLY command and carry it out in-process through ``controller.passes``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from kedge.controller import passes
 from kedge.reconcilers.engine import Engine
 from kedge.specs import digests, loader
-from kedge.specs.commands import Command, CommandType
+from kedge.specs.commands import Command, CommandReason, CommandType
 from kedge.store import SqliteStore
 
 
@@ -35,10 +35,18 @@ class Kedge:
 
     def up(self, text: str, **options: Any) -> Command:
         spec = loader.load_file(self.write(text))
+        # as kedge up does it: the one record-and-apply (#15), then the pass in-process
         recorded = self.store.versions.record(
-            spec.name, loader.canonical(spec), digest=digests.digest(spec), source="test"
+            spec.name,
+            loader.canonical(spec),
+            digest=digests.digest(spec),
+            source="test",
+            apply=CommandReason.CLI,
+            apply_options=options,
+            desired=True,
         )
-        return self.run(CommandType.APPLY, version=recorded.version.number, options=options)
+        assert recorded.command is not None
+        return passes.run_queued(self.store, self.engine, recorded.command, echo=self._echo)
 
     def rollback(self, version: int) -> Command:
         return self.run(CommandType.ROLLBACK, version=version)

@@ -77,8 +77,20 @@ class _Delegate:
 
 
 class _PublishingVersions(_Delegate):
+    def __init__(
+        self, inner: Any, hub: EventHub, *, stacks: _PublishingStacks, commands: _PublishingCommands
+    ) -> None:
+        super().__init__(inner, hub)
+        self._stacks, self._commands = stacks, commands
+
     def record(self, stack: str, *args: Any, **kwargs: Any) -> Recorded:
-        return self._published(self._inner.record(stack, *args, **kwargs))
+        recorded = self._published(self._inner.record(stack, *args, **kwargs))
+        # record-and-apply writes the desired version and the APPLY in its transaction
+        if recorded.command is not None:
+            self._commands.queued(recorded.command)
+        if kwargs.get("desired"):
+            self._stacks.published(self._stacks.get(stack))
+        return recorded
 
     def _published(self, recorded: Recorded) -> Recorded:
         if recorded.created:
@@ -102,13 +114,14 @@ class _PublishingCommands(_Delegate):
 
     def enqueue(self, stack: str, *args: Any, **kwargs: Any) -> Command:
         command: Command = self._inner.enqueue(stack, *args, **kwargs)
-        return self._queued(command)
+        return self.queued(command)
 
     def enqueue_repair(self, stack: str, **kwargs: Any) -> Command | None:
         command: Command | None = self._inner.enqueue_repair(stack, **kwargs)
-        return None if command is None else self._queued(command)
+        return None if command is None else self.queued(command)
 
-    def _queued(self, command: Command) -> Command:
+    def queued(self, command: Command) -> Command:
+        """Publish an enqueued command (``command.queued``, and what caused it)."""
         stack = command.stack
         fields = _command_fields(command)
         spec_error = command.options.get("spec_error")
@@ -211,7 +224,11 @@ class _PublishingStacks(_Delegate):
         self._lock = threading.Lock()
 
     def set_status(self, stack: str, **changes: Any) -> StackStatus:
-        status: StackStatus = self._inner.set_status(stack, **changes)
+        return self.published(self._inner.set_status(stack, **changes))
+
+    def published(self, status: StackStatus) -> StackStatus:
+        """Publish a stack's status when it differs from the one published last."""
+        stack = status.stack
         now = (
             status.sync,
             status.health,
@@ -242,8 +259,10 @@ class _PublishingStore(_Delegate):
     def __init__(self, inner: Store, hub: EventHub) -> None:
         super().__init__(inner, hub)
         self.stacks = _PublishingStacks(inner.stacks, hub)
-        self.versions = _PublishingVersions(inner.versions, hub)
         self.commands = _PublishingCommands(inner.commands, hub)
+        self.versions = _PublishingVersions(
+            inner.versions, hub, stacks=self.stacks, commands=self.commands
+        )
 
 
 class DockerFeed:

@@ -28,7 +28,7 @@ from kedge.planning import planner
 from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.reconcilers import observe
 from kedge.specs import digests, loader, yamlsource
-from kedge.specs.commands import CommandReason, CommandType
+from kedge.specs.commands import CommandReason
 from kedge.specs.policy import Policy
 from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, normalize_stack_name
@@ -108,22 +108,16 @@ def _record(
         declared=spec.meta.version,
         source=source,
         created_by=author,
+        apply=CommandReason.API if apply else None,
+        apply_options={"wait": True} if wait else None,
+        desired=apply,
     )
-    version = recorded.version
-    command = None
-    if apply:
-        kedge.store.stacks.set_status(spec.name, desired_version=version.number)
-        command = kedge.store.commands.enqueue(
-            spec.name,
-            CommandType.APPLY,
-            reason=CommandReason.API,
-            version=version.number,
-            created_by=author,
-            options={"wait": True} if wait else None,
-        )
+    if recorded.command is not None:
         kedge.wake_controller()
     return CommandCreated(
-        command=command, version=stacks.version_view(version), created=recorded.created
+        command=recorded.command,
+        version=stacks.version_view(recorded.version),
+        created=recorded.created,
     )
 
 

@@ -234,9 +234,22 @@ def apply_version(
     kedge: ServicesDep, request: Request, name: StackName, body: ApplyRequest
 ) -> CommandCreated:
     """Apply an existing version of a stack: enqueue an APPLY."""
-    kedge.store.versions.get(name, body.version)
-    options = {"wait": True} if body.wait else None
-    return _enqueue(kedge, request, name, CommandType.APPLY, version=body.version, options=options)
+    version = kedge.store.versions.get(name, body.version)
+    # the one record-and-apply: the equal version is found by its digest, made the desired
+    # one and its APPLY enqueued in one transaction
+    recorded = kedge.store.versions.record(
+        name,
+        version.document,
+        digest=version.digest,
+        declared=version.declared,
+        source=version.source,
+        created_by=author_of(request),
+        apply=CommandReason.API,
+        apply_options={"wait": True} if body.wait else None,
+        desired=True,
+    )
+    kedge.wake_controller()
+    return CommandCreated(command=recorded.command, version=version_view(recorded.version))
 
 
 def _previous_version(kedge: Services, stack: str) -> int:

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -44,7 +44,7 @@ from kedge.planning.actions import PlanRefused
 from kedge.reconcilers import observe
 from kedge.reconcilers.engine import Engine
 from kedge.specs import digests, inputs, loader, projects
-from kedge.specs.commands import Command, CommandStatus, CommandType
+from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec
 from kedge.store import SqliteStore, Store, converged
 
@@ -81,20 +81,17 @@ def up(
                 digest=digests.digest(spec),
                 declared=spec.meta.version,
                 source=",".join(str(path) for path in project.files),
-                created_by="cli",
+                created_by=passes.local_author(),
+                apply=CommandReason.CLI,
+                apply_options={"wait": True} if wait else {},
+                desired=True,
             )
             number = recorded.version.number
             news = "new" if recorded.created else "unchanged"
             _say("info", f"stack {spec.name}: version {number} ({news})")
-            options = {"wait": True} if wait else {}
-            command = _finish(
-                store,
-                engine,
-                stack=spec.name,
-                type=CommandType.APPLY,
-                version=number,
-                options=options,
-            )
+            queued = recorded.command
+            assert queued is not None  # asked for with apply
+            command = _finish(lambda: passes.run_queued(store, engine, queued, echo=_say))
             if inputs_seen is not None:
                 seen = converged.Converged(
                     stack=spec.name,
@@ -130,7 +127,11 @@ def down(
         stack = name or _stack_name(asked)
         with _opened(db) as (store, engine):
             options = {"remove_volumes": volumes}
-            _finish(store, engine, stack=stack, type=CommandType.DELETE, options=options)
+            _finish(
+                lambda: passes.run_now(
+                    store, engine, stack=stack, type=CommandType.DELETE, options=options, echo=_say
+                )
+            )
 
 
 def rollback(
@@ -164,7 +165,15 @@ def rollback(
             store.versions.get(name, to)
             options = {"wait": True} if wait else {}
             _finish(
-                store, engine, stack=name, type=CommandType.ROLLBACK, version=to, options=options
+                lambda: passes.run_now(
+                    store,
+                    engine,
+                    stack=name,
+                    type=CommandType.ROLLBACK,
+                    version=to,
+                    options=options,
+                    echo=_say,
+                )
             )
 
 
@@ -266,20 +275,10 @@ def _opened(db: Path) -> Iterator[tuple[Store, Engine]]:
         store.close()
 
 
-def _finish(
-    store: Store,
-    engine: Engine,
-    *,
-    stack: str,
-    type: CommandType,
-    version: int | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> Command:
+def _finish(run: Callable[[], Command]) -> Command:
     """Run the command now and say how it ended; a failed pass exits 1."""
     try:
-        command = passes.run_now(
-            store, engine, stack=stack, type=type, version=version, options=options, echo=_say
-        )
+        command = run()
     except errors.KedgeError as exc:
         if not isinstance(exc, errors.ConflictError):
             _say("error", f"failed: {exc}")

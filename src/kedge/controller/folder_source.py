@@ -37,6 +37,7 @@ from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.specs.policy import Policy
 from kedge.specs.reads import Reads
 from kedge.specs.stack import StackSpec, is_stack_name, normalize_stack_name
+from kedge.specs.versions import StackVersion
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
@@ -58,6 +59,13 @@ class SyncReport:
     prune_refused: str = ""
     unsettled: int = 0
     settles_in: float = 0.0  # seconds until the first unsettled file has settled
+
+
+def _is_desired(spec: StackSpec, status: StackStatus, same: StackVersion | None) -> bool:
+    """Whether ``same``, the version equal to ``spec``, is the stack's desired one already."""
+    if same is None or status.desired_version != same.number:
+        return False
+    return spec.meta.version in (None, same.number)
 
 
 class FolderSource:
@@ -219,30 +227,31 @@ class FolderSource:
     def _record(
         self, spec: StackSpec, *, path: Path, commit: str | None, report: SyncReport
     ) -> None:
+        status, digest = self._status(spec.name), digests.digest(spec)
+        same = self._store.versions.find(spec.name, digest)
+        # already the desired version (with a declared number that fits it, else ``record``
+        # says which rule it breaks): nothing to apply
+        if status is not None and _is_desired(spec, status, same):
+            if status.last_error and status.last_error.startswith(str(path)):
+                self._store.stacks.set_status(spec.name, last_error=None)  # the file is fixed
+            return
         recorded = self._store.versions.record(
             spec.name,
             loader.canonical(spec),
-            digest=digests.digest(spec),
+            digest=digest,
             declared=spec.meta.version,
             source=str(path),
             created_by=FOLDER_AUTHOR,
             commit=commit,
+            apply=CommandReason.FILE,
+            desired=True,
         )
-        number = recorded.version.number
-        status = self._status(spec.name)
-        if status is not None and status.desired_version == number and not recorded.created:
-            if status.last_error and status.last_error.startswith(str(path)):
-                self._store.stacks.set_status(spec.name, last_error=None)  # the file is fixed
-            return
-        command = self._store.commands.enqueue(
-            spec.name,
-            CommandType.APPLY,
-            reason=CommandReason.FILE,
-            version=number,
-            created_by=FOLDER_AUTHOR,
-        )
-        self._store.stacks.set_status(spec.name, desired_version=number, last_error=None)
+        command = recorded.command
+        assert command is not None  # asked for with apply
+        if status is not None and status.last_error:
+            self._store.stacks.set_status(spec.name, last_error=None)  # a new desired state
         self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
+        number = recorded.version.number
         report.applied[spec.name] = number
         log.info(
             "spec recorded",

@@ -14,7 +14,7 @@ Callers: the local CLI verbs (``kedge up``/``down``/``rollback``) and the contro
 from __future__ import annotations
 
 import os
-import socket
+import platform
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,10 +40,12 @@ __all__ = [
     "APPLYING",
     "Planned",
     "desired_of",
+    "local_author",
     "observe_for",
     "plan_stack",
     "run_command",
     "run_now",
+    "run_queued",
     "stack_health",
 ]
 
@@ -191,31 +193,40 @@ def run_now(
     reason: CommandReason = CommandReason.CLI,
     echo: Echo | None = None,
 ) -> Command:
-    """Enqueue a command and carry it out in this process (the local CLI verbs).
+    """Enqueue a command and carry it out in this process (the local CLI verbs, tests)."""
+    command = store.commands.enqueue(
+        stack, type, reason=reason, version=version, options=options, created_by=local_author()
+    )
+    return run_queued(store, engine, command, echo=echo)
+
+
+def run_queued(
+    store: Store, engine: Engine, command: Command, *, echo: Echo | None = None
+) -> Command:
+    """Claim ``command``, just enqueued, and carry it out in this process (``kedge up``
+    enqueues its APPLY with its version, ``versions.record``).
 
     Returns the finished command; a failed pass is recorded and raised. Refuses to run when
     the store holds older PENDING commands (a server's queue): claiming would take those.
     """
-    command = store.commands.enqueue(
-        stack, type, reason=reason, version=version, options=options, created_by=_who()
-    )
     waiting = store.commands.list(status=CommandStatus.PENDING, limit=2)
     others = [c for c in waiting.items if c.id != command.id]
     if others:
-        store.commands.cancel(command.id, by=_who())
+        store.commands.cancel(command.id, by=local_author())
         raise errors.ConflictError(
             f"the store holds pending command #{others[0].id} of stack {others[0].stack};"
             " run it with `kedge serve`, or use another --db"
         )
-    claimed = store.commands.claim(f"cli:{socket.gethostname()}:{os.getpid()}")
+    claimed = store.commands.claim(f"cli:{platform.node()}:{os.getpid()}")
     if claimed is None or claimed.id != command.id:
-        store.commands.cancel(command.id, by=_who())
-        raise errors.ConflictError(f"stack {stack} is busy with another running command")
+        store.commands.cancel(command.id, by=local_author())
+        raise errors.ConflictError(f"stack {command.stack} is busy with another running command")
     run_command(claimed, store=store, engine=engine, echo=echo)
     return store.commands.get(command.id)
 
 
-def _who() -> str:
+def local_author() -> str:
+    """``created_by`` of what the local verbs record and enqueue: ``cli:USER``."""
     return f"cli:{os.environ.get('USER', '')}".rstrip(":")
 
 

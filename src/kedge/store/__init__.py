@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         utc_now,
     )
     from kedge.store.sqlite import SqliteStore, open_store
-    from kedge.store.versions import record_spec
 
 __all__ = [
     "KEEP",
@@ -54,7 +53,6 @@ __all__ = [
     "Store",
     "VersionStore",
     "open_store",
-    "record_spec",
     "utc_now",
 ]
 
@@ -80,7 +78,6 @@ _HOMES = {
     "utc_now": "kedge.store.records",
     "SqliteStore": "kedge.store.sqlite",
     "open_store": "kedge.store.sqlite",
-    "record_spec": "kedge.store.versions",
 }
 
 

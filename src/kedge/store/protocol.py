@@ -91,12 +91,15 @@ class VersionStore(Protocol):
         commit: str | None = None,
         apply: CommandReason | None = None,
         apply_options: Mapping[str, Any] | None = None,
+        desired: bool = False,
     ) -> Recorded:
         """Map a spec to its version: the existing one with this digest, or the next number.
 
-        With ``apply``, an APPLY of that version (new or not) is enqueued for that reason in
-        the same transaction, so that the order of versions and of their APPLYs cannot cross
-        between two writers, and a crash cannot keep one without the other."""
+        The one verb of record-and-apply: with ``desired``, that version becomes the stack's
+        ``desired_version``; with ``apply``, an APPLY of it (new or not) is enqueued for that
+        reason (``apply_options`` its options). All of it happens in one transaction, so that
+        the order of versions and of their APPLYs cannot cross between two writers, and a
+        crash keeps all of it or none."""
         ...
 
     def get(self, stack: str, number: int) -> StackVersion:

@@ -2,7 +2,7 @@
 
 A stack row appears when a version or a command first names it (``ensure_stack``); the
 controller then writes its status. Callers: the SQLite store, and its ``versions`` and
-``queue`` parts through ``ensure_stack``.
+``queue`` parts through ``ensure_stack`` (``versions`` also through ``set_status_in``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kedge.store.database import Database, query_all, query_one, render_time
 from kedge.store.protocol import KEEP, Keep
 from kedge.store.records import Clock, Page, StackStatus
 
-__all__ = ["SqliteStacks", "ensure_stack"]
+__all__ = ["SqliteStacks", "ensure_stack", "set_status_in"]
 
 
 def ensure_stack(db: sqlite_utils.Database, stack: str, *, now: str) -> None:
@@ -28,6 +28,19 @@ def ensure_stack(db: sqlite_utils.Database, stack: str, *, now: str) -> None:
         "INSERT INTO stacks (name, created_at, updated_at) VALUES (?, ?, ?)"
         " ON CONFLICT (name) DO NOTHING",
         [stack, now, now],
+    )
+
+
+def set_status_in(
+    db: sqlite_utils.Database, stack: str, changes: dict[str, Any], *, now: str
+) -> dict[str, Any] | None:
+    """Change the given fields of the stack's status inside the caller's transaction."""
+    ensure_stack(db, stack, now=now)
+    assignments = ", ".join(f"{name} = ?" for name in [*changes, "updated_at"])
+    return query_one(
+        db,
+        f"UPDATE stacks SET {assignments} WHERE name = ? RETURNING *",
+        [*changes.values(), now, stack],
     )
 
 
@@ -93,13 +106,7 @@ class SqliteStacks:
 
         def write(db: sqlite_utils.Database) -> dict[str, Any] | None:
             now = render_time(self._clock())  # inside the transaction: times follow commits
-            ensure_stack(db, stack, now=now)
-            assignments = ", ".join(f"{name} = ?" for name in [*changes, "updated_at"])
-            return query_one(
-                db,
-                f"UPDATE stacks SET {assignments} WHERE name = ? RETURNING *",
-                [*changes.values(), now, stack],
-            )
+            return set_status_in(db, stack, changes, now=now)
 
         row = self._database.write(write)
         assert row is not None  # the row was ensured in the same transaction

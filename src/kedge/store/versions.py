@@ -3,7 +3,10 @@
 The version rules of DESIGN.md, *Spec files*, hold inside one ``BEGIN IMMEDIATE``
 transaction, so concurrent writers take numbers one after the other with no gap or
 duplicate; the schema's triggers refuse any update or delete of a version.
-Callers: the controller's folder watcher and the API record specs; the worker reads them.
+``record`` is the one verb that records a spec: with ``desired`` it also makes the version
+the stack's desired one, and with ``apply`` it enqueues its APPLY, all in that transaction,
+so a crash keeps all of it or none. Callers: the controller's folder source, the API and
+``kedge up`` record specs; the worker reads them.
 """
 
 from __future__ import annotations
@@ -15,18 +18,15 @@ from typing import Any
 import sqlite_utils
 
 from kedge import errors
-from kedge.specs import digests, loader
 from kedge.specs.commands import CommandReason, CommandType
-from kedge.specs.stack import StackSpec
 from kedge.specs.versions import StackVersion
 from kedge.store import queue
 from kedge.store.cursors import check_limit, decode_cursor, encode_cursor
 from kedge.store.database import Database, query_all, query_one, render_time
-from kedge.store.protocol import VersionStore
 from kedge.store.records import Clock, Page, Recorded
-from kedge.store.stacks import ensure_stack
+from kedge.store.stacks import ensure_stack, set_status_in
 
-__all__ = ["SqliteVersions", "record_spec"]
+__all__ = ["SqliteVersions"]
 
 _RULE = "a spec that declares x-kedge.version: N is accepted only when N is the next number"
 _RULE += " or N exists with the same content"
@@ -65,12 +65,17 @@ class SqliteVersions:
         commit: str | None = None,
         apply: CommandReason | None = None,
         apply_options: Mapping[str, Any] | None = None,
+        desired: bool = False,
     ) -> Recorded:
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
 
         def write(db: sqlite_utils.Database) -> Recorded:
             moment = self._clock()  # inside the transaction: times follow commits
-            recorded = _record_in(db, stack, text, now=render_time(moment), **facts)
+            now = render_time(moment)
+            recorded = _record_in(db, stack, text, now=now, **facts)
+            if desired:
+                changes = {"desired_version": recorded.version.number}
+                set_status_in(db, stack, changes, now=now)
             if apply is None:
                 return recorded
             command = queue.enqueue_in(
@@ -132,31 +137,6 @@ class SqliteVersions:
             items=items,
             next_cursor=encode_cursor("versions", filters, items[-1].number) if more else None,
         )
-
-
-def record_spec(
-    versions: VersionStore,
-    spec: StackSpec,
-    *,
-    source: str,
-    created_by: str = "",
-    commit: str | None = None,
-    apply: CommandReason | None = None,
-    apply_options: Mapping[str, Any] | None = None,
-) -> Recorded:
-    """Record a parsed spec: its canonical document, its digest and its declared number
-    (and, with ``apply``, enqueue its APPLY in the same transaction)."""
-    return versions.record(
-        spec.name,
-        loader.canonical(spec),
-        digest=digests.digest(spec),
-        declared=spec.meta.version,
-        source=source,
-        created_by=created_by,
-        commit=commit,
-        apply=apply,
-        apply_options=apply_options,
-    )
 
 
 def _record_in(

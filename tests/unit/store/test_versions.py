@@ -3,10 +3,14 @@ declared number is accepted only by the rules of DESIGN.md, *Spec files*."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kedge import errors
-from kedge.store import Store
+from kedge.specs import digests, loader
+from kedge.specs.stack import StackSpec
+from kedge.store import Recorded, Store
 
 
 def record(store: Store, digest: str, *, stack: str = "shop", declared: int | None = None) -> int:
@@ -122,20 +126,29 @@ def test_a_cursor_of_another_stack_is_refused(store: Store) -> None:
         store.versions.list("other", cursor=cursor)
 
 
-def test_record_spec_keeps_a_parsed_spec(store: Store) -> None:
-    from kedge.specs import digests, loader
-    from kedge.store import record_spec
+def record_parsed(store: Store, spec: StackSpec, **fields: Any) -> Recorded:
+    """As the folder source, the API and ``kedge up`` record a parsed spec (#15 dropped
+    ``record_spec``, which only this test used: ``versions.record`` is the one verb)."""
+    return store.versions.record(
+        spec.name,
+        loader.canonical(spec),
+        digest=digests.digest(spec),
+        declared=spec.meta.version,
+        **fields,
+    )
 
+
+def test_record_keeps_a_parsed_spec(store: Store) -> None:
     text = "name: shop\nx-kedge: {version: 1}\nservices:\n  web: {image: 'busybox:1'}\n"
     spec = loader.parse(text, source="specs/shop.yaml")
-    recorded = record_spec(store.versions, spec, source="specs/shop.yaml", commit="abc")
+    recorded = record_parsed(store, spec, source="specs/shop.yaml", commit="abc")
     version = recorded.version
     assert (version.stack, version.number, version.declared) == ("shop", 1, 1)
     assert version.digest == digests.digest(spec)
     assert loader.from_canonical(version.document) == spec
     moved = text.replace("version: 1", "version: 2")
     with pytest.raises(errors.ConflictError, match="already version 1"):
-        record_spec(store.versions, loader.parse(moved, source="x.yaml"), source="x.yaml")
+        record_parsed(store, loader.parse(moved, source="x.yaml"), source="x.yaml")
 
 
 def test_record_with_apply_enqueues_in_the_same_write(store: Store) -> None:
