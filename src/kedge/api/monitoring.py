@@ -34,7 +34,7 @@ from kedge.planning.health import Health, judge, run_of
 from kedge.planning.observed import ObservedContainer
 from kedge.reconcilers import observe
 from kedge.reconcilers.health import run_of_inspected
-from kedge.specs import digests, labels, loader
+from kedge.specs import digests, labels
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandType
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
@@ -151,7 +151,7 @@ def desired_of(
     replicas = observing.desired_replicas(version.document)
     found = {}
     if hashes:
-        spec = loader.from_canonical(version.document)
+        spec = version.spec()
         found = {name: digests.config_hash(spec, name) for name in sorted(services)}
     return Desired(
         version=version.number,

@@ -22,12 +22,11 @@ from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers.engine import Engine
-from kedge.specs import loader
 from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
-__all__ = ["Assessment", "assess_stack", "desired_spec", "record_assessment"]
+__all__ = ["Assessment", "assess_stack", "record_assessment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +46,13 @@ class Assessment:
         return self.plan is not None and not self.plan.is_empty
 
 
-def desired_spec(store: Store, stack: str, number: int) -> StackSpec:
-    """The spec of one stored version."""
-    return loader.from_canonical(store.versions.get(stack, number).document)
-
-
 def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessment:
     """Observe and plan the stack against its applied version; never acts."""
     number = status.applied_version or status.desired_version
     if number is None:
         return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
     try:
-        spec = desired_spec(store, status.stack, number)
+        spec = store.versions.get(status.stack, number).spec()
         plan, observed = _plan(engine, spec)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))

@@ -23,7 +23,6 @@ from typing import Any
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor
 from kedge.controller.backoff import StackBackoff
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine, EventStream
@@ -135,7 +134,7 @@ class EventsSource:
             return  # a stack Kedge does not know (another store): not ours to repair
         if status.applied_version is None or status.desired_version is None:
             return  # deleted or never converged: nothing to repair towards
-        mode = assessor.desired_spec(self._store, stack, status.applied_version).meta.drift
+        mode = self._store.versions.get(stack, status.applied_version).spec().meta.drift
         if mode != "heal":
             self._metrics.drift.labels(stack=stack, mode=mode).inc()
             log.info("event: drift not healed", stack=stack, action=action, drift=mode)

@@ -29,7 +29,6 @@ from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
-from kedge.specs import loader
 from kedge.specs import policy as host_policy
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.specs.policy import Policy
@@ -87,8 +86,7 @@ def desired_of(command: Command, store: Store) -> StackSpec | None:
         return None
     if command.version is None:
         raise errors.PlanError(f"command #{command.id} ({command.type}) names no version")
-    version = store.versions.get(command.stack, command.version)
-    return loader.from_canonical(version.document)
+    return store.versions.get(command.stack, command.version).spec()
 
 
 def run_command(

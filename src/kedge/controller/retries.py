@@ -26,7 +26,6 @@ the recovery of commands whose worker was lost (``controller.resync``).
 from __future__ import annotations
 
 from kedge import errors
-from kedge.controller import assessor
 from kedge.controller.settings import ControllerSettings
 from kedge.specs.commands import Command, CommandType
 from kedge.store.protocol import Store
@@ -45,7 +44,7 @@ def rollback_target(store: Store, failed: Command) -> int | None:
     applied = store.stacks.get(failed.stack).applied_version
     if applied is None or applied == failed.version:
         return None
-    spec = assessor.desired_spec(store, failed.stack, failed.version)
+    spec = store.versions.get(failed.stack, failed.version).spec()
     return applied if spec.meta.on_failure == "rollback" else None
 
 

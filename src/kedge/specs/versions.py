@@ -2,7 +2,8 @@
 
 Only data lives here. The store assigns numbers and keeps versions (``kedge.store``); the
 controller reads them to plan; the API lists them. A version is never changed after it is
-recorded, so the model is frozen and the store offers no update path.
+recorded, so the model is frozen and the store offers no update path; ``spec()`` reads its
+document back as the validated spec.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from kedge.specs import loader
+from kedge.specs.stack import StackSpec
 
 __all__ = ["StackVersion"]
 
@@ -29,6 +33,11 @@ class StackVersion(BaseModel):
     created_by: str = ""
     commit: str | None = None  # the git commit of the spec folder, when it is a repository
     created_at: datetime
+
+    def spec(self) -> StackSpec:
+        """The validated spec this version was recorded from: the one place that reads a
+        version's document back as a spec (the controller's passes and assessor, the API)."""
+        return loader.from_canonical(self.document)
 
     @property
     def description(self) -> str:
