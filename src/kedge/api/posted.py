@@ -24,9 +24,7 @@ from kedge import errors
 from kedge.api import deps, models, problems, stacks
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
-from kedge.planning import planner
-from kedge.planning.actions import PlanOptions, PlanRefused
-from kedge.reconcilers import observe
+from kedge.reconcilers import preview
 from kedge.specs import digests, loader, yamlsource
 from kedge.specs.commands import CommandReason
 from kedge.specs.policy import Policy
@@ -152,19 +150,13 @@ async def create_version(
     return await anyio.to_thread.run_sync(record)
 
 
-_APPLYING = PlanOptions(refresh_images=True)
-
-
 def _plan(kedge: Services, spec: StackSpec) -> PlanView:
     if kedge.engine is None:
         raise errors.EngineUnavailable("this server has no Docker engine to observe the stack")
     digest = digests.digest(spec)
     found = kedge.store.versions.find(spec.name, digest)
-    observed = observe.observe_desired(kedge.engine, spec.name, spec)
-    try:
-        plan = planner.plan(spec, observed, options=_APPLYING)  # what an apply would do
-    except PlanRefused as exc:
-        plan = exc.plan
+    # what an apply would do
+    plan = preview.preview(kedge.engine, spec.name, spec, options=preview.APPLYING).plan
     return PlanView(
         stack=spec.name,
         digest=digest,

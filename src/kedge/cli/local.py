@@ -41,7 +41,7 @@ from kedge.cli.options import DbOption
 from kedge.cli.policy import PolicyOption, local_policy
 from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
-from kedge.reconcilers import observe
+from kedge.reconcilers import observe, preview
 from kedge.reconcilers.engine import Engine
 from kedge.specs import digests, inputs, loader, projects
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
@@ -193,7 +193,7 @@ def plan(
         _say("info", f"stack {spec.name}: {_known_as(db, spec)}")
         engine = Engine.from_env()
         try:
-            planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
+            planned = preview.plan_stack(engine, spec.name, spec, options=preview.APPLYING)
         except PlanRefused as exc:
             typer.echo(exc.plan.render())
             raise
@@ -209,7 +209,7 @@ def _remember(db: Path, engine: Engine, spec: StackSpec, seen: converged.Converg
     what was observed for the next ``kedge up`` of the same inputs (``cli.quick``,
     ``store.converged``)."""
     try:
-        planned = passes.plan_stack(engine, spec.name, spec, options=passes.APPLYING)
+        planned = preview.plan_stack(engine, spec.name, spec, options=preview.APPLYING)
     except errors.KedgeError:
         return  # e.g. a container that exited at once: the next up takes the full path
     if planned.plan.is_empty:

@@ -18,9 +18,9 @@ from kedge import errors
 from kedge.controller import passes
 from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
-from kedge.planning.actions import Plan, PlanRefused
+from kedge.planning.actions import Plan
 from kedge.planning.health import Health
-from kedge.planning.observed import ObservedStack
+from kedge.reconcilers import preview
 from kedge.reconcilers.engine import Engine
 from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
@@ -53,22 +53,16 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
         return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
     try:
         spec = store.versions.get(status.stack, number).spec()
-        plan, observed = _plan(engine, spec)
+        # a refused part is drift that only a person can resolve: it counts as drift
+        planned = preview.preview(engine, spec.name, spec)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
-    health = passes.stack_health(spec, observed)
+    plan = planned.plan
+    health = passes.stack_health(spec, planned.observed)
     sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:
         sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired
     return Assessment(status.stack, number, sync, health, plan=plan, spec=spec)
-
-
-def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:
-    try:
-        planned = passes.plan_stack(engine, spec.name, spec)
-    except PlanRefused as exc:  # a refused part is drift that only a person can resolve
-        return exc.plan, passes.observe_for(engine, spec.name, spec)
-    return planned.plan, planned.observed
 
 
 def record_assessment(

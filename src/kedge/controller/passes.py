@@ -5,8 +5,8 @@ reads its desired version from the store, observes the stack through Kedge's lab
 with the pure planner, records the plan, carries it out and finishes the command DONE,
 FAILED or CANCELLED, logging each action and its outcome to the command's log. A failure is
 recorded and raised again for the caller to report. What a running pass waits for goes to
-``echo`` alone (the CLI prints it; the log keeps each action's start and end). ``plan_stack``
-is the first half, for ``kedge plan`` and dry runs.
+``echo`` alone (the CLI prints it; the log keeps each action's start and end). The first
+half, observe and plan, is ``reconcilers.preview``'s, shared with ``kedge plan`` and the API.
 
 Callers: the local CLI verbs (``kedge up``/``down``/``rollback``) and the controller's worker.
 """
@@ -17,16 +17,14 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kedge import errors
-from kedge.planning import planner
-from kedge.planning.actions import Plan, PlanOptions, PlanRefused
+from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.planning.desired import desire
 from kedge.planning.health import Health, derive_health
 from kedge.planning.observed import ObservedStack
-from kedge.reconcilers import executor, observe
+from kedge.reconcilers import executor, preview
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Engine
 from kedge.specs import policy as host_policy
@@ -36,12 +34,8 @@ from kedge.specs.stack import StackSpec
 from kedge.store import RetryPolicy, Store
 
 __all__ = [
-    "APPLYING",
-    "Planned",
     "desired_of",
     "local_author",
-    "observe_for",
-    "plan_stack",
     "run_command",
     "run_now",
     "run_queued",
@@ -52,32 +46,7 @@ __all__ = [
 CANCEL_CHECK_EVERY = 1.0
 
 Echo = Callable[[str, str], None]
-_SAFE = PlanOptions()
-#: what an apply or a rollback may do: pull or build again what ``pull_policy`` says to
-APPLYING = PlanOptions(refresh_images=True)
 _REFRESHING = frozenset({CommandType.APPLY, CommandType.ROLLBACK})
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A plan and what it was made from."""
-
-    spec: StackSpec | None
-    observed: ObservedStack
-    plan: Plan
-
-
-def observe_for(engine: Engine, stack: str, spec: StackSpec | None) -> ObservedStack:
-    """Observe ``stack`` with the images and external objects its desired spec names."""
-    return observe.observe_desired(engine, stack, spec)
-
-
-def plan_stack(
-    engine: Engine, stack: str, spec: StackSpec | None, *, options: PlanOptions = _SAFE
-) -> Planned:
-    """Observe and plan; ``spec`` None plans the stack's deletion. Raises ``PlanRefused``."""
-    observed = observe_for(engine, stack, spec)
-    return Planned(spec, observed, planner.plan(spec, observed, options=options))
 
 
 def desired_of(command: Command, store: Store) -> StackSpec | None:
@@ -115,7 +84,7 @@ def run_command(
             command.options, refresh_images=command.type in _REFRESHING
         )
         try:
-            planned = plan_stack(engine, command.stack, spec, options=options)
+            planned = preview.plan_stack(engine, command.stack, spec, options=options)
         except PlanRefused as exc:
             store.commands.record_plan(command.id, token=command.token, plan=exc.plan.render())
             raise
