@@ -5,8 +5,8 @@ security headers) in front of everything, then wires the routes of ``api.stacks`
 ``api.commands`` and ``api.probes``, the problem+json handlers, the OpenAPI document
 (``/openapi.json``) and its docs page (``/docs``), and ``/metrics`` when a Prometheus
 registry is given. Everything a route needs reaches it through ``request.app.state.kedge`` (a
-``deps.Services``), so tests build as many apps as they like. Callers: ``cli.serve`` (the
-composition of ``kedge serve``) and the tests.
+``deps.Services``), so tests build as many apps as they like. Callers: ``runtime.Runtime.api``
+(the composition root, for ``kedge serve``) and the tests.
 """
 
 from __future__ import annotations

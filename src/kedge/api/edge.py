@@ -31,7 +31,7 @@ Per request, in order:
 
 Refusals are problem+json like every other error. Callers: ``api.app`` (wires the middleware
 and keeps the settings on ``app.state.edge``), the dashboard (the CSRF token), the stream
-routes (``admit_stream``), ``cli.serve`` (the settings from its flags).
+routes (``admit_stream``), ``runtime`` (the settings from ``kedge serve``'s flags).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def default_max_body() -> int:
 
 @dataclass(frozen=True)
 class EdgeSettings:
-    """What the edge accepts; ``cli.serve`` makes it from its flags (``for_listener``)."""
+    """What the edge accepts; ``runtime`` makes it from the flags (``for_listener``)."""
 
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)
     max_body: int = field(default_factory=default_max_body)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import socket
+import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -111,7 +111,7 @@ class Client:
 
     def __init__(self, server: str, *, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
-        user = f"{getpass.getuser()}@{socket.gethostname()}"
+        user = f"{getpass.getuser()}@{platform.node()}"
         self._http = httpx.Client(
             base_url=self.server, timeout=timeout, headers={"X-Kedge-User": user}
         )

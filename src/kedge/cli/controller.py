@@ -1,7 +1,7 @@
 """``kedge controller``: run the controller in the foreground until SIGTERM or Ctrl-C.
 
-The composition of a standalone controller: the SQLite store, the Docker engine from the
-environment (``DOCKER_HOST`` or the local socket), the spec folder, and ``/metrics`` on
+A standalone controller (``runtime.open_runtime``): the SQLite store, the Docker engine from
+the environment (``DOCKER_HOST`` or the local socket), the spec folder, and ``/metrics`` on
 ``--metrics-addr``. SIGTERM and SIGINT stop claiming and let running passes finish within
 ``--grace`` seconds; the exit status is 0 when they did.
 """
@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import structlog
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import start_http_server
 
-from kedge import errors
+from kedge import errors, runtime
 from kedge.cli.addresses import parse_addr
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import PolicyOption, server_policy
-from kedge.controller import Controller, ControllerSettings
 from kedge.observability.logs import configure_logging
-from kedge.reconcilers.engine import POOL, Engine
-from kedge.store import SqliteStore
 
-__all__ = ["RetryBaseOption", "RetryCapOption", "controller", "converging"]
+__all__ = ["RetryBaseOption", "RetryCapOption", "controller"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,14 +41,6 @@ RetryBaseOption = Annotated[
 RetryCapOption = Annotated[
     float, typer.Option("--retry-cap", min=0.1, help="The longest wait between such retries.")
 ]
-
-
-def converging(settings: ControllerSettings, *, base: float, cap: float) -> ControllerSettings:
-    """``settings`` with the keep-converging retries (``controller.retries``) at base and cap."""
-    policy = settings.converge.model_copy(
-        update={"backoff": timedelta(seconds=base), "backoff_cap": timedelta(seconds=cap)}
-    )
-    return settings.model_copy(update={"converge": policy})
 
 
 def controller(
@@ -84,26 +72,24 @@ def controller(
 ) -> None:
     """Run the controller: keep every stack of the spec folder converged."""
     configure_logging(level=log_level)
-    policy = server_policy(policy_file)
-    settings = converging(
-        ControllerSettings(workers=workers, resync=resync, prune=prune, policy=policy),
-        base=retry_base,
-        cap=retry_cap,
-    )
-    registry = CollectorRegistry()
     try:
-        engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest
-        engine.ping()
+        kedge = runtime.open_runtime(
+            db,
+            workers=workers,
+            specs=specs,
+            events=False,
+            policy=server_policy(policy_file),
+            resync=resync,
+            prune=prune,
+            retry_base=retry_base,
+            retry_cap=retry_cap,
+        )
     except errors.EngineError as exc:
         typer.echo(f"kedge controller: Docker is not reachable: {exc}", err=True)
         raise typer.Exit(2) from exc
-    store = SqliteStore.open(db)
-    ctl = Controller(
-        store=store, engine=engine, registry=registry, specs_dir=specs, settings=settings
-    )
     if metrics_addr:
         host, port = parse_addr(metrics_addr)
-        start_http_server(port, addr=host, registry=registry)
+        start_http_server(port, addr=host, registry=kedge.registry)
         log.info("metrics served", addr=f"{host}:{port}", path="/metrics")
     stop = threading.Event()
 
@@ -113,10 +99,7 @@ def controller(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    ctl.start()
+    kedge.start()
     while not stop.wait(1.0):
         pass
-    clean = ctl.stop(grace=grace)
-    store.close()
-    engine.close()
-    raise typer.Exit(0 if clean else 1)
+    raise typer.Exit(0 if kedge.close(grace=grace) else 1)

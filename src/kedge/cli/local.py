@@ -1,8 +1,8 @@
 """The local verbs: ``kedge up``, ``down``, ``plan`` and ``rollback``, with no server.
 
 For people coming from compose and for CI jobs. Each pass is recorded as a command in the
-local store (``--db``, default ``./kedge.db``) and carried out in this process through
-``controller.passes``, so ``kedge`` keeps the same history as a server would:
+local store (``--db``, default ``./kedge.db``) and carried out in this process
+(``runtime.open_local``), so ``kedge`` keeps the same history as a server would:
 
 - ``kedge up [-f FILE]... [--wait]``: record the spec as a version (or reuse the equal one)
   and apply it; ``--wait`` also waits until every container it started is ready
@@ -34,19 +34,18 @@ from typing import Annotated
 
 import typer
 
-from kedge import errors
+from kedge import errors, runtime
 from kedge.cli import follow
 from kedge.cli import options as flags
 from kedge.cli.options import DbOption
 from kedge.cli.policy import PolicyOption, local_policy
-from kedge.controller import passes
 from kedge.planning.actions import PlanRefused
 from kedge.reconcilers import observe, preview
 from kedge.reconcilers.engine import Engine
 from kedge.specs import digests, inputs, loader, projects
-from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
+from kedge.specs.commands import Command, CommandStatus, CommandType
 from kedge.specs.stack import StackSpec
-from kedge.store import SqliteStore, Store, converged
+from kedge.store import SqliteStore, converged
 
 __all__ = ["down", "plan", "rollback", "up"]
 
@@ -74,24 +73,15 @@ def up(
         )
         warnings: list[str] = []
         spec = _load(project, warnings=warnings, policy_file=policy_file)
-        with _opened(db) as (store, engine):
-            recorded = store.versions.record(
-                spec.name,
-                loader.canonical(spec),
-                digest=digests.digest(spec),
-                declared=spec.meta.version,
-                source=",".join(str(path) for path in project.files),
-                created_by=passes.local_author(),
-                apply=CommandReason.CLI,
-                apply_options={"wait": True} if wait else {},
-                desired=True,
-            )
+        with runtime.open_local(db) as local:
+            source = ",".join(str(path) for path in project.files)
+            recorded = local.record(spec, source=source, wait=wait)
             number = recorded.version.number
             news = "new" if recorded.created else "unchanged"
             _say("info", f"stack {spec.name}: version {number} ({news})")
             queued = recorded.command
             assert queued is not None  # asked for with apply
-            command = _finish(lambda: passes.run_queued(store, engine, queued, echo=_say))
+            command = _finish(lambda: local.run(queued, echo=_say))
             if inputs_seen is not None:
                 seen = converged.Converged(
                     stack=spec.name,
@@ -102,7 +92,7 @@ def up(
                     command_id=command.id,
                     warnings=warnings,
                 )
-                _remember(db, engine, spec, seen)
+                _remember(db, local.engine, spec, seen)
 
 
 def down(
@@ -125,13 +115,9 @@ def down(
                 "give either a stack NAME or the project (-f, -p)", hint="kedge down NAME"
             )
         stack = name or _stack_name(asked)
-        with _opened(db) as (store, engine):
+        with runtime.open_local(db) as local:
             options = {"remove_volumes": volumes}
-            _finish(
-                lambda: passes.run_now(
-                    store, engine, stack=stack, type=CommandType.DELETE, options=options, echo=_say
-                )
-            )
+            _finish(lambda: local.run_new(stack, CommandType.DELETE, options=options, echo=_say))
 
 
 def rollback(
@@ -161,18 +147,12 @@ def rollback(
             raise errors.SpecError(
                 "a local rollback needs --to N", hint=f"kedge rollback {name} --to 1"
             )
-        with _opened(db) as (store, engine):
-            store.versions.get(name, to)
+        with runtime.open_local(db) as local:
+            local.store.versions.get(name, to)
             options = {"wait": True} if wait else {}
             _finish(
-                lambda: passes.run_now(
-                    store,
-                    engine,
-                    stack=name,
-                    type=CommandType.ROLLBACK,
-                    version=to,
-                    options=options,
-                    echo=_say,
+                lambda: local.run_new(
+                    name, CommandType.ROLLBACK, version=to, options=options, echo=_say
                 )
             )
 
@@ -260,19 +240,6 @@ def _known_as(db: Path, spec: StackSpec) -> str:
     finally:
         store.close()
     return f"version {found.number}" if found else "a new version"
-
-
-@contextmanager
-def _opened(db: Path) -> Iterator[tuple[Store, Engine]]:
-    store = SqliteStore.open(db)
-    try:
-        engine = Engine.from_env()
-        try:
-            yield store, engine
-        finally:
-            engine.close()
-    finally:
-        store.close()
 
 
 def _finish(run: Callable[[], Command]) -> Command:

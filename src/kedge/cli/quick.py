@@ -23,11 +23,11 @@ properly what is wrong.
 from __future__ import annotations
 
 import os
-import socket
-import sqlite3
+import platform
 from collections.abc import Sequence
 from pathlib import Path
 
+from kedge import errors
 from kedge.reconcilers import peek
 from kedge.specs import inputs
 from kedge.store import converged
@@ -60,12 +60,12 @@ def up(args: Sequence[str]) -> int | None:
         command_id = converged.record_noop(
             db,
             row,
-            worker=f"cli:{socket.gethostname()}:{os.getpid()}",
+            worker=f"cli:{platform.node()}:{os.getpid()}",
             created_by=f"cli:{os.environ.get('USER', '')}".rstrip(":"),
             options={"wait": True} if wait else {},
         )
-    except (OSError, ValueError, LookupError, sqlite3.Error):
-        return None
+    except errors.KedgeError:  # peek and converged translate their failures; the full verb
+        return None  # then says properly what is wrong
     if command_id is None:
         return None
     for warning in row.warnings:

@@ -10,8 +10,8 @@ the API answers only to the host names it was told (loopback, the address, each
 folder or the API, is held to the operator's host-safety policy (``--policy``; ``restricted``
 without one); a posted spec reads server files only under ``--spec-root`` and interpolates
 only the server variables named by ``--allow-variable`` (``cli.policy``). SIGINT/SIGTERM stop
-the server, then the controller within its grace period. This module is a composition root.
-Callers: ``cli.main``.
+the server, then the controller within its grace period. The system is wired by the
+composition root, ``runtime.open_runtime``. Callers: ``cli.main``.
 """
 
 from __future__ import annotations
@@ -25,22 +25,15 @@ from typing import Annotated
 import structlog
 import typer
 import uvicorn
-from prometheus_client import CollectorRegistry
 
-from kedge import errors
-from kedge.api import feeds
-from kedge.api.app import create_app
-from kedge.api.edge import EdgeSettings
+from kedge import errors, runtime
 from kedge.cli.addresses import DEFAULT_ADDR, parse_addr
-from kedge.cli.controller import RetryBaseOption, RetryCapOption, converging
+from kedge.cli.controller import RetryBaseOption, RetryCapOption
 from kedge.cli.http import uvicorn_limits
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
-from kedge.controller import Controller, ControllerSettings
 from kedge.observability.events import EventHub
 from kedge.observability.logs import configure_logging
-from kedge.reconcilers.engine import POOL, Engine
-from kedge.store import SqliteStore
 
 __all__ = ["serve"]
 
@@ -109,33 +102,22 @@ def serve(
             " (--insecure-listen)",
             err=True,
         )
-    limits = EdgeSettings.for_listener(host, allowed_host or ())
     if specs is not None:
         specs.mkdir(parents=True, exist_ok=True)
     try:
-        engine = Engine.from_env(pool=POOL * (workers + 1))  # each worker's waves, and the rest
-        engine.ping()
+        kedge = runtime.open_runtime(
+            db,
+            workers=workers,
+            specs=specs,
+            policy=policy,
+            retry_base=retry_base,
+            retry_cap=retry_cap,
+        )
     except errors.EngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    hub = EventHub()  # the events stream: the store's writes and Docker's events
-    store = feeds.publishing(SqliteStore.open(db), hub)
-    registry = CollectorRegistry()
-    controller = Controller(
-        store=store,
-        engine=engine,
-        registry=registry,
-        specs_dir=specs,
-        settings=converging(
-            ControllerSettings(workers=workers, policy=policy), base=retry_base, cap=retry_cap
-        ),
-    )
-    app = create_app(
-        store, engine, registry=registry, controller=controller, policy=policy, limits=limits
-    )
-    app.state.events = hub
-    feed = feeds.DockerFeed(engine, hub).start()
-    controller.start()
+    app = kedge.api(policy=policy, host=host, allowed_hosts=tuple(allowed_host or ()))
+    kedge.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
     # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has
     # stopped; this handler takes that second delivery, so the controller gets its grace
@@ -149,14 +131,11 @@ def serve(
         timeout_graceful_shutdown=5,
         **uvicorn_limits(),
     )
-    server = _Server(config, hub=hub)
+    server = _Server(config, hub=kedge.hub)
     try:
         server.run()
     finally:
-        feed.close()
-        clean = controller.stop(grace)
-        store.close()
-        engine.close()
+        clean = kedge.close(grace=grace)
     if not server.started:  # uvicorn said why (e.g. the address is in use)
         raise typer.Exit(2)
     raise typer.Exit(0 if clean else 1)
@@ -166,12 +145,13 @@ class _Server(uvicorn.Server):
     """uvicorn's server, which also ends the open event streams (dashboards) when asked to
     stop: they never end by themselves, and uvicorn waits for every open answer."""
 
-    def __init__(self, config: uvicorn.Config, *, hub: EventHub) -> None:
+    def __init__(self, config: uvicorn.Config, *, hub: EventHub | None) -> None:
         super().__init__(config)
         self._hub = hub
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._hub.close()
+        if self._hub is not None:
+            self._hub.close()
         super().handle_exit(sig, frame)
 
 

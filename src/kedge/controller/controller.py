@@ -20,7 +20,7 @@ one process). The metrics are on the registry passed in; ``metrics.registry`` se
 from __future__ import annotations
 
 import os
-import socket
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -62,7 +62,7 @@ class Controller:
         self.settings = settings or ControllerSettings()
         self.store, self.engine = store, engine
         self.metrics = metrics or Metrics(registry)
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or f"{platform.node()}:{os.getpid()}"
         self.doorbell = Doorbell()
         self.backoff = StackBackoff(cap=self.settings.stack_backoff_cap)
         self._stop = threading.Event()

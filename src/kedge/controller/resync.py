@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
+import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +44,7 @@ def dead_local_pid(worker: str) -> int | None:
     """The pid of a worker name ``host:pid/wN`` of this host whose process is gone, else None."""
     host, _, rest = worker.partition(":")
     pid_text = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != platform.node() or not pid_text.isdigit():
         return None
     pid = int(pid_text)
     if pid == os.getpid():
