@@ -18,6 +18,7 @@ from kedge import errors
 from kedge.controller import passes
 from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
+from kedge.planning import desired, health
 from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
@@ -62,11 +63,11 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
         plan, observed = _plan(engine, spec)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
-    health = passes.stack_health(spec, observed)
+    found = health.stack_health(desired.desire(spec), observed)
     sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:
         sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired
-    return Assessment(status.stack, number, sync, health, plan=plan, spec=spec)
+    return Assessment(status.stack, number, sync, found, plan=plan, spec=spec)
 
 
 def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:

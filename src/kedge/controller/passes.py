@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedge import errors
+from kedge.planning import health as health_rule
 from kedge.planning import planner
 from kedge.planning.actions import Plan, PlanOptions, PlanRefused
 from kedge.planning.desired import desire
-from kedge.planning.health import Health, derive_health
+from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import executor, observe
 from kedge.reconcilers.desired import Desired
@@ -155,13 +156,8 @@ def _must_be_allowed(spec: StackSpec, policy: Policy, *, version: int | None) ->
 
 
 def stack_health(spec: StackSpec, observed: ObservedStack) -> Health:
-    """The stack's health as observed: each desired service's containers, combined."""
-    desired = desire(spec)
-    return derive_health(
-        observed,
-        replicas={name: s.replicas for name, s in desired.services.items()},
-        restarts={name: s.restart for name, s in desired.services.items()},
-    )
+    """The stack's health as observed, by the one rule of ``planning.health``."""
+    return health_rule.stack_health(desire(spec), observed)
 
 
 def _is_gated_retry(command: Command) -> bool:
