@@ -48,6 +48,8 @@ __all__ = [
     "LiveHealth",
     "StackObserved",
     "all_stacks",
+    "is_moving",
+    "live_health",
     "observe_all",
     "observe_stack_detail",
     "router",
@@ -154,7 +156,7 @@ def live_health(
 
 
 def is_moving(commands: list[Command]) -> bool:
-    """Whether an APPLY or ROLLBACK of the stack is pending or running."""
+    """Whether an APPLY, ROLLBACK or DEPLOY of the stack is pending or running."""
     return any(c.type in _MOVING and c.status in ACTIVE_STATUSES for c in commands)
 
 
