@@ -138,19 +138,22 @@ def test_a_new_desired_version_shows_which_containers_differ(monitored: Monitore
     assert containers["worker"]["config_hash"] != containers["worker"]["desired_config_hash"]
 
 
-def test_a_container_removed_by_hand_degrades_the_stack(
+def test_a_container_removed_by_hand_leaves_the_stack_missing(
     monitored: Monitored, docker_client: Any
 ) -> None:
+    # The API's live health said Degraded here while the controller recorded Missing for the
+    # same containers; one rule now (``planning.health.stack_health``, issue 15): a service
+    # short of its replicas is Missing, and the stack is its worst service.
     monitored.apply(monitored.record(sleep=3600))
     monitored.wait_for("Healthy")
     docker_client.containers.get(f"{monitored.stack}-worker-1").remove(force=True)
     observed = monitored.observed()
-    assert observed["health"] == "Degraded"
+    assert observed["health"] == "Missing"
     worker = next(s for s in observed["services"] if s["name"] == "worker")
     assert (worker["desired"], worker["ready"], worker["health"]) == (1, 0, "Missing")
     listed = monitored.client.get("/api/v1/observed").json()
     mine = next(s for s in listed if s["stack"] == monitored.stack)
-    assert (mine["health"], mine["ready"], mine["desired"]) == ("Degraded", 1, 2)
+    assert (mine["health"], mine["ready"], mine["desired"]) == ("Missing", 1, 2)
 
 
 def test_container_logs_with_tail(monitored: Monitored) -> None:

@@ -1,7 +1,8 @@
 """The dashboard: Kedge's stacks in the browser, live, served by Kedge itself.
 
 Pages are rendered on the server (jinja2 templates in ``api/templates``) from the same store
-and observations as the API: ``/`` lists the stacks with their sync and live health badges,
+and observations as the API (live health by ``api.monitoring``, so by ``planning.health``,
+the controller's rule): ``/`` lists the stacks with their sync and live health badges,
 ready containers, versions and last command; ``/stacks/{name}`` shows one stack — services
 and containers (state, health and the last check's output, uptime, restarts, ports, config
 hash), a plot of its passes over the last day, versions with a diff between any two, and

@@ -3,25 +3,25 @@
 ``GET /api/v1/stacks/{name}/observed`` answers, per service and container: state, health
 with the output of the last health check, uptime, restart count, image, published ports,
 and the container's ``kedge.config-hash`` against the one the desired version gives. The
-stack's *live* health is derived here from that observation (the controller's recorded
-health is as of its last look): Healthy when every service has its replicas ready (ready
-and failed by the one rule of ``planning.health``);
-Progressing while an APPLY or ROLLBACK is under way and nothing failed; Missing when
-nothing runs; Degraded otherwise (a replica missing, unhealthy, stopped or still starting).
-``GET /api/v1/observed`` gives every stack's live health from one container list call.
+stack's *live* health is that observation judged by the one rule of ``planning.health``
+(``stack_health``), against the version the controller judges (``observing.judged_stack``),
+so it says what the controller would record now; an APPLY, ROLLBACK or DEPLOY under way is
+``moving``. ``GET /api/v1/observed`` gives every stack's live health from one container
+list call.
 
 Containers are found through Kedge's labels (``reconcilers.observe``) and inspected once
-each (``Engine.inspect_container``); the desired config hashes come from the store's
-version and the pure ``specs.digests.config_hash``. When Docker is not asked or does not
-answer the answer says so (``observed: false``) instead of failing.
+each (``Engine.inspect_container``); a container is judged by what its inspect says, the
+same facts the answer shows. The desired config hashes are the desired version's
+(``planning.desired.desire``). When Docker is not asked or does not answer the answer says
+so (``observed: false``) instead of failing.
 Callers: ``api.app``; the dashboard (``api.dashboard``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,11 +30,16 @@ from kedge import errors
 from kedge.api import observing, problems
 from kedge.api.deps import Engine, ServicesDep
 from kedge.api.stacks import StackName
-from kedge.planning.health import Health, judge, run_of
-from kedge.planning.observed import ObservedContainer
+from kedge.planning import health
+from kedge.planning.desired import DesiredStack
+from kedge.planning.health import Health
+from kedge.planning.observed import (
+    ContainerHealth,
+    ContainerState,
+    ObservedContainer,
+    ObservedStack,
+)
 from kedge.reconcilers import observe
-from kedge.reconcilers.health import run_of_inspected
-from kedge.specs import digests, labels
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandType
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
@@ -43,6 +48,8 @@ __all__ = [
     "LiveHealth",
     "StackObserved",
     "all_stacks",
+    "is_moving",
+    "live_health",
     "observe_all",
     "observe_stack_detail",
     "router",
@@ -127,65 +134,29 @@ class LiveHealth(BaseModel):
     containers: int
 
 
-class Desired(BaseModel):
-    """What the desired version says of each service: replicas, restart, config hash."""
-
-    model_config = _FROZEN
-
-    version: int | None = None
-    replicas: dict[str, int] = Field(default_factory=dict)
-    restarts: dict[str, str] = Field(default_factory=dict)
-    hashes: dict[str, str] = Field(default_factory=dict)
-
-
-def desired_of(
-    store: Store, stack: str, *, status: StackStatus | None = None, hashes: bool = False
-) -> Desired:
-    """The stack's desired version (the recorded one, else its newest) as ``Desired``."""
-    status = status or store.stacks.get(stack)
-    number = status.desired_version or status.applied_version
-    version = store.versions.get(stack, number) if number else store.versions.latest(stack)
-    if version is None:
-        return Desired()
-    services: dict[str, Any] = version.document.get("services") or {}
-    replicas = observing.desired_replicas(version.document)
-    found = {}
-    if hashes:
-        spec = version.spec()
-        found = {name: digests.config_hash(spec, name) for name in sorted(services)}
-    return Desired(
-        version=version.number,
-        replicas=replicas,
-        restarts=observing.desired_restarts(version.document),
-        hashes=found,
+def live_health(
+    stack: str,
+    containers: Sequence[ObservedContainer],
+    desired: DesiredStack | None,
+    *,
+    moving: bool,
+) -> LiveHealth:
+    """One stack's live health and ready containers (Unknown when its version does not load)."""
+    found = ObservedStack(stack=stack, containers=tuple(containers))
+    judged = desired or DesiredStack(stack)
+    return LiveHealth(
+        stack=stack,
+        health=(
+            health.stack_health(judged, found, moving=moving) if desired else Health.UNKNOWN
+        ).value,
+        ready=health.ready_count(containers, judged),
+        desired=sum(s.replicas for s in judged.services.values()),
+        containers=len(containers),
     )
 
 
-def derive_live_health(
-    containers: list[ObservedContainer], desired: Desired, *, moving: bool
-) -> tuple[str, int, int]:
-    """(health, ready, desired replicas) of a stack from its containers (see the docstring)."""
-    ready_by_service: dict[str, int] = {}
-    failed = False
-    for c in containers:
-        verdict = judge(run_of(c, restart=desired.restarts.get(c.service, "no")))
-        if verdict.is_done:
-            ready_by_service[c.service] = ready_by_service.get(c.service, 0) + 1
-        failed = failed or verdict.is_failed
-    want = sum(desired.replicas.values())
-    if not containers:
-        health = Health.MISSING if want else Health.HEALTHY
-    elif all(ready_by_service.get(s, 0) >= n for s, n in desired.replicas.items()):
-        health = Health.HEALTHY
-    elif moving and not failed:
-        health = Health.PROGRESSING
-    else:
-        health = Health.DEGRADED
-    return health.value, sum(ready_by_service.values()), want
-
-
 def is_moving(commands: list[Command]) -> bool:
-    """Whether an APPLY or ROLLBACK of the stack is pending or running."""
+    """Whether an APPLY, ROLLBACK or DEPLOY of the stack is pending or running."""
     return any(c.type in _MOVING and c.status in ACTIVE_STATUSES for c in commands)
 
 
@@ -194,26 +165,17 @@ def observe_all(
 ) -> dict[str, LiveHealth]:
     """Live health of ``stacks`` from one container list call; empty when Docker is not
     asked or does not answer."""
-    if engine is None:
+    by_stack = observing.containers_by_stack(engine)
+    if by_stack is None:
         return {}
-    try:
-        summaries = engine.list_containers({"label": labels.managed_filter()})
-    except errors.EngineError:
-        return {}
-    by_stack: dict[str, list[ObservedContainer]] = {}
-    for container in filter(None, map(observe.parse_container, summaries)):
-        by_stack.setdefault(container.stack, []).append(container)
     latest = store.commands.latest([s.stack for s in stacks])
     found = {}
     for status in stacks:
         stack = status.stack
-        desired = desired_of(store, stack, status=status)
         last = [latest[stack]] if stack in latest else []
+        desired = observing.judged_stack(store, status)
         mine = by_stack.get(stack, [])
-        health, ready, want = derive_live_health(mine, desired, moving=is_moving(last))
-        found[stack] = LiveHealth(
-            stack=stack, health=health, ready=ready, desired=want, containers=len(mine)
-        )
+        found[stack] = live_health(stack, mine, desired, moving=is_moving(last))
     return found
 
 
@@ -232,29 +194,49 @@ def _ports(details: dict[str, Any]) -> list[PortView]:
     return found
 
 
-def _container_detail(
-    engine: Engine, container: ObservedContainer, desired: Desired, *, now: datetime
-) -> ContainerDetail:
-    details = engine.inspect_container(container.id)
+def _inspected(container: ObservedContainer, details: dict[str, Any]) -> ObservedContainer:
+    """The container as its inspect has it now: the facts the answer shows are the ones it
+    is judged by."""
     state = details.get("State") or {}
-    health = state.get("Health") or {}
-    last = (health.get("Log") or [None])[-1] or {}
+    status = str(state.get("Status") or container.state)
+    return container.model_copy(
+        update={
+            "state": cast(ContainerState, status),
+            "health": cast(
+                ContainerHealth, str((state.get("Health") or {}).get("Status") or "none")
+            ),
+            "exit_code": None if state.get("Running") else state.get("ExitCode"),
+        }
+    )
+
+
+def _container_detail(
+    container: ObservedContainer,
+    details: dict[str, Any],
+    *,
+    judged: DesiredStack,
+    wanted: DesiredStack | None,
+    now: datetime,
+) -> ContainerDetail:
+    state = details.get("State") or {}
+    checks = state.get("Health") or {}
+    last = (checks.get("Log") or [None])[-1] or {}
     started = _as_time(state.get("StartedAt"))
     running = bool(state.get("Running"))
-    wanted = desired.hashes.get(container.service)
-    restart = desired.restarts.get(container.service, "no")
+    service = wanted.services.get(container.service) if wanted else None
+    hash_ = service.config_hash if service else None
     return ContainerDetail(
         name=container.name,
         id=container.id[:12],
         service=container.service,
         number=container.number,
         version=container.version,
-        state=str(state.get("Status") or container.state),
-        exit_code=state.get("ExitCode") if not running else None,
-        health=str(health.get("Status") or "none"),
+        state=container.state,
+        exit_code=container.exit_code,
+        health=container.health,
         health_output=(str(last.get("Output") or "").strip() or None) if last else None,
         health_exit_code=last.get("ExitCode") if last else None,
-        failing_streak=int(health.get("FailingStreak") or 0),
+        failing_streak=int(checks.get("FailingStreak") or 0),
         started_at=started,
         uptime_seconds=(now - started).total_seconds() if running and started else None,
         restart_count=int(details.get("RestartCount") or 0),
@@ -262,9 +244,9 @@ def _container_detail(
         image_id=str(details.get("Image") or container.image_id),
         ports=_ports(details),
         config_hash=container.config_hash,
-        desired_config_hash=wanted,
-        is_current=wanted is not None and wanted == container.config_hash,
-        is_ready=judge(dataclasses.replace(run_of_inspected(details), restart=restart)).is_done,
+        desired_config_hash=hash_,
+        is_current=hash_ is not None and hash_ == container.config_hash,
+        is_ready=health.is_ready(container, judged.services.get(container.service)),
     )
 
 
@@ -279,34 +261,76 @@ def _as_time(text: str | None) -> datetime | None:
 def observe_stack_detail(engine: Engine | None, store: Store, stack: str) -> StackObserved:
     """Every container of ``stack`` in detail, grouped by service, with live health."""
     now = datetime.now(UTC)
-    desired = desired_of(store, stack, hashes=True)
-    base = {"stack": stack, "desired_version": desired.version, "observed_at": now}
+    status = store.stacks.get(stack)
+    version = observing.wanted_version(store, status)
+    base = StackObserved(
+        stack=stack,
+        health=Health.UNKNOWN.value,
+        desired_version=version.number if version else None,
+        observed=False,
+        observed_at=now,
+    )
     if engine is None:
-        return StackObserved(**base, health="Unknown", observed=False, error="Docker not asked")
+        return base.model_copy(update={"error": "Docker not asked"})
     try:
         seen = observe.observe_stack(engine, stack)
-        details = [_container_detail(engine, c, desired, now=now) for c in seen.containers]
+        found = [(c, engine.inspect_container(c.id)) for c in seen.containers]
     except errors.EngineError as exc:
-        return StackObserved(**base, health="Unknown", observed=False, error=str(exc))
-    recent = store.commands.list(stack=stack, limit=3).items
-    health, _, _ = derive_live_health(list(seen.containers), desired, moving=is_moving(recent))
-    names = sorted({*desired.replicas, *(c.service for c in details)})
-    services = []
-    for name in names:
-        mine = [c for c in details if c.service == name]
-        want = desired.replicas.get(name, 0)
-        ready = sum(c.is_ready for c in mine)
-        services.append(
-            ServiceDetail(
-                name=name,
-                desired=want,
-                ready=ready,
-                health="Healthy" if ready >= want else ("Missing" if not mine else "Degraded"),
-                desired_config_hash=desired.hashes.get(name),
-                containers=mine,
-            )
-        )
-    return StackObserved(**base, health=health, observed=True, services=services)
+        return base.model_copy(update={"error": str(exc)})
+    judged = observing.judged_version(store, status)
+    desired = observing.desired_stack(judged, stack=stack)
+    same = judged is not None and version is not None and judged.number == version.number
+    wanted = desired if same else observing.desired_stack(version, stack=stack)
+    moving = is_moving(store.commands.list(stack=stack, limit=3).items)
+    containers = [_inspected(c, details) for c, details in found]
+    live = live_health(stack, containers, desired, moving=moving)
+    services = _service_details(
+        [(c, d) for c, (_, d) in zip(containers, found, strict=True)],
+        judged=desired or DesiredStack(stack),
+        wanted=wanted,
+        moving=moving,
+        now=now,
+    )
+    return base.model_copy(update={"health": live.health, "observed": True, "services": services})
+
+
+def _service_details(
+    found: Sequence[tuple[ObservedContainer, dict[str, Any]]],
+    *,
+    judged: DesiredStack,
+    wanted: DesiredStack | None,
+    moving: bool,
+    now: datetime,
+) -> list[ServiceDetail]:
+    """Each desired or observed service, its containers judged against ``judged``."""
+    containers = [c for c, _ in found]
+    details = [_container_detail(c, d, judged=judged, wanted=wanted, now=now) for c, d in found]
+    return [
+        _service_detail(name, containers, details, judged=judged, wanted=wanted, moving=moving)
+        for name in sorted({*judged.services, *(c.service for c in containers)})
+    ]
+
+
+def _service_detail(
+    name: str,
+    containers: Sequence[ObservedContainer],
+    details: Sequence[ContainerDetail],
+    *,
+    judged: DesiredStack,
+    wanted: DesiredStack | None,
+    moving: bool,
+) -> ServiceDetail:
+    service = judged.services.get(name)
+    mine = [c for c in containers if c.service == name]
+    hashed = wanted.services.get(name) if wanted else None
+    return ServiceDetail(
+        name=name,
+        desired=service.replicas if service else 0,
+        ready=health.ready_count(mine, judged),
+        health=health.service_health(service, mine, moving=moving).value,
+        desired_config_hash=hashed.config_hash if hashed else None,
+        containers=[d for d in details if d.service == name],
+    )
 
 
 @router.get(

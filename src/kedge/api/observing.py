@@ -1,11 +1,12 @@
 """What runs in a stack, for the API: services and their containers, observed from Docker.
 
 Observed state comes from ``reconcilers.observe`` (Kedge's labels only, never the store);
-the desired version only says which services should exist, with how many replicas and which
-restart policy, so a service with no container shows as 0 ready. Ready is the one rule of
-``planning.health`` (a one-shot that exited 0 is ready). When Docker is not asked (no
-engine) or does not answer, the answer says so instead of failing the whole stack page.
-Callers: ``api.stacks``.
+the desired version, reduced by ``planning.desired.desire`` (``desired_stack``), only says
+which services should exist, with how many replicas and which restart policy, so a service
+with no container shows as 0 ready. Ready is the one rule of ``planning.health`` (a one-shot
+that exited 0 is ready). When Docker is not asked (no engine) or does not answer, the answer
+says so instead of failing the whole stack page.
+Callers: ``api.stacks`` (a stack's page, ``kedge status``'s ready counts), ``api.monitoring``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from kedge import errors
 from kedge.api.deps import Engine
 from kedge.api.models import ContainerView, ServiceView
-from kedge.planning.health import is_ready
+from kedge.planning import health
+from kedge.planning.desired import DesiredStack, desire
 from kedge.planning.observed import ObservedContainer, ObservedStack
 from kedge.reconcilers import observe
 from kedge.specs import labels
 from kedge.specs.versions import StackVersion
+from kedge.store.protocol import Store
+from kedge.store.records import StackStatus
 
-__all__ = ["Seen", "count_ready", "desired_replicas", "desired_restarts", "observe_services"]
+__all__ = [
+    "Seen",
+    "containers_by_stack",
+    "count_ready",
+    "desired_stack",
+    "judged_stack",
+    "judged_version",
+    "observe_services",
+    "services_of",
+    "wanted_version",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +47,36 @@ class Seen:
     error: str | None = None
 
 
-def desired_replicas(document: dict[str, Any]) -> dict[str, int]:
-    """Each service of a canonical spec and how many containers it should have."""
-    found: dict[str, int] = {}
-    for name, service in sorted((document.get("services") or {}).items()):
-        deploy = service.get("deploy") if isinstance(service, dict) else None
-        replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
-        found[name] = replicas if isinstance(replicas, int) else 1
-    return found
+def judged_version(store: Store, status: StackStatus) -> StackVersion | None:
+    """The version a stack's health is judged against: the applied one (the last that
+    converged), else the desired one, as ``controller.assessor`` judges it; else its newest."""
+    number = status.applied_version or status.desired_version
+    return _version(store, status.stack, number)
 
 
-def desired_restarts(document: dict[str, Any]) -> dict[str, str]:
-    """Each service of a canonical spec and its restart policy ("no" when it sets none)."""
-    services = document.get("services") or {}
-    return {
-        name: str((service.get("restart") if isinstance(service, dict) else None) or "no")
-        for name, service in sorted(services.items())
-    }
+def wanted_version(store: Store, status: StackStatus) -> StackVersion | None:
+    """The version a stack should run: the desired one, else the applied one, else its newest."""
+    return _version(store, status.stack, status.desired_version or status.applied_version)
+
+
+def _version(store: Store, stack: str, number: int | None) -> StackVersion | None:
+    return store.versions.get(stack, number) if number else store.versions.latest(stack)
+
+
+def desired_stack(version: StackVersion | None, *, stack: str) -> DesiredStack | None:
+    """What a stored version desires, as the planner and ``planning.health`` read it: nothing
+    without a version; None when it no longer loads or plans (the controller says Unknown)."""
+    if version is None:
+        return DesiredStack(stack)
+    try:  # about 0.5 ms a version: no cache, even for every stack of a page
+        return desire(version.spec())
+    except errors.KedgeError:
+        return None
+
+
+def judged_stack(store: Store, status: StackStatus) -> DesiredStack | None:
+    """``desired_stack`` of ``judged_version``."""
+    return desired_stack(judged_version(store, status), stack=status.stack)
 
 
 def _container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
@@ -72,19 +98,20 @@ def _container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
 
 
 def services_of(
-    seen: ObservedStack, *, desired: StackVersion | None, now: datetime
+    seen: ObservedStack, *, desired: DesiredStack | None, now: datetime
 ) -> list[ServiceView]:
-    replicas = desired_replicas(desired.document) if desired else {}
-    restarts = desired_restarts(desired.document) if desired else {}
-    names = sorted({*replicas, *(c.service for c in seen.containers)})
+    """Each desired or observed service: desired replicas, ready containers, containers."""
+    wanted = desired or DesiredStack(seen.stack)
+    names = sorted({*wanted.services, *(c.service for c in seen.containers)})
     views = []
     for name in names:
         containers = seen.containers_of(name)
+        service = wanted.services.get(name)
         views.append(
             ServiceView(
                 name=name,
-                desired=replicas.get(name, 0),
-                ready=sum(is_ready(c, restart=restarts.get(name, "no")) for c in containers),
+                desired=service.replicas if service else 0,
+                ready=health.ready_count(containers, wanted),
                 containers=[_container_view(c, now=now) for c in containers],
             )
         )
@@ -92,7 +119,7 @@ def services_of(
 
 
 def observe_services(
-    engine: Engine | None, stack: str, *, desired: StackVersion | None, now: datetime
+    engine: Engine | None, stack: str, *, desired: DesiredStack | None, now: datetime
 ) -> Seen:
     """The services of a stack as Docker has them, or why they could not be observed."""
     if engine is None:
@@ -104,22 +131,31 @@ def observe_services(
     return Seen(services=services_of(seen, desired=desired, now=now), observed=True)
 
 
-def count_ready(
-    engine: Engine | None, *, restarts: Mapping[str, Mapping[str, str]] | None = None
-) -> dict[str, tuple[int, int]] | None:
-    """(ready, all) containers of every stack, from one list call; None when Docker is not
-    asked or does not answer. ``restarts`` gives each stack's services' restart policies
-    (``desired_restarts``), which decide whether an exited container has done its job."""
-    restarts = restarts or {}
+def containers_by_stack(engine: Engine | None) -> dict[str, list[ObservedContainer]] | None:
+    """Every stack's containers, from one list call; None when Docker is not asked or does
+    not answer."""
     if engine is None:
         return None
     try:
         summaries = engine.list_containers({"label": labels.managed_filter()})
     except errors.EngineError:
         return None
-    counts: dict[str, tuple[int, int]] = {}
+    found: dict[str, list[ObservedContainer]] = {}
     for container in filter(None, map(observe.parse_container, summaries)):
-        ready, total = counts.get(container.stack, (0, 0))
-        restart = restarts.get(container.stack, {}).get(container.service, "no")
-        counts[container.stack] = (ready + is_ready(container, restart=restart), total + 1)
-    return counts
+        found.setdefault(container.stack, []).append(container)
+    return found
+
+
+def count_ready(
+    engine: Engine | None, desired: Mapping[str, DesiredStack | None]
+) -> dict[str, tuple[int, int]] | None:
+    """(ready, all) containers of every stack, from one list call; None when Docker is not
+    asked or does not answer. ``desired`` gives each stack's desired state, whose restart
+    policies decide whether an exited container has done its job."""
+    found = containers_by_stack(engine)
+    if found is None:
+        return None
+    return {
+        stack: (health.ready_count(mine, desired.get(stack) or DesiredStack(stack)), len(mine))
+        for stack, mine in found.items()
+    }

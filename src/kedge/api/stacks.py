@@ -118,14 +118,6 @@ def _outcomes(kedge: Services, stack: str) -> dict[int, str]:
     return found
 
 
-def _restarts(kedge: Services, status: StackStatus) -> dict[str, str]:
-    """The restart policy of each service of the stack's desired (else applied) version."""
-    number = status.desired_version or status.applied_version
-    if number is None:
-        return {}
-    return observing.desired_restarts(kedge.store.versions.get(status.stack, number).document)
-
-
 @router.get("/stacks", response_model=Page[StackView], responses=_PROBLEMS)
 def list_stacks(
     kedge: ServicesDep,
@@ -137,8 +129,8 @@ def list_stacks(
     page = kedge.store.stacks.list(limit=limit, cursor=cursor)
     counts = {}
     if observe:
-        restarts = {s.stack: _restarts(kedge, s) for s in page.items}
-        counts = observing.count_ready(kedge.engine, restarts=restarts) or {}
+        desired = {s.stack: observing.judged_stack(kedge.store, s) for s in page.items}
+        counts = observing.count_ready(kedge.engine, desired) or {}
     latest = kedge.store.commands.latest([s.stack for s in page.items])
     items = [
         stack_view(
@@ -161,9 +153,9 @@ def get_stack(kedge: ServicesDep, name: StackName) -> StackDetail:
         version_view(v, outcome=outcomes.get(v.number))
         for v in kedge.store.versions.list(name, limit=10).items
     ]
-    latest = kedge.store.versions.latest(name)
-    desired_number = found.desired_version or (latest.number if latest else None)
-    desired = kedge.store.versions.get(name, desired_number) if desired_number else None
+    # desired replicas and ready counts are judged against the version health is (the one
+    # the controller compares against), so they agree with the stack's health
+    desired = observing.judged_stack(kedge.store, found)
     seen = observing.observe_services(kedge.engine, name, desired=desired, now=datetime.now(UTC))
     base = stack_view(found, last=commands[0] if commands else None)
     return StackDetail(

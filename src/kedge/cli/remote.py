@@ -3,6 +3,9 @@
 
 Each write prints the command it created (``--wait`` follows it, ``cli.follow``). ``status``
 is one table of every stack: version, sync, health, ready containers, age, last command.
+Its health is the one the controller recorded and its ready counts the API's
+(``GET /api/v1/stacks?observe=true``), both judged by ``planning.health``, as the dashboard's
+live health is.
 Callers: ``cli.main`` registers each function as a verb.
 """
 

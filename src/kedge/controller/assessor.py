@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kedge import errors
-from kedge.controller import passes
 from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
+from kedge.planning import desired, health
 from kedge.planning.actions import Plan
 from kedge.planning.health import Health
 from kedge.reconcilers import preview
@@ -58,11 +58,11 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
     plan = planned.plan
-    health = passes.stack_health(spec, planned.observed)
+    found = health.stack_health(desired.desire(spec), planned.observed)
     sync = derive_sync(plan_actions=len(plan) + len(plan.refusals))
     if sync is Sync.SYNCED and status.desired_version != number:
         sync = Sync.OUT_OF_SYNC  # runs its applied version, but another one is desired
-    return Assessment(status.stack, number, sync, health, plan=plan, spec=spec)
+    return Assessment(status.stack, number, sync, found, plan=plan, spec=spec)
 
 
 def record_assessment(

@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kedge import errors
+from kedge.planning import health as health_rule
 from kedge.planning.actions import PlanOptions, PlanRefused
 from kedge.planning.desired import desire
-from kedge.planning.health import Health, derive_health
+from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import executor, preview
 from kedge.reconcilers.desired import Desired
@@ -124,13 +125,8 @@ def _must_be_allowed(spec: StackSpec, policy: Policy, *, version: int | None) ->
 
 
 def stack_health(spec: StackSpec, observed: ObservedStack) -> Health:
-    """The stack's health as observed: each desired service's containers, combined."""
-    desired = desire(spec)
-    return derive_health(
-        observed,
-        replicas={name: s.replicas for name, s in desired.services.items()},
-        restarts={name: s.restart for name, s in desired.services.items()},
-    )
+    """The stack's health as observed, by the one rule of ``planning.health``."""
+    return health_rule.stack_health(desire(spec), observed)
 
 
 def _is_gated_retry(command: Command) -> bool:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from kedge.errors import PlanError
-from kedge.planning import health
 from kedge.planning.waves import Condition, Dependency, render_depends_on_label
 from kedge.specs import digests
 from kedge.specs.compose_ports import PortMapping
@@ -24,13 +23,25 @@ from kedge.specs.compose_service import Service
 from kedge.specs.stack import StackSpec
 
 __all__ = [
+    "ONE_SHOT_RESTARTS",
     "DesiredObject",
     "DesiredService",
     "DesiredStack",
     "depends_on_label",
     "desire",
+    "is_one_shot",
     "object_config_hash",
 ]
+
+#: restart policies under which a container that exited 0 has done its job (``planning.health``
+#: judges by it; the planner leaves such a container as it is)
+ONE_SHOT_RESTARTS = frozenset({"no", "on-failure"})
+
+
+def is_one_shot(restart: str) -> bool:
+    """Whether a container that exited 0 under this restart policy has done its job
+    (compose's or Docker's name; ``on-failure:3`` and "" are understood)."""
+    return (restart.split(":", 1)[0] or "no") in ONE_SHOT_RESTARTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,7 @@ class DesiredService:
     @property
     def is_one_shot(self) -> bool:
         """Whether a container that exited 0 has done its job and stays as it is."""
-        return health.is_one_shot(self.restart)
+        return is_one_shot(self.restart)
 
     def start_first_obstacle(self) -> str:
         """Why two copies of this service cannot run at once, or '' when they can."""

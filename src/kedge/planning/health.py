@@ -19,41 +19,46 @@ status are the same verdicts in gitops-engine's words, totally ordered from best
 so that combining is taking the worst one: ``Healthy < Progressing < Missing < Degraded <
 Unknown``.
 
-Pure: callers pass what Docker said (``Run``). Callers: ``reconcilers.health`` (every wait
-of the executor), ``controller.status`` (the health the controller records), ``api.monitoring``
-and ``api.observing`` (live health and ready counts of the API, the dashboard and
-``kedge status``).
+A stack's health (``stack_health``) is the worst of its desired services' healths; a
+service with fewer containers than its replicas is Missing, or Progressing while an APPLY
+or ROLLBACK is under way (``moving``: it is about to create them). Containers of services
+the desired stack does not name are drift, which sync reports, not health.
+
+Pure: callers pass what Docker said (``Run``, ``ObservedContainer``) and what is desired
+(``DesiredStack``, ``planning.desired.desire``), never raw dicts. Callers:
+``reconcilers.health`` (every wait of the executor), ``controller.assessor`` (the health
+the controller records), ``api.monitoring`` and ``api.observing`` (live health and ready
+counts of the API, the dashboard and ``kedge status``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kedge.planning import desired
 from kedge.planning.actions import WaitFor
+from kedge.planning.desired import DesiredService, DesiredStack
 from kedge.planning.observed import ObservedContainer, ObservedStack
 
 __all__ = [
     "HEALTH_ORDER",
-    "ONE_SHOT_RESTARTS",
     "Health",
     "Readiness",
     "Run",
     "Verdict",
-    "derive_health",
-    "health_of_container",
-    "is_one_shot",
+    "health_of",
     "is_ready",
     "is_worse",
     "judge",
+    "ready_count",
     "render_failure",
     "run_of",
+    "service_health",
+    "stack_health",
     "worst",
 ]
-
-#: restart policies under which a container that exited 0 has done its job
-ONE_SHOT_RESTARTS = frozenset({"no", "on-failure"})
 
 #: how many of a failed container's last output lines a failure shows
 LAST_LINES = 10
@@ -106,7 +111,7 @@ class Run:
 
     @property
     def is_one_shot(self) -> bool:
-        return is_one_shot(self.restart)
+        return desired.is_one_shot(self.restart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +131,6 @@ class Verdict:
     @property
     def health(self) -> Health:
         return _HEALTH_OF[self.readiness]
-
-
-def is_one_shot(restart: str) -> bool:
-    """Whether a container that exited 0 under this restart policy has done its job."""
-    return (restart.split(":", 1)[0] or "no") in ONE_SHOT_RESTARTS
 
 
 def judge(run: Run, want: WaitFor = WaitFor.READY) -> Verdict:
@@ -190,13 +190,26 @@ def render_failure(name: str, verdict: Verdict, *, output: Sequence[str] = ()) -
     return f"{text}; {label}:\n" + "\n".join(f"  | {line}" for line in lines)
 
 
-def run_of(container: ObservedContainer, *, restart: str = "no") -> Run:
+def run_of(container: ObservedContainer, service: DesiredService | None) -> Run:
+    """A container's current run; its restart policy is its desired service's ("no" for a
+    container of a service the desired stack does not name)."""
+    restart = service.restart if service is not None else "no"
     return Run(container.state, container.health, container.exit_code, restart)
 
 
-def is_ready(container: ObservedContainer, *, restart: str = "no") -> bool:
+def health_of(container: ObservedContainer, service: DesiredService | None) -> Health:
+    """One container's health: its ``ready`` verdict in status words."""
+    return judge(run_of(container, service)).health
+
+
+def is_ready(container: ObservedContainer, service: DesiredService | None) -> bool:
     """Whether a container counts as ready: done by the ``ready`` rule."""
-    return judge(run_of(container, restart=restart)).is_done
+    return judge(run_of(container, service)).is_done
+
+
+def ready_count(containers: Iterable[ObservedContainer], desired: DesiredStack) -> int:
+    """How many of ``containers`` are ready, each by its desired service's restart policy."""
+    return sum(is_ready(c, desired.services.get(c.service)) for c in containers)
 
 
 def is_worse(first: Health, second: Health) -> bool:
@@ -208,29 +221,24 @@ def worst(healths: Iterable[Health]) -> Health:
     return max(healths, key=HEALTH_ORDER.index, default=Health.HEALTHY)
 
 
-def health_of_container(container: ObservedContainer, *, restart: str = "no") -> Health:
-    """One container's health: its ``ready`` verdict in status words."""
-    return judge(run_of(container, restart=restart)).health
-
-
-def derive_health(
-    observed: ObservedStack,
+def service_health(
+    service: DesiredService | None,
+    containers: Sequence[ObservedContainer],
     *,
-    replicas: Mapping[str, int],
-    restarts: Mapping[str, str] | None = None,
+    moving: bool = False,
 ) -> Health:
-    """The stack's health: each desired service's containers, combined by ``worst``.
-
-    ``replicas`` maps each desired service to its container count; a service with fewer
-    containers than that is Missing. ``restarts`` gives each service's restart policy
-    ("no" when absent).
-    """
-    restarts = restarts or {}
-    healths: list[Health] = []
-    for service in sorted(replicas):
-        containers = observed.containers_of(service)
-        if len(containers) < replicas[service]:
-            healths.append(Health.MISSING)
-        restart = restarts.get(service, "no")
-        healths.extend(health_of_container(c, restart=restart) for c in containers)
+    """One service's health: its containers' healths and, when it has fewer than its desired
+    replicas, Missing (Progressing while ``moving``: an apply under way creates them). A
+    service the desired stack does not name (None) has only its containers' healths."""
+    healths = [health_of(c, service) for c in containers]
+    if service is not None and len(containers) < service.replicas:
+        healths.append(Health.PROGRESSING if moving else Health.MISSING)
     return worst(healths)
+
+
+def stack_health(desired: DesiredStack, observed: ObservedStack, *, moving: bool = False) -> Health:
+    """The stack's health: the worst of its desired services' (see the docstring)."""
+    return worst(
+        service_health(service, observed.containers_of(name), moving=moving)
+        for name, service in sorted(desired.services.items())
+    )

@@ -12,18 +12,20 @@ from typing import Any
 import pytest
 
 from kedge.planning.actions import WaitFor
+from kedge.planning.desired import DesiredService, DesiredStack, is_one_shot
 from kedge.planning.health import (
     Health,
     Readiness,
     Run,
     Verdict,
-    derive_health,
-    health_of_container,
-    is_one_shot,
+    health_of,
     is_ready,
     is_worse,
     judge,
+    ready_count,
     render_failure,
+    service_health,
+    stack_health,
     worst,
 )
 from kedge.planning.observed import ObservedContainer, ObservedStack
@@ -146,6 +148,20 @@ def _container(service: str = "web", number: int = 1, **fields: Any) -> Observed
     return ObservedContainer(**(base | fields))
 
 
+def _service(name: str = "web", *, replicas: int = 1, restart: str = "no") -> DesiredService:
+    return DesiredService(name, config_hash="", image="x", replicas=replicas, restart=restart)
+
+
+def _desired(replicas: dict[str, int], restarts: dict[str, str]) -> DesiredStack:
+    return DesiredStack(
+        "s",
+        services={
+            name: _service(name, replicas=n, restart=restarts.get(name, "no"))
+            for name, n in replicas.items()
+        },
+    )
+
+
 @pytest.mark.parametrize(
     ("fields", "restart", "expected"),
     [
@@ -179,8 +195,14 @@ def test_health_and_readiness_of_one_container(
     fields: dict[str, Any], restart: str, expected: Health
 ) -> None:
     container = _container(**fields)
-    assert health_of_container(container, restart=restart) == expected
-    assert is_ready(container, restart=restart) is (expected is Health.HEALTHY)
+    assert health_of(container, _service(restart=restart)) == expected
+    assert is_ready(container, _service(restart=restart)) is (expected is Health.HEALTHY)
+
+
+def test_a_container_of_a_service_not_desired_is_judged_as_restart_no() -> None:
+    done = _container("old", state="exited", exit_code=0)
+    assert health_of(done, None) is Health.HEALTHY
+    assert ready_count([done, _container(health="starting")], DesiredStack("s")) == 1
 
 
 def test_health_has_a_total_order() -> None:
@@ -242,4 +264,21 @@ def test_health_of_a_stack(
     expected: Health,
 ) -> None:
     observed = ObservedStack(stack="s", containers=containers)
-    assert derive_health(observed, replicas=replicas, restarts=restarts) == expected
+    assert stack_health(_desired(replicas, restarts), observed) == expected
+
+
+def test_while_an_apply_is_under_way_a_missing_replica_is_progressing() -> None:
+    observed = ObservedStack(stack="s", containers=(_container(),))
+    desired = _desired({"web": 2, "db": 1}, {})
+    assert stack_health(desired, observed) is Health.MISSING
+    assert stack_health(desired, observed, moving=True) is Health.PROGRESSING
+    failed = ObservedStack(stack="s", containers=(_container(state="dead"),))
+    assert stack_health(desired, failed, moving=True) is Health.DEGRADED
+
+
+def test_a_service_not_desired_counts_for_its_own_health_only() -> None:
+    orphan = _container("old", health="unhealthy")
+    assert service_health(None, [orphan]) is Health.DEGRADED
+    assert service_health(None, []) is Health.HEALTHY
+    observed = ObservedStack(stack="s", containers=(_container(), orphan))
+    assert stack_health(_desired({"web": 1}, {}), observed) is Health.HEALTHY
