@@ -55,10 +55,18 @@ def plan_stack(
 
 
 def preview(
-    engine: Engine, stack: str, spec: StackSpec | None, *, options: PlanOptions = SAFE
+    engine: Engine,
+    stack: str,
+    spec: StackSpec | None,
+    *,
+    options: PlanOptions = SAFE,
+    observed: ObservedStack | None = None,
 ) -> Planned:
-    """As ``plan_stack``, but a refused plan is returned (``plan.is_refused``), not raised."""
-    observed = observe_for(engine, stack, spec)
+    """As ``plan_stack``, but a refused plan is returned (``plan.is_refused``), not raised.
+    ``observed``, when given, is the stack already observed (e.g. its part of a snapshot of
+    every stack), so Docker is not asked again."""
+    if observed is None:
+        observed = observe_for(engine, stack, spec)
     try:
         plan = planner.plan(spec, observed, options=options)
     except PlanRefused as exc:
