@@ -1,4 +1,4 @@
-"""``python -m kedge``: the composition root runs the CLI."""
+"""``python -m kedge``: runs the CLI (the system is wired in ``kedge.runtime``)."""
 
 from kedge.cli.main import app
 
