@@ -20,18 +20,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor
+from kedge.controller import assessor, repairs
 from kedge.controller.backoff import StackBackoff
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.events import DockerEvents
 from kedge.specs import labels
-from kedge.specs.commands import CommandReason, CommandStatus
+from kedge.specs.commands import CommandReason
 from kedge.store.protocol import Store
 
 __all__ = ["EventsSource", "reconcile_cause"]
@@ -110,7 +109,7 @@ class EventsSource:
     def on_event(self, stack: str, action: str) -> None:
         """Enqueue a RECONCILE for the stack unless one is coming anyway."""
         try:
-            if self._has_active_command(stack):
+            if repairs.has_active_command(self._store, stack):
                 return
             status = self._store.stacks.get(stack)
         except errors.NotFoundError:
@@ -123,23 +122,14 @@ class EventsSource:
             log.info("event: drift not healed", stack=stack, action=action, drift=mode)
             return
         delay = self._backoff.repair_delay(stack, now=time.monotonic())
-        not_before = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
-        command = self._store.commands.enqueue_repair(
+        command = repairs.enqueue_reconcile(
+            self._store,
             stack,
             version=status.applied_version,
             reason=CommandReason.EVENT,
             created_by=f"docker event: {action}",
-            not_before=not_before,
+            delay=delay,
+            wake=self._wake,
         )
-        if command is None:
-            return  # a command came meanwhile: it converges the stack
-        self._metrics.events.labels(action=action).inc()
-        self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
-        log.info("event: reconcile", stack=stack, action=action, command_id=command.id, delay=delay)
-        self._wake(delay)
-
-    def _has_active_command(self, stack: str) -> bool:
-        for status in (CommandStatus.PENDING, CommandStatus.RUNNING):
-            if self._store.commands.list(stack=stack, status=status, limit=1).items:
-                return True
-        return False
+        if command is not None:
+            self._metrics.events.labels(action=action).inc()
