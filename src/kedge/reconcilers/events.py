@@ -172,7 +172,7 @@ class DockerEvents:
         if stream is not None:
             stream.close()
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+            thread.join(timeout=2.0)  # a thread blocked opening the stream is a daemon
 
     @property
     def filters(self) -> Mapping[str, Sequence[str]]:
@@ -186,7 +186,7 @@ class DockerEvents:
     def _started(self, first: _Stream | None, *, name: str) -> DockerEvents:
         self._since_now()
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._stop.is_set():  # started, or closed already
                 if first is not None:
                     first.close()
                 return self
