@@ -91,8 +91,12 @@ class EventsSource:
                 self._resync()
                 continue
             found = reconcile_cause(item)
-            if found is not None:
+            if found is None:
+                continue
+            try:
                 self.on_event(*found)
+            except errors.KedgeError as exc:  # a busy store: the resync looks again later
+                log.warning("event not handled", stack=found[0], reason=str(exc))
 
     def close(self) -> None:
         """Stop receiving events, and end ``run`` (from another thread)."""
