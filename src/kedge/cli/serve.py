@@ -37,7 +37,7 @@ from kedge.cli.http import uvicorn_limits
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
 from kedge.controller import Controller, ControllerSettings
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.observability.logs import configure_logging
 from kedge.reconcilers.engine import POOL, Engine
 from kedge.store import SqliteStore
@@ -134,7 +134,7 @@ def serve(
         store, engine, registry=registry, controller=controller, policy=policy, limits=limits
     )
     app.state.events = hub
-    feed = feeds.DockerFeed(engine, hub).start()
+    feed = feeds.DockerFeed(engine, hub, docker_events=controller.docker_events).start()
     controller.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
     # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has

@@ -242,7 +242,6 @@ class FolderSource:
             created_by=FOLDER_AUTHOR,
         )
         self._store.stacks.set_status(spec.name, desired_version=number, last_error=None)
-        self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
         report.applied[spec.name] = number
         log.info(
             "spec recorded",
@@ -289,7 +288,6 @@ class FolderSource:
             created_by=FOLDER_AUTHOR,
             options={"spec_error": text},
         )
-        self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
         self._wake()
 
     def _status(self, stack: str) -> StackStatus | None:
@@ -337,7 +335,6 @@ class FolderSource:
                 stack, CommandType.DELETE, reason=CommandReason.PRUNE, created_by=FOLDER_AUTHOR
             )
             self._store.stacks.set_status(stack, desired_version=None)
-            self._metrics.commands.labels(type="DELETE", status="PENDING").inc()
             report.deleted.add(stack)
             log.info("stack pruned", stack=stack, command_id=command.id)
             self._wake()
