@@ -9,7 +9,7 @@ import pytest
 
 from kedge import errors
 from kedge.planning.actions import Action, ActionKind, WaitFor
-from kedge.reconcilers import networks, observe
+from kedge.reconcilers import networks, observe, retrying
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import Deadlines, Engine
 from kedge.reconcilers.health import HealthWatch
@@ -88,7 +88,9 @@ def test_a_network_a_running_container_holds_is_refused_at_once_naming_it(
         networks.remove_network(engine, action, desired=Desired(stack_name))
     assert time.monotonic() - started < networks.PATIENCE  # no waiting for a live container
     engine.remove_container(name, force=True)
-    networks.remove_network(engine, action, desired=Desired(stack_name))
+    # through the retrier, as the executor runs it: the daemon may still be freeing the removed
+    # container's endpoint, and the action no longer waits for that itself
+    retrying.attempt(lambda: networks.remove_network(engine, action, desired=Desired(stack_name)))
     assert not engine.list_networks({"name": [network]})
 
 

@@ -15,14 +15,14 @@ from kedge import errors
 
 __all__ = ["refused"]
 
-#: conflicts the daemon answers with another status (a network "has active endpoints": 403)
-_CONFLICT_WORDS = (
-    "already in use",
-    "already exists",
-    "already allocated",
-    "is in use",
-    "has active endpoints",
+#: the conflicts that have a class of their own, told by the daemon's words
+_SPECIFIC: tuple[tuple[str, type[errors.EngineConflict]], ...] = (
+    ("has active endpoints", errors.EndpointsActive),  # a 403
+    ("already in progress", errors.RemovalInProgress),  # a 409
 )
+
+#: conflicts the daemon answers with another status than 409
+_CONFLICT_WORDS = ("already in use", "already exists", "already allocated", "is in use")
 
 
 def refused(
@@ -30,6 +30,9 @@ def refused(
 ) -> errors.EngineError:
     """The engine error for a refusal with this HTTP ``status`` and ``message`` (the call
     and Docker's explanation); ``otherwise`` for a status that says nothing more."""
+    for words, conflict in _SPECIFIC:
+        if words in message:
+            return conflict(message)
     if status == 409 or any(w in message for w in _CONFLICT_WORDS):
         return errors.EngineConflict(message)
     if status == 404:
