@@ -3,9 +3,9 @@
 After a ``kedge up`` whose command is DONE, the CLI observes the stack again and, when the
 plan from that observation is empty, ``remember``s the stack's row: the fingerprint of the
 spec file's inputs (``specs.inputs``), the version they made, the fingerprint of what Docker
-had (``reconcilers.peek``), what observing asks besides labelled objects (the probe), and
-the command that made it so, and the warnings loading the spec gave (printed again by each
-fast no-op, as compose prints them at every run).
+had (``reconcilers.listing.fingerprint``), what observing asks besides labelled objects (the
+probe), and the command that made it so, and the warnings loading the spec gave (printed
+again by each fast no-op, as compose prints them at every run).
 
 The next ``kedge up`` of the same file reads the row (``recall``), peeks at Docker, and when
 both fingerprints are the same and the row's command is still the stack's newest, records

@@ -80,3 +80,10 @@ def test_a_docker_context_is_left_to_the_engine_adapter(tmp_path: Path):
     assert peek.Peek.from_env(config) is None  # docker context use remote
     # DOCKER_HOST wins over any context, as in the docker CLI
     assert peek.Peek.from_env({**config, "DOCKER_HOST": "unix:///var/run/docker.sock"})
+
+
+def test_a_daemon_that_does_not_answer_is_unavailable(tmp_path: Path):
+    looker = peek.Peek(str(tmp_path / "none.sock"))
+    with pytest.raises(errors.EngineUnavailable, match="does not answer"):
+        looker.stack("shop", {})
+    looker.close()
