@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from kedge import errors
 from kedge.reconcilers import peek
 from kedge.specs import inputs
 from kedge.store import converged
@@ -64,8 +64,8 @@ def up(args: Sequence[str]) -> int | None:
             created_by=f"cli:{os.environ.get('USER', '')}".rstrip(":"),
             options={"wait": True} if wait else {},
         )
-    except (OSError, ValueError, LookupError, sqlite3.Error):
-        return None
+    except errors.KedgeError:  # peek and converged translate their failures; the full verb
+        return None  # then says properly what is wrong
     if command_id is None:
         return None
     for warning in row.warnings:
