@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from kedge.api import feeds
     from kedge.api.app import create_app
-    from kedge.observability.events import EventHub
+    from kedge.observability.hub import EventHub
     from kedge.store import SqliteStore
 
     store = SqliteStore.open(args.db)

@@ -2,7 +2,11 @@
 
 Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries underneath
 (docker, sqlite3, ruamel.yaml, pydantic) are translated at exactly one boundary each, with
-``raise Mapped(...) from exc``. Whether a failure is worth retrying is part of its type::
+``raise Mapped(...) from exc``, into the most specific class, so that no caller reads a
+message to tell kinds apart. Whether a failure is worth retrying is part of its type; an
+error whose cause passes within seconds may also say when, and how, to try again
+(``retry_after`` and ``retry``: the executor waits and calls ``retry``, a reconciler never
+sleeps)::
 
     KedgeError
     ├── SpecError                 a spec file or document is wrong (permanent)
@@ -19,6 +23,9 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
     │   ├── EngineUnavailable     the daemon does not answer (temporary)
     │   ├── EngineNotFound        an object is gone (usually a race; temporary)
     │   ├── EngineConflict        an object is in the way (temporary)
+    │   │   ├── EndpointsActive   a network still counts endpoints (the daemon may be
+    │   │   │                     freeing them: may say ``retry_after``)
+    │   │   └── RemovalInProgress the daemon is already removing the container
     │   └── EngineRejected        the daemon refused the request as invalid (permanent)
     ├── HealthError               a health gate failed: unhealthy, exited, or timed out
     │                             (temporary: a dependency or the container may recover)
@@ -27,11 +34,13 @@ Every error Kedge raises on purpose is a ``KedgeError``. Errors of the libraries
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
     "CancelledError",
     "ConflictError",
+    "EndpointsActive",
     "EngineConflict",
     "EngineError",
     "EngineNotFound",
@@ -44,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "PlanError",
     "QueryError",
+    "RemovalInProgress",
     "SpecError",
     "SpecErrors",
     "StoreError",
@@ -55,6 +65,10 @@ class KedgeError(Exception):
 
     #: whether retrying the same work later may succeed
     temporary: bool = False
+    #: for a cause that passes within seconds: how long to wait before calling ``retry``,
+    #: which tries the same action again (None: only a later pass may help)
+    retry_after: float | None = None
+    retry: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +163,29 @@ class EngineNotFound(EngineError):
 
 class EngineConflict(EngineError):
     """A Docker object is in the way (name taken, still in use)."""
+
+
+class EndpointsActive(EngineConflict):
+    """A network Kedge removes still counts endpoints ("has active endpoints").
+
+    With ``retry_after`` and ``retry``: the daemon may still be freeing the endpoints of
+    removed containers, so the same removal is worth trying again in a moment.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        retry: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.retry = retry
+
+
+class RemovalInProgress(EngineConflict):
+    """The daemon is already removing the container ("removal … is already in progress")."""
 
 
 class EngineRejected(EngineError):

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from kedge.api.feeds import DockerFeed
     from kedge.controller import Controller, ControllerSettings
-    from kedge.observability.events import EventHub
+    from kedge.observability.hub import EventHub
 
 __all__ = ["Local", "Runtime", "open_engine", "open_local", "open_runtime"]
 
@@ -91,7 +91,8 @@ class Runtime:
         if self.hub is not None:
             from kedge.api import feeds
 
-            self._feed = feeds.DockerFeed(self.engine, self.hub).start()
+            pump = self.controller.docker_events  # one Docker events pump for the process
+            self._feed = feeds.DockerFeed(self.engine, self.hub, docker_events=pump).start()
         self.controller.start()
 
     def close(self, *, grace: float) -> bool:
@@ -153,7 +154,7 @@ def _store(db: Path, *, events: bool) -> tuple[Store, EventHub | None]:
     if not events:
         return store, None
     from kedge.api import feeds
-    from kedge.observability.events import EventHub
+    from kedge.observability.hub import EventHub
 
     hub = EventHub()  # the events stream: the store's writes and Docker's events
     return feeds.publishing(store, hub), hub

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from kedge.cli.client import iter_sse
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.store.sqlite import SqliteStore
 from tests.dashboard.live import Live, serve

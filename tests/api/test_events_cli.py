@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kedge.cli.main import app
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.store.sqlite import SqliteStore
 from tests.dashboard.live import Live, serve
 

@@ -15,7 +15,7 @@ import uvicorn
 
 from kedge.api import feeds
 from kedge.api.app import create_app
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.store.protocol import Store
 
 

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from kedge.api import feeds
 from kedge.api.app import create_app
 from kedge.controller.folder_source import FolderSource
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.observability.metrics import Metrics
 from kedge.store import SqliteStore
 from tests.security.conftest import LOCAL, write_settled

@@ -39,3 +39,11 @@ def test_temporary_flags() -> None:
     assert not errors.PlanError("x").temporary
     assert errors.HealthError("x").temporary  # a dependency or the container may recover
     assert errors.EngineNotFound("x").temporary  # e.g. an image pushed later
+
+
+def test_the_specific_conflicts_are_conflicts() -> None:
+    for conflict in (errors.EndpointsActive("x"), errors.RemovalInProgress("x")):
+        assert isinstance(conflict, errors.EngineConflict)
+        assert conflict.temporary
+        assert conflict.retry is None
+        assert conflict.retry_after is None

@@ -21,6 +21,7 @@ FACES: dict[str, list[str]] = {
     "kedge.errors": [
         "CancelledError",
         "ConflictError",
+        "EndpointsActive",
         "EngineConflict",
         "EngineError",
         "EngineNotFound",
@@ -33,6 +34,7 @@ FACES: dict[str, list[str]] = {
         "NotFoundError",
         "PlanError",
         "QueryError",
+        "RemovalInProgress",
         "SpecError",
         "SpecErrors",
         "StoreError",

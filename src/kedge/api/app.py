@@ -26,13 +26,13 @@ from kedge.api import (
     dashboard,
     deps,
     edge,
-    events,
     logs,
     monitoring,
     posted,
     probes,
     problems,
     stacks,
+    stream,
 )
 from kedge.specs.policy import Policy
 
@@ -73,7 +73,7 @@ def create_app(
     app.add_middleware(edge.Edge, settings=app.state.edge)
     problems.install_handlers(app)
     _serve_docs(app)
-    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(stream.router, prefix="/api/v1")
     app.include_router(monitoring.router, prefix="/api/v1")
     app.include_router(dashboard.router)
     app.include_router(probes.router)

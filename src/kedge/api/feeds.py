@@ -10,9 +10,10 @@ and a changed status (``stack.status``; ``drift.seen`` when sync turns OutOfSync
 controller, the API and the folder source need no change and no hub: the composition root
 hands them the wrapped store.
 
-``DockerFeed`` follows Docker's events for objects with Kedge's label on a thread of its own
-and publishes them as ``docker.<type>.<action>`` with the object's stack; the stream is
-opened again with capped backoff when it ends.
+``DockerFeed`` publishes Docker's events about Kedge's objects as ``docker.<type>.<action>``
+with the object's stack. It is a subscriber of the process's Docker events pump
+(``reconcilers.events``, the controller's in ``kedge serve``), or of a pump of its own when
+given none; the pump re-opens the stream and replays what was missed.
 
 Callers: the composition root of ``kedge serve`` (``cli.serve``), the tests and benches.
 """
@@ -21,31 +22,23 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from typing import Any, cast
 
 import structlog
 
 from kedge import errors
-from kedge.observability.events import EventHub
-from kedge.reconcilers.engine import Engine, EventStream
+from kedge.observability.hub import EventHub
+from kedge.reconcilers import events
+from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
 from kedge.specs.commands import Command, CommandReason, CommandStatus
 from kedge.store.protocol import Store
 from kedge.store.records import Finished, LogLine, Recorded, StackStatus
 
-__all__ = ["DOCKER_FILTERS", "DockerFeed", "publishing"]
+__all__ = ["DockerFeed", "publishing"]
 
 log = structlog.get_logger(__name__)
 
-DOCKER_FILTERS = {
-    "type": ["container", "network", "volume"],
-    "label": labels.managed_filter(),
-    "event": [
-        *("create", "start", "die", "kill", "stop", "restart", "oom", "destroy"),
-        *("health_status", "connect", "disconnect", "remove"),
-    ],
-}
 _ACTION_DONE = re.compile(r"^(?P<kind>\S+) (?P<target>\S+) done in (?P<seconds>[\d.]+) s$")
 _DRIFT_REASONS = frozenset({CommandReason.DRIFT, CommandReason.EVENT})
 
@@ -266,38 +259,33 @@ class _PublishingStore(_Delegate):
 
 
 class DockerFeed:
-    """Docker's events about Kedge's objects, published to a hub from a thread."""
+    """Docker's events about Kedge's objects, published to a hub from the pump's thread."""
 
-    def __init__(self, engine: Engine, hub: EventHub, *, backoff_cap: float = 30.0) -> None:
-        self._engine, self._hub, self._cap = engine, hub, backoff_cap
-        self._stop = threading.Event()
-        self._stream: EventStream | None = None
-        self._thread = threading.Thread(target=self._run, name="docker-feed", daemon=True)
+    def __init__(
+        self,
+        engine: Engine,
+        hub: EventHub,
+        *,
+        docker_events: events.DockerEvents | None = None,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self._hub = hub
+        self._pump = docker_events or events.DockerEvents(engine, backoff_cap=backoff_cap)
+        self._own = self._pump if docker_events is None else None
+        self._subscription: events.Subscription | None = None
 
     def start(self) -> DockerFeed:
-        self._thread.start()
+        """Subscribe (and start the feed's own pump, if it has one)."""
+        self._subscription = self._pump.subscribe(self.publish, on_lost=_lost)
+        if self._own is not None:
+            self._own.start(name="docker-feed")
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        stream = self._stream
-        if stream is not None:
-            stream.close()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        delay, since = 0.5, time.time()
-        while not self._stop.is_set():
-            try:
-                self._stream = self._engine.events(DOCKER_FILTERS, since=since)
-                for event in self._stream:
-                    delay, since = 0.5, time.time()
-                    self.publish(event)
-            except errors.EngineError as exc:
-                log.warning("docker events feed lost", reason=str(exc), retry_in=delay)
-            if self._stop.wait(delay):
-                return
-            delay = min(delay * 2, self._cap)
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._own is not None:
+            self._own.close()
 
     def publish(self, event: dict[str, Any]) -> None:
         """Publish one Docker event (``docker.<type>.<action>``) with its object's stack."""
@@ -316,3 +304,7 @@ class DockerFeed:
                 "detail": detail.strip() or None,
             },
         )
+
+
+def _lost(error: errors.EngineError | None) -> None:
+    log.warning("docker events feed lost", reason=str(error) if error else "stream ended")

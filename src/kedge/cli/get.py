@@ -2,7 +2,7 @@
 
 ``-o table|wide|json|yaml|name`` picks the format (``cli.output``); ``-w`` keeps watching and
 prints each row again when it changes, until interrupted. Talks to the server (``--server``,
-``KEDGE_SERVER``). ``get events`` (``cli.events``) and ``get containers`` (``cli.containers``)
+``KEDGE_SERVER``). ``get events`` (``cli.stream``) and ``get containers`` (``cli.containers``)
 are registered on ``app`` here too. Callers: ``cli.main`` registers ``app`` as ``get``.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from kedge.cli import client as remote
-from kedge.cli import containers, events, output
+from kedge.cli import containers, output, stream
 from kedge.cli.output import Column, Format
 
 __all__ = ["COMMAND_COLUMNS", "STACK_COLUMNS", "VERSION_COLUMNS", "app", "render_retry"]
@@ -179,5 +179,5 @@ def get_commands(
         )
 
 
-app.command("events")(events.get_events)
+app.command("events")(stream.get_events)
 app.command("containers")(containers.get_containers)

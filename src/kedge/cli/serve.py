@@ -32,7 +32,7 @@ from kedge.cli.controller import RetryBaseOption, RetryCapOption
 from kedge.cli.http import uvicorn_limits
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
-from kedge.observability.events import EventHub
+from kedge.observability.hub import EventHub
 from kedge.observability.logs import configure_logging
 
 __all__ = ["serve"]

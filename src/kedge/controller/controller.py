@@ -4,7 +4,9 @@
 
 - N worker threads (``worker.Worker``) that claim and run commands;
 - the folder source (``folder_source.FolderSource``) when a specs folder is given;
-- the Docker events source (``events_source.EventsSource``);
+- the process's Docker events pump (``reconcilers.events.DockerEvents``, ``docker_events``)
+  and the source that subscribes to it (``events_source.EventsSource``); ``kedge serve``
+  hands the same pump to the API's feed, and the executor's health gates find it;
 - the resync timer and the housekeeping loop (``resync.Resync``).
 
 ``start()`` first recovers commands left RUNNING by a previous process whose lease ran out,
@@ -38,6 +40,7 @@ from kedge.controller.settings import ControllerSettings
 from kedge.controller.worker import Worker
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine
+from kedge.reconcilers.events import DockerEvents
 from kedge.store.protocol import Store
 
 __all__ = ["Controller"]
@@ -102,18 +105,22 @@ class Controller:
                 debounce_ms=self.settings.debounce_ms,
             )
         )
+        self.docker_events = (
+            DockerEvents(engine, backoff_cap=self.settings.events_backoff_cap)
+            if self.settings.events
+            else None
+        )
         self.events = (
-            EventsSource(
+            None
+            if self.docker_events is None
+            else EventsSource(
                 store=store,
-                engine=engine,
+                events=self.docker_events,
                 metrics=self.metrics,
                 backoff=self.backoff,
                 wake=self.wake,
                 resync=self.resync.trigger,
-                backoff_cap=self.settings.events_backoff_cap,
             )
-            if self.settings.events
-            else None
         )
 
     def wake(self, after: float = 0.0) -> None:
@@ -138,6 +145,8 @@ class Controller:
             thread.start()
             self._threads.append(thread)
         self._worker_threads = self._threads[: len(self.workers)]
+        if self.docker_events is not None:
+            self.docker_events.start()
         log.info(
             "controller started",
             name=self.name,
@@ -150,6 +159,8 @@ class Controller:
         """Stop claiming, let running passes finish within ``grace``; True if all did."""
         self._stop.set()
         self.doorbell.ring()
+        if self.docker_events is not None:
+            self.docker_events.close()
         if self.events is not None:
             self.events.close()
         if self.folder is not None:

@@ -250,7 +250,6 @@ class FolderSource:
         assert command is not None  # asked for with apply
         if status is not None and status.last_error:
             self._store.stacks.set_status(spec.name, last_error=None)  # a new desired state
-        self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
         number = recorded.version.number
         report.applied[spec.name] = number
         log.info(
@@ -298,7 +297,6 @@ class FolderSource:
             created_by=FOLDER_AUTHOR,
             options={"spec_error": text},
         )
-        self._metrics.commands.labels(type="APPLY", status="PENDING").inc()
         self._wake()
 
     def _status(self, stack: str) -> StackStatus | None:
@@ -346,7 +344,6 @@ class FolderSource:
                 stack, CommandType.DELETE, reason=CommandReason.PRUNE, created_by=FOLDER_AUTHOR
             )
             self._store.stacks.set_status(stack, desired_version=None)
-            self._metrics.commands.labels(type="DELETE", status="PENDING").inc()
             report.deleted.add(stack)
             log.info("stack pruned", stack=stack, command_id=command.id)
             self._wake()

@@ -6,8 +6,11 @@ not empty the stack's ``x-kedge.drift`` decides: ``heal`` enqueues a ``RECONCILE
 reports OutOfSync and acts not, ``off`` does neither. Stacks with a command PENDING or
 RUNNING are skipped: that pass will look anyway.
 
-Every ``housekeeping`` seconds the queue gauges are refreshed and RUNNING commands whose
-worker stopped heartbeating (a killed controller) are failed and retried by the policy.
+Every ``housekeeping`` seconds the queue gauges are refreshed, the commands written since the
+last look are counted (``kedge_commands_total{status="PENDING"}``: whoever wrote them — the
+API, the folder source, a repair, a retry — they are counted here, once), and RUNNING
+commands whose worker stopped heartbeating (a killed controller) are failed and retried by
+the policy.
 
 Callers: ``controller.Controller`` (threads); ``Resync.resync_all`` also after the events
 stream is re-opened, and from tests.
@@ -21,12 +24,12 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor, retries
+from kedge.controller import assessor, repairs, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.settings import ControllerSettings
 from kedge.observability.metrics import Metrics
@@ -35,7 +38,14 @@ from kedge.specs.commands import CommandReason, CommandStatus
 from kedge.store.protocol import Store
 from kedge.store.records import Finished, StackStatus
 
-__all__ = ["Resync", "dead_local_pid", "iter_stacks", "refresh_queue_metrics"]
+__all__ = [
+    "Resync",
+    "count_enqueued",
+    "dead_local_pid",
+    "iter_stacks",
+    "newest_command_id",
+    "refresh_queue_metrics",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +96,28 @@ def refresh_queue_metrics(store: Store, metrics: Metrics, *, now: datetime) -> N
     metrics.set_queue(depth=depth, oldest_age=age)
 
 
+def newest_command_id(store: Store) -> int:
+    """The id of the newest command (0 when there is none): where counting starts."""
+    newest = store.commands.list(limit=1).items
+    return newest[0].id if newest else 0
+
+
+def count_enqueued(store: Store, metrics: Metrics, *, after: int) -> int:
+    """Count every command newer than id ``after`` as enqueued (PENDING) of its type; the
+    id of the newest one. Newest first, a short page at a time: most looks find none."""
+    newest, cursor = after, None
+    while True:
+        page = store.commands.list(limit=20, cursor=cursor)
+        fresh = [command for command in page.items if command.id > after]
+        for command in fresh:
+            metrics.commands.labels(type=command.type.value, status="PENDING").inc()
+        if cursor is None and fresh:
+            newest = fresh[0].id
+        if len(fresh) < len(page.items) or page.next_cursor is None:
+            return newest
+        cursor = page.next_cursor
+
+
 class Resync:
     """The resync timer's work, and the housekeeping loop."""
 
@@ -102,6 +134,7 @@ class Resync:
         self._store, self._engine, self._metrics = store, engine, metrics
         self._settings, self._backoff, self._wake = settings, backoff, wake
         self._now = threading.Event()
+        self._counted = newest_command_id(store)  # commands from before this start are not
 
     def trigger(self) -> None:
         """Resync every stack as soon as possible."""
@@ -118,9 +151,14 @@ class Resync:
         while not stop.wait(self._settings.housekeeping):
             try:
                 self.recover()
+                self.count_enqueued()
                 refresh_queue_metrics(self._store, self._metrics, now=datetime.now(UTC))
             except errors.StoreError as exc:
                 log.warning("housekeeping failed", reason=str(exc))
+
+    def count_enqueued(self) -> None:
+        """Count the commands written since the last count (``count_enqueued``)."""
+        self._counted = count_enqueued(self._store, self._metrics, after=self._counted)
 
     def recover(self) -> None:
         """Fail stale RUNNING commands ("worker lost") and enqueue their retries."""
@@ -142,7 +180,6 @@ class Resync:
                 retry=None if finished.retry is None else finished.retry.id,
             )
             if finished.retry is not None:
-                self._metrics.commands.labels(type=done.type.value, status="PENDING").inc()
                 self._metrics.retries.labels(type=done.type.value).inc()
                 due = finished.retry.not_before or datetime.now(UTC)
                 self._wake(max((due - datetime.now(UTC)).total_seconds(), 0.0))
@@ -189,7 +226,7 @@ class Resync:
     def resync_stack(self, status: StackStatus) -> int:
         if status.desired_version is None and status.applied_version is None:
             return 0  # deleted, or only ever broken
-        if self._has_active_command(status.stack):
+        if repairs.has_active_command(self._store, status.stack):
             return 0
         seen = assessor.assess_stack(self._store, self._engine, status)
         assessor.record_assessment(self._store, self._metrics, status, seen)
@@ -208,23 +245,14 @@ class Resync:
         return self._heal(status, version=status.applied_version, summary=seen.plan.summary())
 
     def _heal(self, status: StackStatus, *, version: int, summary: str) -> int:
-        delay = self._backoff.delay(status.stack, now=time.monotonic())
-        command = self._store.commands.enqueue_repair(
+        command = repairs.enqueue_reconcile(
+            self._store,
             status.stack,
             version=version,
             reason=CommandReason.DRIFT,
             created_by="resync",
-            not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
+            delay=self._backoff.delay(status.stack, now=time.monotonic()),
+            wake=self._wake,
+            plan=summary,
         )
-        if command is None:
-            return 0  # a command came meanwhile: it converges the stack
-        self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
-        log.info("drift: reconcile", stack=status.stack, plan=summary, command_id=command.id)
-        self._wake(delay)
-        return 1
-
-    def _has_active_command(self, stack: str) -> bool:
-        for state in (CommandStatus.PENDING, CommandStatus.RUNNING):
-            if self._store.commands.list(stack=stack, status=state, limit=1).items:
-                return True
-        return False
+        return 0 if command is None else 1

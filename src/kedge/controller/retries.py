@@ -26,15 +26,14 @@ the recovery of commands whose worker was lost (``controller.resync``).
 from __future__ import annotations
 
 from kedge import errors
+from kedge.controller import policy
+from kedge.controller.policy import CONVERGING
 from kedge.controller.settings import ControllerSettings
 from kedge.specs.commands import Command, CommandType
 from kedge.store.protocol import Store
 from kedge.store.records import RetryPolicy
 
 __all__ = ["CONVERGING", "policy_for", "recovery_policy", "rollback_target"]
-
-#: commands after which the stack runs the command's version; their failures keep converging
-CONVERGING = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType.RECONCILE})
 
 
 def rollback_target(store: Store, failed: Command) -> int | None:
@@ -43,9 +42,9 @@ def rollback_target(store: Store, failed: Command) -> int | None:
         return None
     applied = store.stacks.get(failed.stack).applied_version
     if applied is None or applied == failed.version:
-        return None
-    spec = store.versions.get(failed.stack, failed.version).spec()
-    return applied if spec.meta.on_failure == "rollback" else None
+        return None  # no version to go back to: the spec need not be read
+    meta = store.versions.get(failed.stack, failed.version).spec().meta
+    return policy.rollback_to(failed, applied_version=applied, meta=meta)
 
 
 def recovery_policy(settings: ControllerSettings, *, converging: bool) -> RetryPolicy:

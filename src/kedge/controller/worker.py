@@ -2,15 +2,12 @@
 
 Each of the controller's N worker threads loops: claim the oldest runnable command (the
 store guarantees one RUNNING per stack), run ``passes.run_command`` — observe → plan →
-execute → finish — while a heartbeat keeps the hold fresh, then record the outcome: metrics,
-one canonical log line, the stack's status, and the failure policy:
-
-- a temporary failure (``KedgeError.temporary``) is retried with capped exponential backoff
-  as ``controller.retries`` says (a stack keeps converging toward its desired version); a
-  permanent one is not;
-- a stack whose passes keep failing backs off (``StackBackoff``) instead of looping;
-- a failed ``APPLY`` whose stack says ``x-kedge.on_failure: rollback`` enqueues a
-  ``ROLLBACK`` to the last version that applied successfully, once no retry is left.
+execute → finish — while a heartbeat keeps the hold fresh (a pass that crashes is finished
+FAILED, never left RUNNING), then record the outcome: metrics and the stack's backoff (a
+stack whose passes keep failing, or keep being repaired, waits longer), one canonical log
+line, and the follow-ups. What follows a pass — the stack's status, waking for a retry
+(``controller.retries`` chose its policy), an auto-rollback, a repair of drift seen right
+after — is decided by the pure ``controller.policy`` and applied here, in its order.
 
 Callers: ``controller.Controller`` (threads), tests (one ``work`` call at a time).
 """
@@ -21,12 +18,12 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
 from kedge import errors
-from kedge.controller import assessor, passes, retries
+from kedge.controller import assessor, passes, policy, repairs, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.doorbell import Doorbell
 from kedge.controller.heartbeat import Heartbeat
@@ -35,8 +32,9 @@ from kedge.observability.logs import bind_command
 from kedge.observability.metrics import Metrics
 from kedge.reconcilers.engine import Engine
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
+from kedge.specs.options import StackMeta
 from kedge.store.protocol import Store
-from kedge.store.records import Finished, StackStatus
+from kedge.store.records import Finished
 
 __all__ = ["Worker"]
 
@@ -170,93 +168,110 @@ class Worker:
         return Finished(command=done, retry=retry)
 
     def _count(self, finished: Finished, *, seconds: float) -> None:
+        """What happened, in the metrics and the stack's backoff (the retry is counted as a
+        command where every command is, ``resync.count_enqueued``)."""
         done = finished.command
         kind = done.type.value
         self._metrics.passes.labels(type=kind, result=done.status.value.lower()).inc()
         self._metrics.pass_seconds.labels(type=kind).observe(seconds)
         self._metrics.commands.labels(type=kind, status=done.status.value).inc()
         if finished.retry is not None:
-            self._metrics.commands.labels(type=kind, status="PENDING").inc()
             self._metrics.retries.labels(type=kind).inc()
+        if done.status is CommandStatus.DONE:
+            self._backoff.succeeded(done.stack)
+        elif done.status is CommandStatus.FAILED and not done.options.get("spec_error"):
+            self._backoff.failed(done.stack, now=self._clock())  # a broken file is no failing stack
         if done.type is CommandType.RECONCILE and (done.actions or 0) > 0:
             self._backoff.repaired(done.stack, now=self._clock())
             # a RECONCILE that had to act found drift (from an event or a resync) and healed it
             self._metrics.drift.labels(stack=done.stack, mode="heal").inc()
 
     def _follow_up(self, finished: Finished) -> None:
-        """Status, backoff and auto-rollback after a pass; failures here never stop the worker."""
+        """Apply the policy's follow-ups; failures here never stop the worker."""
         try:
-            self._record(finished)
+            self._apply_follow_ups(finished)
         except errors.KedgeError as exc:
             log.warning("status not recorded", reason=str(exc))
 
-    def _record(self, finished: Finished) -> None:
+    def _apply_follow_ups(self, finished: Finished) -> None:
         done = finished.command
-        stacks = self._store.stacks
-        if done.status is CommandStatus.DONE:
-            self._backoff.succeeded(done.stack)
-            if done.type is CommandType.DELETE:
-                stacks.set_status(
-                    done.stack,
-                    applied_version=None,
-                    sync="Synced",
-                    health="Missing",
-                    last_error=None,
-                )
-                self._metrics.forget_stack(done.stack)
-                return
-            if done.type in retries.CONVERGING:
-                stacks.set_status(done.stack, applied_version=done.version, last_error=None)
-        elif done.status is CommandStatus.FAILED:
-            if finished.retry is not None and finished.retry.not_before is not None:
-                wait = (finished.retry.not_before - datetime.now(UTC)).total_seconds()
-                self._doorbell.ring_in(max(wait, 0.0))
-            if not done.options.get("spec_error"):  # a broken file is no failing stack
-                self._backoff.failed(done.stack, now=self._clock())
-            stacks.set_status(done.stack, last_error=done.error)
-            if finished.retry is None:
-                self._roll_back_if_asked(done)
-        status = stacks.get(done.stack)
-        seen = assessor.assess_stack(self._store, self._engine, status)
-        assessor.record_assessment(self._store, self._metrics, status, seen)
-        if done.status is CommandStatus.DONE:
-            self._heal_drift_seen_after(status, seen)
-
-    def _heal_drift_seen_after(self, status: StackStatus, seen: assessor.Assessment) -> None:
-        """Drift right after a pass happened during it (a container removed meanwhile: its
-        event was coalesced into the running pass, which had observed before): heal it now,
-        backing off if it keeps happening."""
-        if not seen.has_drift or seen.spec is None or seen.spec.meta.drift != "heal":
-            return
-        if status.applied_version is None:
-            return
-        delay = self._backoff.repair_delay(status.stack, now=self._clock())
-        command = self._store.commands.enqueue_repair(
-            status.stack,
-            version=status.applied_version,
-            reason=CommandReason.DRIFT,
-            created_by="check after a pass",
-            not_before=datetime.now(UTC) + timedelta(seconds=delay) if delay else None,
+        before = self._store.stacks.get(done.stack)
+        after = policy.status_after(before, finished)
+        seen = None
+        if policy.is_assessed(finished):
+            seen = assessor.assess_stack(self._store, self._engine, after)
+        state = policy.BackoffState(
+            now=datetime.now(UTC),
+            repair_delay=self._backoff.repair_delay(done.stack, now=self._clock()),
         )
-        if command is None:
-            return  # another command came meanwhile: it converges the stack
-        self._metrics.commands.labels(type="RECONCILE", status="PENDING").inc()
-        log.info("drift after the pass: reconcile", command_id=command.id, delay=delay)
-        self._doorbell.ring_in(delay)
+        applied = before.applied_version
+        meta = self._meta_of(finished, applied_version=applied)
+        todo = policy.follow_ups(finished, seen, meta, state, applied_version=applied)
+        # the status first, then what the look found (sync and health), then the commands
+        for follow_up in todo:
+            if isinstance(follow_up, policy.SetStatus):
+                self._apply(follow_up, done)
+        if seen is not None:
+            assessor.record_assessment(self._store, self._metrics, after, seen)
+        for follow_up in todo:
+            if not isinstance(follow_up, policy.SetStatus):
+                self._apply(follow_up, done)
 
-    def _roll_back_if_asked(self, failed: Command) -> None:
-        applied = retries.rollback_target(self._store, failed)
-        if applied is None:
-            return
+    def _meta_of(self, finished: Finished, *, applied_version: int | None) -> StackMeta | None:
+        """The ``x-kedge`` of a failed APPLY's version, which says whether it rolls back;
+        read only when there is a version to go back to."""
+        done = finished.command
+        if done.status is not CommandStatus.FAILED or finished.retry is not None:
+            return None
+        if done.type is not CommandType.APPLY or done.version in (None, applied_version):
+            return None
+        if applied_version is None:
+            return None
+        try:
+            return self._store.versions.get(done.stack, done.version).spec().meta
+        except errors.KedgeError as exc:  # the status is recorded all the same
+            log.warning("no auto-rollback: the version's spec is unreadable", reason=str(exc))
+            return None
+
+    def _apply(self, follow_up: policy.FollowUp, done: Command) -> None:
+        match follow_up:
+            case policy.SetStatus():
+                self._set_status(done.stack, follow_up)
+            case policy.Retry(after=after):
+                self._doorbell.ring_in(after)
+            case policy.RollBack(to=to):
+                self._roll_back(done, to=to)
+            case policy.Reconcile(version=version, delay=delay):
+                repairs.enqueue_reconcile(
+                    self._store,
+                    done.stack,
+                    version=version,
+                    reason=CommandReason.DRIFT,
+                    created_by="check after a pass",
+                    delay=delay,
+                    wake=self._doorbell.ring_in,
+                )
+
+    def _set_status(self, stack: str, changes: policy.SetStatus) -> None:
+        self._store.stacks.set_status(
+            stack,
+            applied_version=changes.applied_version,
+            last_error=changes.last_error,
+            sync=changes.sync,
+            health=changes.health,
+        )
+        if changes.deleted:
+            self._metrics.forget_stack(stack)
+
+    def _roll_back(self, failed: Command, *, to: int) -> None:
         rollback = self._store.commands.enqueue(
             failed.stack,
             CommandType.ROLLBACK,
             reason=CommandReason.AUTO_ROLLBACK,
-            version=applied,
+            version=to,
             created_by=f"on_failure: rollback after #{failed.id}",
         )
-        self._metrics.commands.labels(type=rollback.type.value, status="PENDING").inc()
         log.warning(
-            "auto-rollback", to_version=applied, failed_version=failed.version, rollback=rollback.id
+            "auto-rollback", to_version=to, failed_version=failed.version, rollback=rollback.id
         )
         self._doorbell.ring()

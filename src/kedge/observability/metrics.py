@@ -20,6 +20,8 @@ ENGINE_ERROR_KINDS = (
     "EngineUnavailable",
     "EngineNotFound",
     "EngineConflict",
+    "EndpointsActive",
+    "RemovalInProgress",
     "EngineRejected",
     "EngineError",
 )

@@ -111,7 +111,7 @@ class ObservedStack(BaseModel):
     built: Mapping[str, str] = Field(default_factory=dict)
     external_networks: frozenset[str] | None = None
     external_volumes: frozenset[str] | None = None
-    #: ``reconcilers.peek.fingerprint`` of what was listed ("" when not made by observe)
+    #: ``reconcilers.listing.fingerprint`` of what was listed ("" when not made by observe)
     fingerprint: str = ""
 
     def containers_of(self, service: str) -> tuple[ObservedContainer, ...]:

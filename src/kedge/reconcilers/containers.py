@@ -133,9 +133,8 @@ def remove_container(engine: Engine, action: Action, *, desired: Desired) -> Non
         )
     except errors.EngineNotFound:
         pass  # gone already: done
-    except errors.EngineConflict as exc:
-        if "already in progress" not in str(exc):  # else the daemon is removing it: done
-            raise
+    except errors.RemovalInProgress:
+        pass  # the daemon is removing it already: done
     for name in action.anonymous_volumes:  # Docker keeps those a recreate carried over
         with contextlib.suppress(errors.EngineNotFound, errors.EngineConflict):
             engine.remove_volume(name)

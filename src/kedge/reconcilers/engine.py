@@ -40,22 +40,13 @@ import urllib3.exceptions
 from docker.context import ContextAPI
 
 from kedge import errors
+from kedge.reconcilers import refusals
 from kedge.reconcilers.deadlines import Deadlines, stopped_answering
 
 __all__ = ["POOL", "Deadlines", "Engine", "EventStream", "LogStream"]
 
 Body = Mapping[str, Any]
 Filters = Mapping[str, Sequence[str]]
-
-#: conflicts the daemon answers with another status (a network "has active endpoints": 403)
-_CONFLICT_WORDS = (
-    "already in use",
-    "already exists",
-    "already allocated",
-    "is in use",
-    "has active endpoints",
-)
-
 
 #: the deadline of the call in progress on each thread (``_Client`` reads it)
 _calling = threading.local()
@@ -139,15 +130,10 @@ def _explain(exc: docker.errors.APIError) -> str:
 def _mapped_api_error(
     what: str, exc: docker.errors.APIError, *, refused: type[errors.EngineError]
 ) -> errors.EngineError:
-    status = exc.status_code or 0
-    message = f"{what}: {_explain(exc)}"
-    if status == 409 or any(w in message for w in _CONFLICT_WORDS):
-        return errors.EngineConflict(message)
-    if status in (502, 503, 504):
-        return errors.EngineUnavailable(message)
-    if status == 400:
-        return errors.EngineRejected(message)
-    return refused(message)
+    """The most specific engine error for the daemon's refusal (``reconcilers.refusals``)."""
+    return refusals.refused(
+        f"{what}: {_explain(exc)}", status=exc.status_code or 0, otherwise=refused
+    )
 
 
 def _split_reference(ref: str) -> tuple[str, str | None]:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from kedge import errors
 from kedge.planning.actions import Action, ActionKind, Plan, WaitFor
-from kedge.reconcilers import containers, images, networks, volumes
+from kedge.reconcilers import containers, images, networks, retrying, volumes
 from kedge.reconcilers.desired import Desired
 from kedge.reconcilers.engine import POOL, Engine
 from kedge.reconcilers.health import HealthWatch
@@ -221,7 +221,8 @@ class _Run:
             if action.kind is K.WAIT:
                 seen = self.wait(action)
             else:
-                _RECONCILERS[action.kind](self.engine, action, desired=self.desired)
+                reconciler = _RECONCILERS[action.kind]
+                retrying.attempt(lambda: reconciler(self.engine, action, desired=self.desired))
         except errors.KedgeError as exc:
             self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
             raise _located(exc, action) from exc

@@ -13,9 +13,14 @@ until it is done (returned), failed or out of time (``HealthError``). A failed e
 code and the last lines the container printed; an unhealthy one its last check's output.
 The restart policy the rule reads is the container's own (``HostConfig.RestartPolicy``).
 
-The stream is opened with ``since`` a second back, so that events between the daemon's
-answer and its subscription are replayed rather than lost; replayed events of an earlier run
-are harmless since each waiter only looks at events from its container's current start on.
+The events come from the process's Docker events pump (``reconcilers.events.serving``) when
+one runs (the controller's), as a subscriber; the subscription is taken before the executor
+starts anything, so no event of the pass can slip by. Where none runs (the local verbs) the
+watch runs a pump of its own over the stack, opened here with ``since`` a second back, so
+that events between the daemon's answer and its subscription are replayed rather than lost.
+Events of an earlier run are harmless since each waiter only looks at events from its
+container's current start on. A stream that fails while a gate waits fails the wait
+(``EngineUnavailable``, which the retry policy retries).
 
 Callers: ``reconcilers.executor`` (``wait`` actions).
 """
@@ -33,7 +38,8 @@ from kedge import errors
 from kedge.planning import health
 from kedge.planning.actions import WaitFor
 from kedge.planning.health import Readiness, Run, Verdict
-from kedge.reconcilers.engine import Engine, EventStream
+from kedge.reconcilers import events
+from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
 
 __all__ = ["HealthWatch", "parse_nanos", "run_of_inspected"]
@@ -50,16 +56,21 @@ class HealthWatch:
     """The events of one stack's containers, as far as health gates need them."""
 
     def __init__(self, engine: Engine, stack: str) -> None:
-        self._engine = engine
+        self._engine, self._stack = engine, stack
         self._cond = threading.Condition()
         self._events: dict[str, list[_Event]] = {}
         self._failure: errors.EngineError | None = None
-        self._stream: EventStream = engine.events(
-            {"type": ["container"], "label": labels.stack_filter(stack)},
-            since=time.time() - 1,
-        )
-        self._thread = threading.Thread(target=self._read, name=f"events-{stack}", daemon=True)
-        self._thread.start()
+        self._own: events.DockerEvents | None = None
+        pump = events.serving(engine)
+        if pump is None:
+            pump = self._own = _own_pump(engine, stack)
+        self._subscription = pump.subscribe(self._note, on_lost=self._lost)
+        if self._own is not None:
+            try:
+                self._own.open(name=f"events-{stack}")
+            except errors.EngineError:
+                self._subscription.close()
+                raise
 
     def __enter__(self) -> HealthWatch:
         return self
@@ -68,21 +79,24 @@ class HealthWatch:
         self.close()
 
     def close(self) -> None:
-        self._stream.close()
-        self._thread.join(timeout=5)
+        self._subscription.close()
+        if self._own is not None:
+            self._own.close()
 
-    def _read(self) -> None:
-        try:
-            for raw in self._stream:
-                self._note(raw)
-        except errors.EngineError as exc:
-            with self._cond:
-                self._failure = exc
-                self._cond.notify_all()
+    def _lost(self, error: errors.EngineError | None) -> None:
+        if error is None:
+            return  # the daemon ended the stream: the pump opens it again and replays
+        with self._cond:
+            self._failure = error
+            self._cond.notify_all()
 
     def _note(self, raw: dict[str, Any]) -> None:
         action = str(raw.get("Action") or raw.get("status") or "")
         actor = raw.get("Actor") or {}
+        if raw.get("Type", "container") != "container":
+            return
+        if (actor.get("Attributes") or {}).get(labels.STACK) != self._stack:
+            return  # the shared pump's events are every stack's
         cid = str(actor.get("ID") or raw.get("id") or "")
         if not cid or not (action in ("start", "die", "destroy") or action.startswith("health")):
             return
@@ -167,6 +181,12 @@ class HealthWatch:
                 if left <= 0:
                     return None, seen
                 self._cond.wait(left)
+
+
+def _own_pump(engine: Engine, stack: str) -> events.DockerEvents:
+    """A pump over one stack's containers, for a watch where no process pump runs."""
+    filters = {"type": ["container"], "label": labels.stack_filter(stack)}
+    return events.DockerEvents(engine, filters=filters, since=time.time() - 1)
 
 
 def run_of_inspected(inspected: dict[str, Any]) -> Run:

@@ -3,10 +3,12 @@
 Idempotent: removing a network that is gone is done. Called by ``reconcilers.executor``.
 
 Docker (seen with 20.10) refuses to remove a network while it still counts an endpoint of a
-container that is being or has just been removed: "has active endpoints". The removal is
-tried again, with growing pauses, for up to ``PATIENCE`` seconds while the daemon frees
-them itself. An endpoint of a container that exists (and is not on its way out) refuses it
-at once, naming the container, as it should.
+container that is being or has just been removed: "has active endpoints"
+(``errors.EndpointsActive``). The removal is tried again, with growing pauses, for up to
+``PATIENCE`` seconds while the daemon frees them itself: not by sleeping here, but by raising
+``EndpointsActive`` with ``retry_after`` and ``retry`` (the next attempt), which the executor
+waits out (``reconcilers.retrying``). An endpoint of a container that exists (and is not on
+its way out) refuses it at once, naming the container, as it should.
 
 Gently, as ``docker compose down`` does: no endpoint is force-disconnected while the daemon
 may still be freeing it. moby 20.10's libnetwork takes its network and controller locks in
@@ -51,36 +53,48 @@ def create_network(engine: Engine, action: Action, *, desired: Desired) -> None:
 
 
 def remove_network(engine: Engine, action: Action, *, desired: Desired) -> None:
-    ref = action.object_id or action.name
-    deadline = time.monotonic() + PATIENCE
-    pause, longest = _SETTLE
-    detached = False
-    while True:
+    """The first attempt at removing the network; ``EndpointsActive`` with ``retry`` while
+    the daemon may still be freeing endpoints (``reconcilers.retrying`` waits it out)."""
+    _Removal(engine, action.object_id or action.name).attempt()
+
+
+class _Removal:
+    """One network's removal across its attempts: when its patience ends, the next pause,
+    and whether the endpoints of gone containers were force-disconnected."""
+
+    def __init__(self, engine: Engine, ref: str) -> None:
+        self._engine = engine
+        self._ref = ref
+        self._deadline = time.monotonic() + PATIENCE
+        self._pause = _SETTLE[0]
+        self._detached = False
+
+    def attempt(self) -> None:
         try:
-            engine.remove_network(ref)
+            self._engine.remove_network(self._ref)
         except errors.EngineNotFound:
             return
-        except errors.EngineConflict as exc:
-            if "active endpoints" not in str(exc):
-                raise
-            live, stale = _attached(engine, ref)
-            if live:  # not Kedge's to take away: say whose
-                raise errors.EngineConflict(f"{exc} (attached: {', '.join(live)})") from exc
-            if time.monotonic() >= deadline:
-                if stale and not detached:  # the last resort, once the daemon had its time
-                    _detach(engine, ref, stale)
-                    detached = True
-                    continue
-                raise errors.EngineConflict(
-                    f"{exc}, though no container is attached: the daemon lost count of its"
-                    " endpoints (moby/moby#42119); a later pass that uses the network often"
-                    " frees it, restarting dockerd always does, and the next pass removes it"
-                ) from exc
-            # the daemon may still be freeing a removed container's endpoint
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, longest)
-        else:
+        except errors.EndpointsActive as exc:
+            self._refused(exc)
+
+    def _refused(self, exc: errors.EndpointsActive) -> None:
+        live, stale = _attached(self._engine, self._ref)
+        if live:  # not Kedge's to take away: say whose
+            raise errors.EndpointsActive(f"{exc} (attached: {', '.join(live)})") from exc
+        left = self._deadline - time.monotonic()
+        if left > 0:  # the daemon may still be freeing a removed container's endpoint
+            wait, self._pause = min(self._pause, left), min(self._pause * 2, _SETTLE[1])
+            raise errors.EndpointsActive(str(exc), retry_after=wait, retry=self.attempt) from exc
+        if stale and not self._detached:  # the last resort, once the daemon had its time
+            _detach(self._engine, self._ref, stale)
+            self._detached = True
+            self.attempt()
             return
+        raise errors.EndpointsActive(
+            f"{exc}, though no container is attached: the daemon lost count of its"
+            " endpoints (moby/moby#42119); a later pass that uses the network often"
+            " frees it, restarting dockerd always does, and the next pass removes it"
+        ) from exc
 
 
 def _attached(engine: Engine, ref: str) -> tuple[list[str], list[str]]:

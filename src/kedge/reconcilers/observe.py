@@ -9,6 +9,9 @@ Docker's container list carries state, health (in its ``Status`` text), image id
 but not the start time or restart count; ``inspect=True`` adds those with one inspect per
 container, for callers that show status rather than plan (the planner needs neither).
 
+The parsing of the list answers, and the stack's fingerprint, are ``reconcilers.listing``'s,
+shared with ``kedge up``'s fast path (``reconcilers.peek``).
+
 Callers: ``controller.passes.run_command`` (observe → plan → execute), the controller's
 status and drift checks, tests.
 """
@@ -16,12 +19,11 @@ status and drift checks, tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from typing import Any, cast
 
 from kedge.planning import observed
 from kedge.reconcilers import engine as engine_module
-from kedge.reconcilers import parameters, peek
+from kedge.reconcilers import listing, parameters
 from kedge.reconcilers.engine import Engine
 from kedge.specs import labels
 from kedge.specs.stack import StackSpec
@@ -47,12 +49,12 @@ def observe_stack(
 ) -> observed.ObservedStack:
     """Snapshot one stack: its containers, networks and volumes, and the images it names."""
     by_label = {"label": labels.stack_filter(stack)}
-    found = [(s, f) for s in engine.list_containers(by_label) if (f := peek.container_facts(s))]
+    found = [(s, f) for s in engine.list_containers(by_label) if (f := listing.container_facts(s))]
     raw = [facts for _, facts in found]
     networks = engine.list_networks(by_label)
     volumes = engine.list_volumes(by_label)
-    refs = peek.wanted_images(images, raw)
-    resolved, built = peek.resolve_images(engine.list_images(), refs) if refs else ({}, {})
+    refs = listing.wanted_images(images, raw)
+    resolved, built = listing.resolve_images(engine.list_images(), refs) if refs else ({}, {})
     found_networks = _existing(engine.list_networks, external_networks)
     found_volumes = _existing(engine.list_volumes, external_volumes)
     containers = [_container(facts, _health(summary)) for summary, facts in found]
@@ -67,7 +69,7 @@ def observe_stack(
         built=built,
         external_networks=found_networks,
         external_volumes=found_volumes,
-        fingerprint=peek.fingerprint(
+        fingerprint=listing.fingerprint(
             raw,
             networks,
             volumes,
@@ -81,7 +83,7 @@ def observe_stack(
 
 def parse_container(summary: Mapping[str, Any]) -> observed.ObservedContainer | None:
     """One entry of Docker's container list as an ``ObservedContainer`` (None if not Kedge's)."""
-    facts = peek.container_facts(summary)
+    facts = listing.container_facts(summary)
     if facts is None:
         return None
     return _container(facts, _health(summary))
@@ -127,7 +129,7 @@ def _existing(
     wanted = set(names)
     if not wanted:
         return frozenset()
-    return peek.existing(list_call({"name": sorted(wanted)}), wanted)
+    return listing.existing(list_call({"name": sorted(wanted)}), wanted)
 
 
 def _parse_network(summary: Mapping[str, Any]) -> observed.ObservedNetwork:
@@ -156,8 +158,8 @@ def _with_details(
     state = details.get("State") or {}
     return container.model_copy(
         update={
-            "started_at": _as_time(state.get("StartedAt")),
-            "finished_at": _as_time(state.get("FinishedAt")),
+            "started_at": listing.as_time(state.get("StartedAt")),
+            "finished_at": listing.as_time(state.get("FinishedAt")),
             "restart_count": int(details.get("RestartCount") or 0),
         }
     )
@@ -170,18 +172,9 @@ def _as_int(text: str | None) -> int | None:
         return None
 
 
-def _as_time(text: str | None) -> datetime | None:
-    if not text or text.startswith("0001-"):
-        return None
-    # Docker writes nanoseconds; Python's parser takes up to microseconds
-    head, _, rest = text.partition(".")
-    fraction = rest.rstrip("Z")[:6]
-    return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
-
-
 def probe_of(spec: StackSpec) -> dict[str, list[str]]:
     """What observing ``spec``'s stack asks besides its labelled objects: the image references
-    of its services and its external networks and volumes (``peek.Probe``)."""
+    of its services and its external networks and volumes (``listing.Probe``)."""
     return {
         "images": [parameters.image_reference(spec, name) for name in sorted(spec.active_services)],
         "networks": [spec.network_name(k) for k, n in spec.networks.items() if n.external],

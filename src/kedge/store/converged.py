@@ -3,9 +3,9 @@
 After a ``kedge up`` whose command is DONE, the CLI observes the stack again and, when the
 plan from that observation is empty, ``remember``s the stack's row: the fingerprint of the
 spec file's inputs (``specs.inputs``), the version they made, the fingerprint of what Docker
-had (``reconcilers.peek``), what observing asks besides labelled objects (the probe), and
-the command that made it so, and the warnings loading the spec gave (printed again by each
-fast no-op, as compose prints them at every run).
+had (``reconcilers.listing.fingerprint``), what observing asks besides labelled objects (the
+probe), and the command that made it so, and the warnings loading the spec gave (printed
+again by each fast no-op, as compose prints them at every run).
 
 The next ``kedge up`` of the same file reads the row (``recall``), peeks at Docker, and when
 both fingerprints are the same and the row's command is still the stack's newest, records
@@ -13,10 +13,14 @@ a DONE command with no actions (``record_noop``) — the same row, plan and log 
 pass with an empty plan records — and loads nothing. Any other command of the stack (a
 ``down``, a rollback, a server's apply) is newer than the row's, so the next ``up`` takes
 the full path; so does any store whose migrations are not exactly the ones this module
-knows.
+knows (``store.migrations``).
 
 The standard library's ``sqlite3`` only (``cli.quick`` imports it before anything else);
-every write is one ``BEGIN IMMEDIATE`` transaction, like ``store.database``'s.
+every write is one ``BEGIN IMMEDIATE`` transaction, like ``store.database``'s. The no-op's
+command row and log line are written with the queue's own statements (``store.statements``),
+not a copy of them. Every failure of ``sqlite3``, or of a row that cannot be read, is an
+``errors.StoreError``, translated here (``_connected``), as ``store.database`` translates
+the full store's.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MIGRATIONS", "Converged", "recall", "record_noop", "remember"]
+from kedge import errors
+from kedge.store import migrations, statements
 
-#: the migrations of ``store.schema`` this module was written for, in order
-MIGRATIONS = ("0001_initial", "0002_pending_in_order", "0003_converged", "0004_converged_warnings")
+__all__ = ["NOOP_LOG", "Converged", "recall", "record_noop", "remember"]
 
 NOOP_LOG = "planned: nothing to do"
 
@@ -66,19 +70,35 @@ class Converged:
 
 @contextmanager
 def _connected(path: Path | str) -> Iterator[sqlite3.Connection]:
-    with closing(sqlite3.connect(str(path), timeout=5.0, isolation_level=None)) as db:
-        db.execute("PRAGMA foreign_keys = ON")
-        yield db
+    """A connection to the store, whose failures (and unreadable rows) are ``StoreError``."""
+    try:
+        with closing(sqlite3.connect(str(path), timeout=5.0, isolation_level=None)) as db:
+            db.execute("PRAGMA foreign_keys = ON")
+            yield db
+    except (sqlite3.Error, ValueError, LookupError) as exc:
+        raise errors.StoreError(f"the store at {path} failed: {exc}") from exc
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _known_schema(db: sqlite3.Connection) -> bool:
     try:
         rows = db.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = 'kedge.store' ORDER BY id"
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
+            [migrations.SET],
         ).fetchall()
     except sqlite3.Error:
         return False
-    return tuple(name for (name,) in rows) == MIGRATIONS
+    return tuple(name for (name,) in rows) == migrations.NAMES
 
 
 def _now() -> str:
@@ -87,28 +107,22 @@ def _now() -> str:
 
 def remember(path: Path | str, row: Converged) -> None:
     """Keep ``row`` as its stack's converged row (replacing the one before)."""
-    with _connected(path) as db:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "INSERT OR REPLACE INTO converged"
-                " (stack, inputs, version, observed, probe, command_id, at, warnings)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    row.stack,
-                    row.inputs,
-                    row.version,
-                    row.observed,
-                    json.dumps(row.probe),
-                    row.command_id,
-                    _now(),
-                    json.dumps(list(row.warnings)),
-                ],
-            )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    with _connected(path) as db, _transaction(db):
+        db.execute(
+            "INSERT OR REPLACE INTO converged"
+            " (stack, inputs, version, observed, probe, command_id, at, warnings)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                row.stack,
+                row.inputs,
+                row.version,
+                row.observed,
+                json.dumps(row.probe),
+                row.command_id,
+                _now(),
+                json.dumps(list(row.warnings)),
+            ],
+        )
 
 
 def recall(path: Path | str, *, inputs: str) -> Converged | None:
@@ -125,15 +139,15 @@ def recall(path: Path | str, *, inputs: str) -> Converged | None:
         ).fetchone()
         if row is None or not _still_holds(db, row[0], row[5]):
             return None
-    return Converged(
-        stack=row[0],
-        inputs=row[1],
-        version=row[2],
-        observed=row[3],
-        probe=json.loads(row[4]),
-        command_id=row[5],
-        warnings=json.loads(row[6]),
-    )
+        return Converged(
+            stack=row[0],
+            inputs=row[1],
+            version=row[2],
+            observed=row[3],
+            probe=json.loads(row[4]),
+            command_id=row[5],
+            warnings=json.loads(row[6]),
+        )
 
 
 def _still_holds(db: sqlite3.Connection, stack: str, command_id: int) -> bool:
@@ -156,47 +170,28 @@ def record_noop(
 ) -> int | None:
     """Record a DONE APPLY of the row's version with no actions, as a full pass with an empty
     plan would; None (and nothing written) when the row no longer holds."""
-    with _connected(path) as db:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if not _still_holds(db, converged.stack, converged.command_id):
-                db.execute("ROLLBACK")
-                return None
-            now = _now()
-            (token,) = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'fencing_token' RETURNING value"
-            ).fetchone()
-            (command_id,) = db.execute(
-                "INSERT INTO commands (stack, type, status, version, reason, created_by,"
-                " options, created_at, started_at, finished_at, heartbeat_at, worker, token,"
-                " plan, outcome, actions)"
-                " VALUES (?, 'APPLY', 'DONE', ?, 'cli', ?, ?, ?, ?, ?, ?, ?, ?, '', ?, 0)"
-                " RETURNING id",
-                [
-                    converged.stack,
-                    converged.version,
-                    created_by,
-                    json.dumps(dict(options), sort_keys=True),
-                    now,
-                    now,
-                    now,
-                    now,
-                    worker,
-                    token,
-                    "0 actions in 0.00 s",
-                ],
-            ).fetchone()
-            db.execute(
-                "INSERT INTO command_logs (command_id, seq, at, level, message, fields)"
-                " VALUES (?, 1, ?, 'info', ?, ?)",
-                [command_id, now, NOOP_LOG, json.dumps({"unchanged_since": converged.command_id})],
-            )
-            db.execute(
-                "UPDATE converged SET command_id = ?, at = ? WHERE stack = ?",
-                [command_id, now, converged.stack],
-            )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    return int(command_id)
+    with _connected(path) as db, _transaction(db):
+        if not _still_holds(db, converged.stack, converged.command_id):
+            return None
+        now = _now()
+        command = {
+            "stack": converged.stack,
+            "type": "APPLY",
+            "status": "DONE",
+            "version": converged.version,
+            "reason": "cli",
+            "created_by": created_by,
+            "options": options,
+            "worker": worker,
+            "plan": "",
+            "outcome": "0 actions in 0.00 s",
+            "actions": 0,
+        }
+        command_id = statements.record_finished(
+            db, command, now=now, message=NOOP_LOG, fields={"unchanged_since": converged.command_id}
+        )
+        db.execute(
+            "UPDATE converged SET command_id = ?, at = ? WHERE stack = ?",
+            [command_id, now, converged.stack],
+        )
+    return command_id

@@ -3,13 +3,15 @@
 Each write is one ``BEGIN IMMEDIATE`` transaction, so enqueue-and-supersede, claim, finish
 with its retry, and recovery each happen whole or not at all. The holder's writes check the
 fencing token in the same statement that writes. The read queries live in
-``kedge.store.history``. Callers: the controller's sources (enqueue), worker (claim,
-heartbeat, log, record_plan, finish) and recovery (recover, prune); the API (enqueue, cancel).
+``kedge.store.history``; the text of the writes another writer shares (a command row, a log
+line, the fencing token: ``kedge up``'s fast no-op, ``store.converged``) in
+``kedge.store.statements``, which imports the standard library alone. Callers: the
+controller's sources (enqueue), worker (claim, heartbeat, log, record_plan, finish) and
+recovery (recover, prune); the API (enqueue, cancel).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +26,7 @@ from kedge.specs.commands import (
     CommandStatus,
     CommandType,
 )
-from kedge.store import history
+from kedge.store import history, statements
 from kedge.store.database import Database, query_all, query_one, render_time
 from kedge.store.records import (
     Clock,
@@ -172,17 +174,13 @@ class SqliteCommands:
         level: str = "info",
         fields: Mapping[str, Any] | None = None,
     ) -> LogLine:
-        extra = json.dumps(dict(fields or {}), sort_keys=True, default=str)
+        extra = statements.encode_fields(fields)
 
         def write(db: sqlite_utils.Database) -> LogLine:
             now = self._stamp()
             _hold(db, command_id, token=token, changes={"heartbeat_at": now})
             row = query_one(
-                db,
-                "INSERT INTO command_logs (command_id, seq, at, level, message, fields)"
-                " SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ? FROM command_logs"
-                " WHERE command_id = ? RETURNING *",
-                [command_id, now, level, message, extra, command_id],
+                db, statements.APPEND_LOG, [command_id, now, level, message, extra, command_id]
             )
             assert row is not None
             return history.log_line_from_row(row)
@@ -357,7 +355,7 @@ def enqueue_in(
         "version": version,
         "reason": CommandReason(reason).value,
         "created_by": created_by,
-        "options": json.dumps(dict(options or {}), sort_keys=True),
+        "options": statements.encode_options(options),
         "not_before": None if not_before is None else render_time(not_before),
     }
     command = _insert(db, fields, now=now)
@@ -388,11 +386,7 @@ def _must_have_version(db: sqlite_utils.Database, stack: str, version: int) -> N
 
 def _insert(db: sqlite_utils.Database, fields: Mapping[str, Any], *, now: datetime) -> Command:
     row = {**fields, "status": CommandStatus.PENDING.value, "created_at": render_time(now)}
-    names = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    inserted = query_one(
-        db, f"INSERT INTO commands ({names}) VALUES ({marks}) RETURNING *", list(row.values())
-    )
+    inserted = query_one(db, statements.insert_command(row), list(row.values()))
     assert inserted is not None
     return history.command_from_row(inserted)
 
@@ -462,7 +456,7 @@ def _retry(
         "version": command.version,
         "reason": CommandReason.RETRY.value,
         "created_by": f"retry policy (attempt {command.attempt} failed)",
-        "options": json.dumps(command.options, sort_keys=True),
+        "options": statements.encode_options(command.options),
         "attempt": command.attempt + 1,
         "retry_of": command.id,
         "not_before": render_time(now + policy.delay(command.attempt)),

@@ -11,9 +11,11 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from kedge.store import migrations
+
 __all__ = ["MIGRATIONS", "migration_names"]
 
-MIGRATIONS = Migrations("kedge.store")
+MIGRATIONS = Migrations(migrations.SET)
 
 _FINAL = "('DONE', 'FAILED', 'CANCELLED')"
 
@@ -113,19 +115,19 @@ _INITIAL = [
 ]
 
 
-@MIGRATIONS(name="0001_initial")
+@MIGRATIONS(name=migrations.INITIAL)
 def create_initial(db: sqlite_utils.Database) -> None:
     for statement in _INITIAL:
         db.execute(statement)
 
 
-@MIGRATIONS(name="0002_pending_in_order")
+@MIGRATIONS(name=migrations.PENDING_IN_ORDER)
 def index_pending_in_order(db: sqlite_utils.Database) -> None:
     """Claims scan PENDING commands oldest first; this index holds just those."""
     db.execute("CREATE INDEX commands_pending_in_order ON commands(id) WHERE status = 'PENDING'")
 
 
-@MIGRATIONS(name="0003_converged")
+@MIGRATIONS(name=migrations.CONVERGED)
 def create_converged(db: sqlite_utils.Database) -> None:
     """What ``kedge up`` last saw converged, per stack: its no-op fast path (``converged``)."""
     db.execute(
@@ -144,7 +146,7 @@ def create_converged(db: sqlite_utils.Database) -> None:
     )
 
 
-@MIGRATIONS(name="0004_converged_warnings")
+@MIGRATIONS(name=migrations.CONVERGED_WARNINGS)
 def add_converged_warnings(db: sqlite_utils.Database) -> None:
     """The load warnings of a converged row's spec, which its fast no-ops print again."""
     db.execute("ALTER TABLE converged ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")

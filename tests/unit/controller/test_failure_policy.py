@@ -21,6 +21,7 @@ from kedge.controller.events_source import EventsSource
 from kedge.controller.settings import ControllerSettings
 from kedge.controller.worker import Worker
 from kedge.observability.metrics import Metrics
+from kedge.reconcilers.events import DockerEvents
 from kedge.specs import digests, loader
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
 from kedge.store import RetryPolicy, SqliteStore
@@ -230,23 +231,29 @@ def test_the_events_stream_is_reopened_with_backoff_then_a_full_resync(
         "Actor": {"Attributes": {"kedge.managed": "true", "kedge.stack": "shop"}},
     }
     engine = FlakyEvents(die)
-    metrics, resyncs = Metrics(CollectorRegistry()), []
+    metrics, resyncs, resynced = Metrics(CollectorRegistry()), [], threading.Event()
+    # the reconnect and its backoff now live in the pump (reconcilers.events), which the
+    # source subscribes to; the source works through what it hands over on its own thread,
+    # so the test waits for the resync rather than only for the third open
+    pump = DockerEvents(engine, backoff_cap=0.2)
     source = EventsSource(
         store=store,
-        engine=engine,
+        events=pump,
         metrics=metrics,
         backoff=StackBackoff(),  # type: ignore[arg-type]
         wake=lambda *_: None,
-        resync=lambda: resyncs.append(1),
-        backoff_cap=0.2,
+        resync=lambda: (resyncs.append(1), resynced.set()),
     )
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,))
     thread.start()
+    pump.start()
     try:
         assert engine.open_now.wait(10)
+        assert resynced.wait(10)
     finally:
         stop.set()
+        pump.close()
         source.close()
         thread.join(10)
     assert not thread.is_alive()

@@ -12,7 +12,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from kedge.controller.resync import refresh_queue_metrics
+from kedge.controller.resync import count_enqueued, newest_command_id, refresh_queue_metrics
 from kedge.observability import Metrics, bind_command, configure_logging, render_metrics
 from kedge.specs.commands import CommandReason, CommandType
 from kedge.store import SqliteStore
@@ -141,5 +141,25 @@ def test_a_retry_waiting_for_its_backoff_is_not_an_old_pending_command(tmp_path:
         assert samples[("kedge_queue_oldest_pending_age_seconds", ())] == 30  # blog's
         refresh_queue_metrics(store, metrics, now=now + timedelta(minutes=6))
         assert scrape(metrics.registry)[("kedge_queue_oldest_pending_age_seconds", ())] == 360
+    finally:
+        store.close()
+
+
+def test_every_command_written_is_counted_once_as_enqueued(tmp_path: Path) -> None:
+    """Commands are counted from the queue, so those the API writes count as the
+    controller's own do, and each is counted once however often the count runs."""
+    store = SqliteStore.open(tmp_path / "kedge.db")
+    try:
+        store.commands.enqueue("old", CommandType.DELETE, reason=CommandReason.API)
+        start = newest_command_id(store)  # what was there before the controller started
+        metrics = Metrics(CollectorRegistry())
+        for n in range(45):  # more than one page
+            store.commands.enqueue(f"s{n}", CommandType.DELETE, reason=CommandReason.API)
+        mark = count_enqueued(store, metrics, after=start)
+        store.commands.enqueue("late", CommandType.DELETE, reason=CommandReason.PRUNE)
+        mark = count_enqueued(store, metrics, after=mark)
+        assert count_enqueued(store, metrics, after=mark) == mark
+        pending = (("status", "PENDING"), ("type", "DELETE"))
+        assert scrape(metrics.registry)[("kedge_commands_total", pending)] == 46
     finally:
         store.close()

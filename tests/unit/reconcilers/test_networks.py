@@ -8,13 +8,14 @@ container holding the network, which a real daemon gives on demand, is tested ag
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from kedge import errors
 from kedge.planning.actions import Action, ActionKind
-from kedge.reconcilers import networks
+from kedge.reconcilers import networks, retrying
 from kedge.reconcilers.desired import Desired
 
 ACTION = Action(
@@ -48,7 +49,8 @@ class LaggingEngine:
             self.attached.clear()
         if self.lag > 0 or self.attached:
             self.lag -= 1
-            raise errors.EngineConflict(
+            # the class the engine maps Docker's 403 to (refusals; was EngineConflict)
+            raise errors.EndpointsActive(
                 f"remove network {ref}: error while removing network: network {ref} id 72fc"
                 " has active endpoints"
             )
@@ -74,7 +76,11 @@ def quick_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def remove(engine: LaggingEngine) -> None:
-    networks.remove_network(engine, ACTION, desired=DESIRED)  # type: ignore[arg-type]
+    # as the executor carries it out: each attempt is one call, and an attempt refused while
+    # the daemon may still free the endpoints says when to try again (no sleep in it)
+    retrying.attempt(
+        lambda: networks.remove_network(engine, ACTION, desired=DESIRED)  # type: ignore[arg-type]
+    )
 
 
 def test_a_network_is_removed_once_the_daemon_frees_its_endpoints() -> None:
@@ -125,3 +131,16 @@ def test_a_daemon_that_never_frees_the_endpoints_fails_after_the_patience(
     assert "restarting dockerd always does" in str(failed.value)
     assert not engine.removed
     assert 2 < engine.tries < 10_000
+
+
+def test_an_attempt_does_not_wait_but_says_when_to_try_again() -> None:
+    engine = LaggingEngine(lag=1)
+    started = time.monotonic()
+    with pytest.raises(errors.EndpointsActive) as refused:
+        networks.remove_network(engine, ACTION, desired=DESIRED)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 0.5  # no sleep inside the action
+    assert refused.value.temporary
+    assert refused.value.retry_after == 0.001  # the first pause (the fixture's)
+    assert refused.value.retry is not None
+    refused.value.retry()
+    assert engine.removed

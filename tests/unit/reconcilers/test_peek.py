@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kedge import errors
 from kedge.reconcilers import peek
 
 ANSWERS = [
@@ -52,7 +53,8 @@ def test_bodies_by_length_and_in_chunks_on_one_connection(server: tuple[str, lis
     try:
         assert looker.get("/containers/json", all=1) == [{"a": 1}]
         assert looker.get("/volumes") == {"Volumes": []}
-        with pytest.raises(ValueError, match="HTTP 404"):
+        # a refusal is the engine's error for it (it was a ValueError before P1 of the review)
+        with pytest.raises(errors.EngineNotFound, match="HTTP 404"):
             looker.get("/nothing")
     finally:
         looker.close()
@@ -80,21 +82,8 @@ def test_a_docker_context_is_left_to_the_engine_adapter(tmp_path: Path):
     assert peek.Peek.from_env({**config, "DOCKER_HOST": "unix:///var/run/docker.sock"})
 
 
-def test_a_containers_anonymous_volumes_are_told_from_its_named_ones():
-    anonymous = "f" * 64
-    facts = peek.container_facts(
-        {
-            "Id": "c1",
-            "Names": ["/shop-db-1"],
-            "Labels": {"kedge.stack": "shop", "kedge.service": "db"},
-            "State": "running",
-            "Mounts": [
-                {"Type": "volume", "Name": "shop_data", "Destination": "/data"},
-                {"Type": "volume", "Name": anonymous, "Destination": "/var/lib/db"},
-                {"Type": "bind", "Source": "/srv", "Destination": "/srv"},
-            ],
-        }
-    )
-    assert facts is not None
-    assert facts["volumes"] == sorted(["shop_data", anonymous])
-    assert facts["anonymous"] == [["/var/lib/db", anonymous]]
+def test_a_daemon_that_does_not_answer_is_unavailable(tmp_path: Path):
+    looker = peek.Peek(str(tmp_path / "none.sock"))
+    with pytest.raises(errors.EngineUnavailable, match="does not answer"):
+        looker.stack("shop", {})
+    looker.close()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kedge import errors
 from kedge.specs.commands import CommandReason, CommandStatus, CommandType
-from kedge.store import SqliteStore, Store, converged, schema
+from kedge.store import SqliteStore, Store, converged, migrations, schema
 
 
 @pytest.fixture
@@ -49,7 +50,9 @@ def _remember(db: Path, command_id: int, inputs: str = "in-1") -> None:
 
 
 def test_it_knows_every_migration_of_the_schema():
-    assert list(converged.MIGRATIONS) == schema.migration_names()
+    # the names moved from converged.MIGRATIONS (a pinned copy) to store.migrations, which
+    # the schema registers its migrations under and converged reads
+    assert list(migrations.NAMES) == schema.migration_names()
 
 
 def test_a_remembered_row_is_recalled_by_its_inputs(db: Path, store: Store):
@@ -123,3 +126,31 @@ def test_an_unknown_schema_or_no_store_gives_no_row(db: Path, store: Store, tmp_
             " VALUES ('kedge.store', '0099_from_the_future', 'now')"
         )
     assert converged.recall(db, inputs="in-1") is None
+
+
+def test_a_noop_holds_a_fencing_token_no_claim_had(db: Path, store: Store):
+    store.versions.record("shop", {}, digest="a", source="cli")
+    first = _pass(store)
+    _remember(db, first)
+    row = converged.recall(db, inputs="in-1")
+    assert row is not None
+    noop = converged.record_noop(db, row, worker="w", created_by="c", options={"wait": True})
+    assert noop is not None
+    command = store.commands.get(noop)
+    assert command.token > store.commands.get(first).token
+    assert command.options == {"wait": True}
+    store.commands.enqueue("shop", CommandType.DELETE, reason=CommandReason.CLI)
+    claimed = store.commands.claim("test")
+    assert claimed is not None
+    assert claimed.token > command.token
+
+
+def test_a_store_that_fails_is_a_store_error(tmp_path: Path):
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database, " * 100)
+    assert converged.recall(broken, inputs="in-1") is None  # not a store Kedge knows
+    row = converged.Converged(
+        stack="shop", inputs="in-1", version=1, observed="seen-1", probe={}, command_id=1
+    )
+    with pytest.raises(errors.StoreError, match=r"broken\.db"):
+        converged.remember(broken, row)

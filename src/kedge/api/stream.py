@@ -1,4 +1,4 @@
-"""The events stream: ``GET /api/v1/events`` as Server-Sent Events, resumable, by stack.
+"""Kedge's events stream: ``GET /api/v1/events`` as Server-Sent Events, resumable, by stack.
 
 Each event of the app's ``EventHub`` is sent as one SSE message: ``id`` (the hub's id),
 ``event`` (its kind, e.g. ``pass.finished``) and ``data`` (the event as JSON). A client
@@ -11,7 +11,7 @@ what ``kedge get events`` without ``-w`` reads.
 
 The hub is ``app.state.events``, set by the composition root (``kedge serve``) to the hub
 its store publishes into; an app built without one gets an empty hub of its own.
-Callers: ``api.app``; the dashboard's JavaScript; ``cli.events``.
+Callers: ``api.app``; the dashboard's JavaScript; ``cli.stream`` (``kedge get events``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fastapi.sse import format_sse_event
 
 from kedge.api import edge, problems
 from kedge.api.stacks import StackFilter
-from kedge.observability.events import Event, EventHub
+from kedge.observability.hub import Event, EventHub
 
 __all__ = ["hub_of", "router"]
 

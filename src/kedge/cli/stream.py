@@ -1,4 +1,5 @@
-"""``kedge get events [--stack NAME] [-w]``: Kedge's events, as ``kubectl get events`` shows.
+"""``kedge get events [--stack NAME] [-w]``: Kedge's event stream (``api.stream``), as
+``kubectl get events`` shows.
 
 Reads ``GET /api/v1/events`` (server-sent events): without ``-w`` the last ``--limit``
 events the server holds, then ends; with ``-w`` it keeps following, and a dropped stream is

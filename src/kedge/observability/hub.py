@@ -1,4 +1,5 @@
-"""Events: Kedge's own events and Docker's about Kedge's objects, in one ordered stream.
+"""Kedge's event hub: Kedge's own events and Docker's about Kedge's objects, in one ordered
+stream for the API's ``GET /api/v1/events`` (Docker's raw stream is ``reconcilers.events``).
 
 An ``EventHub`` keeps the last ``capacity`` events in a ring buffer, each with an id that
 only grows, so that a client that lost its connection resumes where it stopped
@@ -16,7 +17,7 @@ Kinds (``kind``): ``version.created``, ``command.queued``, ``pass.started``,
 ``action.done``, ``command.log``, ``pass.finished``, ``drift.seen``, ``spec.error``,
 ``stack.status``, and ``docker.<type>.<action>`` (e.g. ``docker.container.die``).
 
-Callers: ``api.feeds`` (the store's publisher and the Docker feed), ``api.events`` (the SSE
+Callers: ``api.feeds`` (the store's publisher and the Docker feed), ``api.stream`` (the SSE
 route), ``api.dashboard``, the composition root of ``kedge serve``.
 """
 
