@@ -18,7 +18,7 @@ from kedge import errors
 from kedge.controller import passes
 from kedge.controller.status import Sync, derive_sync
 from kedge.observability.metrics import Metrics
-from kedge.planning import desired, health
+from kedge.planning import desired, health, planner
 from kedge.planning.actions import Plan, PlanRefused
 from kedge.planning.health import Health
 from kedge.planning.observed import ObservedStack
@@ -28,7 +28,13 @@ from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
-__all__ = ["Assessment", "assess_stack", "desired_spec", "record_assessment"]
+__all__ = [
+    "Assessment",
+    "assess_stack",
+    "compared_version",
+    "desired_spec",
+    "record_assessment",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +59,22 @@ def desired_spec(store: Store, stack: str, number: int) -> StackSpec:
     return loader.from_canonical(store.versions.get(stack, number).document)
 
 
-def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessment:
-    """Observe and plan the stack against its applied version; never acts."""
-    number = status.applied_version or status.desired_version
+def compared_version(status: StackStatus) -> int | None:
+    """The version a stack is assessed against: the applied one, else the desired one."""
+    return status.applied_version or status.desired_version
+
+
+def assess_stack(
+    store: Store, engine: Engine, status: StackStatus, *, observed: ObservedStack | None = None
+) -> Assessment:
+    """Observe and plan the stack against its applied version; never acts. ``observed``, when
+    given, is the stack's part of a snapshot of many (``observe.observe_all``, the resync)."""
+    number = compared_version(status)
     if number is None:
         return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
     try:
         spec = desired_spec(store, status.stack, number)
-        plan, observed = _plan(engine, spec)
+        plan, observed = _plan(engine, spec, observed)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
     found = health.stack_health(desired.desire(spec), observed)
@@ -70,12 +84,14 @@ def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessmen
     return Assessment(status.stack, number, sync, found, plan=plan, spec=spec)
 
 
-def _plan(engine: Engine, spec: StackSpec) -> tuple[Plan, ObservedStack]:
+def _plan(
+    engine: Engine, spec: StackSpec, observed: ObservedStack | None
+) -> tuple[Plan, ObservedStack]:
+    seen = observed if observed is not None else passes.observe_for(engine, spec.name, spec)
     try:
-        planned = passes.plan_stack(engine, spec.name, spec)
+        return planner.plan(spec, seen), seen
     except PlanRefused as exc:  # a refused part is drift that only a person can resolve
-        return exc.plan, passes.observe_for(engine, spec.name, spec)
-    return planned.plan, planned.observed
+        return exc.plan, seen
 
 
 def record_assessment(
