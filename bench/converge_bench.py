@@ -63,6 +63,8 @@ class CountingProxy:
     def __init__(self, path: str) -> None:
         self.path = path
         self.count = 0
+        #: (wall-clock time, request line) of every request, for benches that count by window
+        self.requests: list[tuple[float, bytes]] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -111,6 +113,7 @@ class CountingProxy:
             if not line:
                 return
             self.count += 1
+            self.requests.append((time.time(), line))
             head = [line]
             while True:
                 header = await reader.readline()

@@ -20,13 +20,14 @@ from kedge.observability.metrics import Metrics
 from kedge.planning import desired, health
 from kedge.planning.actions import Plan
 from kedge.planning.health import Health
+from kedge.planning.observed import ObservedStack
 from kedge.reconcilers import preview
 from kedge.reconcilers.engine import Engine
 from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
 
-__all__ = ["Assessment", "assess_stack", "record_assessment"]
+__all__ = ["Assessment", "assess_stack", "compared_version", "record_assessment"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +47,23 @@ class Assessment:
         return self.plan is not None and not self.plan.is_empty
 
 
-def assess_stack(store: Store, engine: Engine, status: StackStatus) -> Assessment:
-    """Observe and plan the stack against its applied version; never acts."""
-    number = status.applied_version or status.desired_version
+def compared_version(status: StackStatus) -> int | None:
+    """The version a stack is assessed against: the applied one, else the desired one."""
+    return status.applied_version or status.desired_version
+
+
+def assess_stack(
+    store: Store, engine: Engine, status: StackStatus, *, observed: ObservedStack | None = None
+) -> Assessment:
+    """Observe and plan the stack against its applied version; never acts. ``observed``, when
+    given, is the stack's part of a snapshot of many (``observe.observe_all``, the resync)."""
+    number = compared_version(status)
     if number is None:
         return Assessment(status.stack, None, Sync.UNKNOWN, Health.UNKNOWN)
     try:
         spec = store.versions.get(status.stack, number).spec()
         # a refused part is drift that only a person can resolve: it counts as drift
-        planned = preview.preview(engine, spec.name, spec)
+        planned = preview.preview(engine, spec.name, spec, observed=observed)
     except errors.KedgeError as exc:
         return Assessment(status.stack, number, Sync.UNKNOWN, Health.UNKNOWN, error=str(exc))
     plan = planned.plan

@@ -1,10 +1,12 @@
 """The resync timer and housekeeping: drift found by looking, stale commands recovered.
 
-Every ``resync`` seconds each stack is observed with Kedge's label queries and planned
-against its applied version (``assessor``); its status is recorded, and where the plan is
-not empty the stack's ``x-kedge.drift`` decides: ``heal`` enqueues a ``RECONCILE``, ``warn``
-reports OutOfSync and acts not, ``off`` does neither. Stacks with a command PENDING or
-RUNNING are skipped: that pass will look anyway.
+Every ``resync`` seconds every stack is observed at once — one list per kind of object by
+Kedge's labels, however many stacks (``observe.observe_all``) — and each is planned against
+its applied version (``assessor``); its status is recorded, and where the plan is not empty
+the stack's ``x-kedge.drift`` decides: ``heal`` enqueues a ``RECONCILE``, ``warn`` reports
+OutOfSync and acts not, ``off`` does neither. Stacks with a command PENDING or RUNNING are
+skipped: that pass will look anyway; a stack whose pass ended after the snapshot was taken is
+observed again, alone, so that what the pass did is not taken for drift.
 
 Every ``housekeeping`` seconds the queue gauges are refreshed, the commands written since the
 last look are counted (``kedge_commands_total{status="PENDING"}``: whoever wrote them — the
@@ -33,8 +35,11 @@ from kedge.controller import assessor, repairs, retries
 from kedge.controller.backoff import StackBackoff
 from kedge.controller.settings import ControllerSettings
 from kedge.observability.metrics import Metrics
+from kedge.planning.observed import ObservedStack
+from kedge.reconcilers import observe
 from kedge.reconcilers.engine import Engine
 from kedge.specs.commands import CommandReason, CommandStatus
+from kedge.specs.stack import StackSpec
 from kedge.store.protocol import Store
 from kedge.store.records import Finished, StackStatus
 
@@ -213,22 +218,55 @@ class Resync:
 
     def resync_all(self, stop: threading.Event | None = None) -> int:
         """Look at every stack once; returns how many RECONCILE commands were enqueued."""
-        enqueued = 0
+        enqueued, looked, began = 0, 0, time.monotonic()
         try:
-            for status in list(iter_stacks(self._store)):
+            statuses = list(iter_stacks(self._store))
+            since = datetime.now(UTC)
+            snapshot = self._observe_all(statuses)
+            for status in statuses:
                 if stop is not None and stop.is_set():
                     break
-                enqueued += self.resync_stack(status)
+                seen = self._still_current(snapshot, status.stack, since=since)
+                enqueued += self.resync_stack(status, observed=seen)
+                looked += 1
         except errors.StoreError as exc:
             log.warning("resync failed", reason=str(exc))
+        # bench/scale_bench.py finds each resync's window (its Docker calls, CPU) by this line
+        seconds = round(time.monotonic() - began, 4)
+        log.debug("resync done", stacks=looked, enqueued=enqueued, seconds=seconds)
         return enqueued
 
-    def resync_stack(self, status: StackStatus) -> int:
+    def _observe_all(self, statuses: list[StackStatus]) -> dict[str, ObservedStack]:
+        """Every assessed stack observed at once: a constant number of Docker calls however
+        many stacks there are. On failure each stack is observed alone (and reports it)."""
+        specs: dict[str, StackSpec | None] = {}
+        for status in statuses:
+            number = assessor.compared_version(status)
+            if number is not None:
+                with contextlib.suppress(errors.KedgeError):  # the assessment reports it
+                    specs[status.stack] = self._store.versions.get(status.stack, number).spec()
+        try:
+            return observe.observe_all(self._engine, specs)
+        except errors.KedgeError:
+            return {}
+
+    def _still_current(
+        self, snapshot: dict[str, ObservedStack], stack: str, *, since: datetime
+    ) -> ObservedStack | None:
+        """The stack's part of the snapshot, unless a pass of it ended after the snapshot was
+        taken (it changed what runs: the stack is observed again, alone)."""
+        newest = self._store.commands.list(stack=stack, limit=1).items
+        if newest and (newest[0].finished_at is None or newest[0].finished_at >= since):
+            return None
+        return snapshot.get(stack)
+
+    def resync_stack(self, status: StackStatus, *, observed: ObservedStack | None = None) -> int:
+        """Assess one stack (from ``observed`` when given) and act on its drift."""
         if status.desired_version is None and status.applied_version is None:
             return 0  # deleted, or only ever broken
         if repairs.has_active_command(self._store, status.stack):
             return 0
-        seen = assessor.assess_stack(self._store, self._engine, status)
+        seen = assessor.assess_stack(self._store, self._engine, status, observed=observed)
         assessor.record_assessment(self._store, self._metrics, status, seen)
         if seen.error:
             log.warning("stack not assessed", stack=status.stack, error=seen.error)
