@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -24,7 +25,7 @@ from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import PolicyOption, server_policy
 from kedge.observability.logs import configure_logging
 
-__all__ = ["RetryBaseOption", "RetryCapOption", "controller"]
+__all__ = ["RetryBaseOption", "RetryCapOption", "controller", "opened"]
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,16 @@ RetryBaseOption = Annotated[
 RetryCapOption = Annotated[
     float, typer.Option("--retry-cap", min=0.1, help="The longest wait between such retries.")
 ]
+
+
+def opened(prefix: str, open_runtime: Callable[[], runtime.Runtime]) -> runtime.Runtime:
+    """The runtime ``open_runtime`` opens; Docker not answering exits 2 with ``prefix`` and
+    the reason (``kedge controller`` and ``kedge serve``)."""
+    try:
+        return open_runtime()
+    except errors.EngineError as exc:
+        typer.echo(f"{prefix} {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def controller(
@@ -72,8 +83,9 @@ def controller(
 ) -> None:
     """Run the controller: keep every stack of the spec folder converged."""
     configure_logging(level=log_level)
-    try:
-        kedge = runtime.open_runtime(
+    kedge = opened(
+        "kedge controller: Docker is not reachable:",
+        lambda: runtime.open_runtime(
             db,
             workers=workers,
             specs=specs,
@@ -83,10 +95,8 @@ def controller(
             prune=prune,
             retry_base=retry_base,
             retry_cap=retry_cap,
-        )
-    except errors.EngineError as exc:
-        typer.echo(f"kedge controller: Docker is not reachable: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        ),
+    )
     if metrics_addr:
         host, port = parse_addr(metrics_addr)
         start_http_server(port, addr=host, registry=kedge.registry)

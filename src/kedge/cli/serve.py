@@ -26,9 +26,9 @@ import structlog
 import typer
 import uvicorn
 
-from kedge import errors, runtime
+from kedge import runtime
 from kedge.cli.addresses import DEFAULT_ADDR, parse_addr
-from kedge.cli.controller import RetryBaseOption, RetryCapOption
+from kedge.cli.controller import RetryBaseOption, RetryCapOption, opened
 from kedge.cli.http import uvicorn_limits
 from kedge.cli.options import DEFAULT_DB, DbOption
 from kedge.cli.policy import AllowVariableOption, PolicyOption, SpecRootOption, server_policy
@@ -104,18 +104,17 @@ def serve(
         )
     if specs is not None:
         specs.mkdir(parents=True, exist_ok=True)
-    try:
-        kedge = runtime.open_runtime(
+    kedge = opened(
+        "error:",
+        lambda: runtime.open_runtime(
             db,
             workers=workers,
             specs=specs,
             policy=policy,
             retry_base=retry_base,
             retry_cap=retry_cap,
-        )
-    except errors.EngineError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        ),
+    )
     app = kedge.api(policy=policy, host=host, allowed_hosts=tuple(allowed_host or ()))
     kedge.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
