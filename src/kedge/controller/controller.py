@@ -159,14 +159,15 @@ class Controller:
         """Stop claiming, let running passes finish within ``grace``; True if all did."""
         self._stop.set()
         self.doorbell.ring()
-        if self.docker_events is not None:
-            self.docker_events.close()
         if self.events is not None:
             self.events.close()
         if self.folder is not None:
             self.folder.mark_dirty()
         self.resync.trigger()
         finished = _join(self._worker_threads, timeout=grace)
+        # the pump outlives the running passes: their health gates wait on its events
+        if self.docker_events is not None:
+            self.docker_events.close()
         # the sources stop at their next look; one blocked in a read is a daemon thread and
         # holds no command, so it is not waited for beyond a moment
         _join(self._threads, timeout=2.0)
