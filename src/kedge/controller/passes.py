@@ -8,7 +8,8 @@ recorded and raised again for the caller to report. What a running pass waits fo
 ``echo`` alone (the CLI prints it; the log keeps each action's start and end). The first
 half, observe and plan, is ``reconcilers.preview``'s, shared with ``kedge plan`` and the API.
 
-Callers: the local CLI verbs (``kedge up``/``down``/``rollback``) and the controller's worker.
+Callers: the controller's worker, and the local verbs (``kedge up``/``down``/``rollback``)
+through ``runtime.Local``.
 """
 
 from __future__ import annotations

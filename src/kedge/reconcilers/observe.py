@@ -15,7 +15,7 @@ shared with ``kedge up``'s fast path (``reconcilers.peek``).
 ``observe_all`` snapshots many stacks in one set of list calls (by Kedge's managed label) and
 gives each stack the snapshot ``observe_desired`` would: the resync's constant cost.
 
-Callers: ``controller.passes.run_command`` (observe → plan → execute), the controller's
+Callers: ``reconcilers.preview`` (observe → plan, for a pass and every look), the controller's
 status and drift checks (``observe_all``: the resync), tests.
 """
 
@@ -193,7 +193,7 @@ def probe_of(spec: StackSpec) -> dict[str, list[str]]:
 
 def observe_desired(engine: Lister, stack: str, spec: StackSpec | None) -> observed.ObservedStack:
     """Observe ``stack`` with the images and external objects its desired spec names, so that
-    a plan made from it is the one a pass makes. Callers: ``controller.passes``, ``api.posted``.
+    a plan made from it is the one a pass makes. Callers: ``reconcilers.preview``.
     """
     if spec is None:
         return observe_stack(engine, stack)
