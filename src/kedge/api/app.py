@@ -26,6 +26,7 @@ from kedge.api import (
     dashboard,
     deps,
     edge,
+    identity,
     logs,
     monitoring,
     posted,
@@ -70,7 +71,8 @@ def create_app(
         store=store, engine=engine, controller=controller, policy=policy or Policy()
     )
     app.state.edge = limits or edge.EdgeSettings()
-    app.add_middleware(edge.Edge, settings=app.state.edge)
+    app.state.identities = identity.Authenticator(store, metrics_auth=app.state.edge.metrics_auth)
+    app.add_middleware(edge.Edge, settings=app.state.edge, identities=app.state.identities)
     problems.install_handlers(app)
     _serve_docs(app)
     app.include_router(stream.router, prefix="/api/v1")
@@ -81,6 +83,7 @@ def create_app(
     app.include_router(commands.router, prefix="/api/v1")
     app.include_router(posted.router, prefix="/api/v1")
     app.include_router(logs.router, prefix="/api/v1")
+    app.include_router(identity.router, prefix="/api/v1")
     if registry is not None:
         _serve_metrics(app, registry)
     return app

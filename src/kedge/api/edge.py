@@ -25,6 +25,9 @@ Per request, in order:
   ``max_streams`` in all and ``max_streams_per_client`` from one client address; a route
   takes a slot with ``admit_stream`` (429 when full) and the edge frees it when the answer
   ends, however it ends.
+- **Identity**: once an identity is configured, a request without a good bearer token is
+  answered 401 (``api.identity`` owns the rules; ``--metrics-auth`` closes ``/metrics`` too);
+  its identity is kept in the scope for the routes.
 - **Security headers** on every answer: a Content-Security-Policy that allows only Kedge's own
   scripts (no inline script, no ``eval``) and no framing, ``X-Frame-Options: DENY``,
   ``nosniff``, ``Referrer-Policy: no-referrer`` and same-origin opener/resource policies.
@@ -50,7 +53,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kedge.api import problems
+from kedge.api import identity, problems
 from kedge.specs import yamlsource
 
 __all__ = [
@@ -163,6 +166,8 @@ class EdgeSettings:
     max_streams: int = 256
     max_streams_per_client: int = 64
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: whether ``/metrics`` needs a token once an identity is configured (``--metrics-auth``)
+    metrics_auth: bool = False
     streams: StreamSlots = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -255,19 +260,34 @@ def _refuse(status: int, kind: str, title: str, detail: str, path: str) -> probl
 class Edge:
     """The ASGI middleware of the edge (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: EdgeSettings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: EdgeSettings,
+        identities: identity.Authenticator | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.identities = identities
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         send = self._with_headers(send)
-        refusal = self.refusal(scope, Headers(scope=scope))
+        headers = Headers(scope=scope)
+        refusal = self.refusal(scope, headers)
         if refusal is not None:
             await problems.answer(refusal)(scope, receive, send)
             return
+        if self.identities is not None:
+            try:
+                await self.identities.identify(scope, headers)
+            except identity.Refused as exc:
+                answer = problems.answer(exc.problem)
+                answer.headers["www-authenticate"] = exc.challenge
+                await answer(scope, receive, send)
+                return
         taken: list[str] = []
         scope["kedge.streams"] = taken
         try:

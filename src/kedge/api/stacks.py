@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from kedge import errors
-from kedge.api import observing, problems
+from kedge.api import identity, observing, problems
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import (
     ApplyRequest,
@@ -56,8 +56,9 @@ _OUTCOME_TYPES = frozenset({CommandType.APPLY, CommandType.ROLLBACK, CommandType
 
 
 def author_of(request: Request) -> str:
-    """Who asked: the ``X-Kedge-User`` header the CLI sends, else "api"."""
-    return request.headers.get("x-kedge-user", "")[:200] or "api"
+    """Who asked (``api.identity`` owns the rule: the token's name when one authenticated
+    the request, else the ``X-Kedge-User`` header the CLI sends, else "api")."""
+    return identity.author_of(request)
 
 
 def _title(word: str) -> str:

@@ -14,7 +14,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kedge.store.protocol import KEEP, CommandStore, Keep, StackStore, Store, VersionStore
+    from kedge.store.protocol import (
+        KEEP,
+        CommandStore,
+        Keep,
+        StackStore,
+        Store,
+        TokenStore,
+        VersionStore,
+    )
     from kedge.store.queue import SUPERSEDING
     from kedge.store.records import (
         CheckReport,
@@ -42,6 +50,7 @@ __all__ = [
     "Finished",
     "Keep",
     "LogLine",
+    "MadeToken",
     "Page",
     "Pruned",
     "Recorded",
@@ -51,6 +60,8 @@ __all__ = [
     "StackStatus",
     "StackStore",
     "Store",
+    "TokenInfo",
+    "TokenStore",
     "VersionStore",
     "open_store",
     "utc_now",
@@ -63,6 +74,9 @@ _HOMES = {
     "StackStore": "kedge.store.protocol",
     "Store": "kedge.store.protocol",
     "VersionStore": "kedge.store.protocol",
+    "TokenStore": "kedge.store.protocol",
+    "MadeToken": "kedge.store.records",
+    "TokenInfo": "kedge.store.records",
     "SUPERSEDING": "kedge.store.queue",
     "CheckReport": "kedge.store.records",
     "Clock": "kedge.store.records",

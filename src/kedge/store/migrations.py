@@ -17,6 +17,7 @@ __all__ = [
     "NAMES",
     "PENDING_IN_ORDER",
     "SET",
+    "TOKENS",
 ]
 
 #: the migration set of the store in sqlite-utils' ``_sqlite_migrations`` table
@@ -26,6 +27,7 @@ INITIAL = "0001_initial"
 PENDING_IN_ORDER = "0002_pending_in_order"
 CONVERGED = "0003_converged"
 CONVERGED_WARNINGS = "0004_converged_warnings"
+TOKENS = "0005_tokens"
 
 #: every migration this Kedge knows, in the order they apply
-NAMES = (INITIAL, PENDING_IN_ORDER, CONVERGED, CONVERGED_WARNINGS)
+NAMES = (INITIAL, PENDING_IN_ORDER, CONVERGED, CONVERGED_WARNINGS, TOKENS)

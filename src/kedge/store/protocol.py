@@ -30,15 +30,17 @@ from kedge.store.records import (
     CheckReport,
     Finished,
     LogLine,
+    MadeToken,
     Page,
     Pruned,
     Recorded,
     RetentionPolicy,
     RetryPolicy,
     StackStatus,
+    TokenInfo,
 )
 
-__all__ = ["KEEP", "CommandStore", "Keep", "StackStore", "Store", "VersionStore"]
+__all__ = ["KEEP", "CommandStore", "Keep", "StackStore", "Store", "TokenStore", "VersionStore"]
 
 
 class Keep:
@@ -238,8 +240,38 @@ class CommandStore(Protocol):
         ...
 
 
+class TokenStore(Protocol):
+    """Kedge's own API tokens (``kedge.store.tokens`` owns what a token is): only the digest
+    of a secret is kept; a name is never reused."""
+
+    #: counts this process's writes of tokens (the API's cache of "identity configured")
+    generation: int
+
+    def create(
+        self, name: str, *, role: str, stacks: tuple[str, ...], lifetime: timedelta | None
+    ) -> MadeToken:
+        """Make a token and answer it with its secret, the only time the secret is seen."""
+        ...
+
+    def list(self) -> list[TokenInfo]:
+        """Every token by name, revoked ones too; never a secret."""
+        ...
+
+    def revoke(self, name: str) -> TokenInfo:
+        """Revoke a token for good; ``NotFoundError`` when none has that name."""
+        ...
+
+    def any_active(self) -> bool:
+        """Whether some token is not revoked: then every request must authenticate."""
+        ...
+
+    def authenticate(self, secret: str) -> TokenInfo | None:
+        """The active token whose secret this is, or None."""
+        ...
+
+
 class Store(Protocol):
-    """Kedge's store: stacks, versions and commands, plus backup and check."""
+    """Kedge's store: stacks, versions, commands and tokens, plus backup and check."""
 
     @property
     def stacks(self) -> StackStore: ...
@@ -249,6 +281,9 @@ class Store(Protocol):
 
     @property
     def commands(self) -> CommandStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
 
     def backup(self, path: Path) -> None:
         """Copy the whole store to ``path`` consistently, while others keep writing."""

@@ -23,12 +23,14 @@ __all__ = [
     "Durability",
     "Finished",
     "LogLine",
+    "MadeToken",
     "Page",
     "Pruned",
     "Recorded",
     "RetentionPolicy",
     "RetryPolicy",
     "StackStatus",
+    "TokenInfo",
     "utc_now",
 ]
 
@@ -157,3 +159,25 @@ class CheckReport(_Record):
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unknown_migrations
+
+
+class TokenInfo(_Record):
+    """One token as listed: never its secret, never its digest."""
+
+    name: str
+    role: str
+    stacks: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+class MadeToken(_Record):
+    """A token just made: the only time its secret exists outside its holder's hands."""
+
+    info: TokenInfo
+    secret: str = Field(repr=False)

@@ -152,6 +152,25 @@ def add_converged_warnings(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE converged ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
 
 
+@MIGRATIONS(name=migrations.TOKENS)
+def create_tokens(db: sqlite_utils.Database) -> None:
+    """Kedge's own API tokens (``store.tokens``): the SHA-256 of each secret, never the secret."""
+    db.execute(
+        """
+        CREATE TABLE tokens (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            stacks TEXT NOT NULL,
+            digest TEXT NOT NULL UNIQUE CHECK (length(digest) = 64),
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT,
+            last_used_at TEXT
+        )
+        """
+    )
+
+
 def migration_names() -> list[str]:
     """The names of all migrations this Kedge knows, in order."""
     return [migration.name for migration in MIGRATIONS._migrations]

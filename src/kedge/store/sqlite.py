@@ -24,6 +24,7 @@ from kedge.store.protocol import Store
 from kedge.store.queue import SqliteCommands
 from kedge.store.records import CheckReport, Clock, Durability, utc_now
 from kedge.store.stacks import SqliteStacks
+from kedge.store.tokens import SqliteTokens
 from kedge.store.versions import SqliteVersions
 
 __all__ = ["SqliteStore", "open_store"]
@@ -37,6 +38,7 @@ class SqliteStore:
         self._stacks = SqliteStacks(database, clock=clock)
         self._versions = SqliteVersions(database, clock=clock)
         self._commands = SqliteCommands(database, clock=clock)
+        self._tokens = SqliteTokens(database, clock=clock)
 
     @classmethod
     def open(
@@ -76,6 +78,10 @@ class SqliteStore:
     @property
     def commands(self) -> SqliteCommands:
         return self._commands
+
+    @property
+    def tokens(self) -> SqliteTokens:
+        return self._tokens
 
     @property
     def path(self) -> Path:
