@@ -70,8 +70,16 @@ class Runtime:
     hub: EventHub | None = None
     _feed: DockerFeed | None = field(default=None, repr=False)
 
-    def api(self, *, policy: Policy, host: str, allowed_hosts: tuple[str, ...] = ()) -> FastAPI:
-        """The API over this runtime, answering to loopback, ``host`` and ``allowed_hosts``."""
+    def api(
+        self,
+        *,
+        policy: Policy,
+        host: str,
+        allowed_hosts: tuple[str, ...] = (),
+        metrics_auth: bool = False,
+    ) -> FastAPI:
+        """The API over this runtime, answering to loopback, ``host`` and ``allowed_hosts``;
+        with ``metrics_auth``, ``/metrics`` needs a token once an identity is configured."""
         from kedge.api.app import create_app
         from kedge.api.edge import EdgeSettings
 
@@ -81,7 +89,7 @@ class Runtime:
             registry=self.registry,
             controller=self.controller,
             policy=policy,
-            limits=EdgeSettings.for_listener(host, allowed_hosts),
+            limits=EdgeSettings.for_listener(host, allowed_hosts, metrics_auth=metrics_auth),
         )
         app.state.events = self.hub
         return app

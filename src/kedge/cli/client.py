@@ -6,7 +6,8 @@ Every remote verb (``get``, ``describe``, ``apply``, ``diff``, ``rollback``, ``d
 listens on) is the default. Problems answered by the server (``application/problem+json``)
 become ``RemoteError`` with their ``type``; a server that does not answer becomes a
 ``RemoteError`` that says how to start one. ``follow_command`` follows a command to its end
-over the server-sent events of its log lines.
+over the server-sent events of its log lines. Each request carries the CLI's token
+(``cli.credentials``: ``KEDGE_TOKEN``, else ``kedge login``'s file) as a bearer when there is one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from kedge.cli import addresses
+from kedge.cli import addresses, credentials
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -96,10 +97,10 @@ EXIT_ERROR = 2
 
 
 @contextlib.contextmanager
-def connect(server: str) -> Iterator[Client]:
+def connect(server: str, *, token: str | None = None) -> Iterator[Client]:
     """A client for one verb; a ``RemoteError`` ends the verb with its message and exit 2."""
     try:
-        with Client(server) as client:
+        with Client(server, token=token) as client:
             yield client
     except RemoteError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -109,12 +110,15 @@ def connect(server: str) -> Iterator[Client]:
 class Client:
     """A Kedge server; methods answer decoded JSON or raise ``RemoteError``."""
 
-    def __init__(self, server: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, server: str, *, timeout: float = 30.0, token: str | None = None) -> None:
         self.server = server.rstrip("/")
-        user = f"{getpass.getuser()}@{platform.node()}"
-        self._http = httpx.Client(
-            base_url=self.server, timeout=timeout, headers={"X-Kedge-User": user}
-        )
+        # the header names the author only while the server has no identity configured;
+        # once it has, the bearer token (``token``, else ``credentials.read``) is who asks
+        headers = {"X-Kedge-User": f"{getpass.getuser()}@{platform.node()}"}
+        bearer = token or credentials.read()
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        self._http = httpx.Client(base_url=self.server, timeout=timeout, headers=headers)
 
     def __enter__(self) -> Client:
         return self

@@ -113,11 +113,22 @@ VERBS: dict[str, Verb] = {
         "status",
         "One table of every stack: version, sync, health, ready containers, last command.",
     ),
+    "login": Verb(
+        "kedge.cli.auth",
+        "login",
+        "Check a token against the server and keep it for the CLI (mode 0600).",
+    ),
     # verbs with subcommands
     "db": Verb("kedge.cli.db", "app", "Back up and check Kedge's database."),
     "get": Verb("kedge.cli.get", "app", "List stacks, versions or commands."),
     "describe": Verb("kedge.cli.describe", "app", "Show one object in detail."),
     "policy": Verb("kedge.cli.policy", "app", "Check specs against the host-safety policy."),
+    "token": Verb(
+        "kedge.cli.tokens",
+        "app",
+        "Create, list and revoke Kedge's API tokens (offline, on the store's file).",
+    ),
+    "auth": Verb("kedge.cli.auth", "app", "Who the CLI acts as on a Kedge server."),
 }
 
 

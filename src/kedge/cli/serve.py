@@ -82,6 +82,14 @@ def serve(
             " anyone who reaches it drives Docker, which is root on this host.",
         ),
     ] = False,
+    metrics_auth: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-auth",
+            help="/metrics needs a token too once an identity is configured (kedge token"
+            " create); by default it stays open to scrapers.",
+        ),
+    ] = False,
 ) -> None:
     """Run the API, the controller and /metrics in one process."""
     configure_logging(level=log_level)
@@ -115,7 +123,12 @@ def serve(
             retry_cap=retry_cap,
         ),
     )
-    app = kedge.api(policy=policy, host=host, allowed_hosts=tuple(allowed_host or ()))
+    app = kedge.api(
+        policy=policy,
+        host=host,
+        allowed_hosts=tuple(allowed_host or ()),
+        metrics_auth=metrics_auth,
+    )
     kedge.start()
     typer.echo(f"kedge serves http://{addr} (store {db}, specs {specs or '-'})", err=True)
     # uvicorn handles SIGINT/SIGTERM while it serves and raises the signal again when it has
