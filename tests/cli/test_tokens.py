@@ -168,3 +168,9 @@ def test_the_remote_verbs_send_the_token_and_kedge_token_wins(
     assert who.stdout.startswith("token:ci ")
     revoked = run("auth", "whoami", env=env | {"KEDGE_TOKEN": "kedge_" + "C" * 43})
     assert revoked.exit_code == 2  # a wrong KEDGE_TOKEN is not helped by the kept file
+
+
+def test_serve_offers_metrics_auth() -> None:
+    shown = run("serve", "--help")
+    assert shown.exit_code == 0, shown.output
+    assert "--metrics-auth" in shown.stdout

@@ -31,6 +31,19 @@ def test_a_serving_runtime_publishes_the_store_and_serves_the_api(tmp_path: Path
         assert kedge.close(grace=1.0)
 
 
+def test_metrics_auth_reaches_the_edge(tmp_path: Path) -> None:
+    """``kedge serve --metrics-auth`` is wired through the runtime to the edge (issue #16)."""
+    kedge = runtime.open_runtime(tmp_path / "kedge.db", workers=1, events=False)
+    try:
+        policy = kedge.controller.settings.policy
+        assert not kedge.api(policy=policy, host="127.0.0.1").state.edge.metrics_auth
+        app = kedge.api(policy=policy, host="127.0.0.1", metrics_auth=True)
+        assert app.state.edge.metrics_auth
+        assert app.state.identities.metrics_auth
+    finally:
+        assert kedge.close(grace=1.0)
+
+
 def test_a_controller_runtime_has_no_hub(tmp_path: Path) -> None:
     kedge = runtime.open_runtime(tmp_path / "kedge.db", workers=2, events=False, resync=5.0)
     try:

@@ -59,6 +59,7 @@ FACES: dict[str, list[str]] = {
         "Finished",
         "Keep",
         "LogLine",
+        "MadeToken",  # issue #16: Kedge's own tokens
         "Page",
         "Pruned",
         "Recorded",
@@ -68,6 +69,8 @@ FACES: dict[str, list[str]] = {
         "StackStatus",
         "StackStore",
         "Store",
+        "TokenInfo",  # issue #16
+        "TokenStore",  # issue #16
         "VersionStore",
         "open_store",
         "utc_now",
