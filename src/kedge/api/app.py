@@ -32,6 +32,7 @@ from kedge.api import (
     posted,
     probes,
     problems,
+    signin,
     stacks,
     stream,
 )
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(monitoring.router, prefix="/api/v1")
     app.include_router(dashboard.router)
     app.include_router(probes.router)
+    app.include_router(signin.router)
     app.include_router(stacks.router, prefix="/api/v1")
     app.include_router(commands.router, prefix="/api/v1")
     app.include_router(posted.router, prefix="/api/v1")

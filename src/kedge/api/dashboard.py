@@ -29,7 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from ruamel.yaml import YAML
 
 from kedge import __version__, errors
-from kedge.api import edge, monitoring, problems, stacks
+from kedge.api import edge, identity, monitoring, problems, stacks
 from kedge.api.commands import CommandId
 from kedge.api.deps import ServicesDep
 from kedge.api.stacks import StackName
@@ -38,7 +38,7 @@ from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandStatus
 from kedge.specs.options import MAX_VERSION
 from kedge.store.protocol import Store
 
-__all__ = ["router"]
+__all__ = ["render_page", "router"]
 
 router = APIRouter(
     tags=["dashboard"],
@@ -85,11 +85,26 @@ _TEMPLATES.filters["age"] = _age
 _TEMPLATES.filters["duration"] = _duration
 
 
-def _render(request: Request, template: str, **context: Any) -> HTMLResponse:
+def _signed_in(request: Request) -> str:
+    """The token a session signed in with ("" for a bearer, or when no identity is
+    configured): the header then offers to sign out."""
+    if not identity.session_id(request.headers):
+        return ""
+    return identity.identity_of(request).author
+
+
+def render_page(
+    request: Request, template: str, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page or fragment of the dashboard's templates, with what every one carries (the
+    version, the CSRF token of this request's session, who signed in)."""
     page = _TEMPLATES.get_template(template).render(
-        version=__version__, csrf=edge.csrf_token(request), **context
+        version=__version__,
+        csrf=edge.csrf_token(request),
+        signed_in=_signed_in(request),
+        **context,
     )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
@@ -109,7 +124,7 @@ def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
 @router.get("/")
 def stacks_page(kedge: ServicesDep, request: Request) -> HTMLResponse:
     """The list of stacks."""
-    return _render(
+    return render_page(
         request, "stacks.html", rows=_stack_rows(kedge.store, kedge.engine), live_src="/ui/stacks"
     )
 
@@ -117,7 +132,7 @@ def stacks_page(kedge: ServicesDep, request: Request) -> HTMLResponse:
 @router.get("/ui/stacks")
 def stacks_fragment(kedge: ServicesDep, request: Request) -> HTMLResponse:
     """The live part of the list of stacks."""
-    return _render(request, "stack_rows.html", rows=_stack_rows(kedge.store, kedge.engine))
+    return render_page(request, "stack_rows.html", rows=_stack_rows(kedge.store, kedge.engine))
 
 
 def _seconds(command: Command) -> float | None:
@@ -175,13 +190,13 @@ def _stack_context(kedge: ServicesDep, name: str) -> dict[str, Any]:
 def stack_page(kedge: ServicesDep, request: Request, name: StackName) -> HTMLResponse:
     """One stack: containers, passes, versions, commands and the buttons to act on it."""
     context = _stack_context(kedge, name)
-    return _render(request, "stack.html", live_src=f"/ui/stacks/{name}", name=name, **context)
+    return render_page(request, "stack.html", live_src=f"/ui/stacks/{name}", name=name, **context)
 
 
 @router.get("/ui/stacks/{name}")
 def stack_fragment(kedge: ServicesDep, request: Request, name: StackName) -> HTMLResponse:
     """The live part of one stack's page."""
-    return _render(request, "stack_live.html", name=name, **_stack_context(kedge, name))
+    return render_page(request, "stack_live.html", name=name, **_stack_context(kedge, name))
 
 
 @router.get("/ui/commands/{command_id}")
@@ -189,7 +204,7 @@ def command_fragment(kedge: ServicesDep, request: Request, command_id: CommandId
     """One command's plan and log lines."""
     command = kedge.store.commands.get(command_id)
     lines = kedge.store.commands.logs(command_id, limit=1000)
-    return _render(request, "command.html", command=command, lines=lines)
+    return render_page(request, "command.html", command=command, lines=lines)
 
 
 def _yaml(document: dict[str, Any]) -> list[str]:
@@ -219,7 +234,7 @@ def diff_fragment(
             lineterm="",
         )
     )
-    return _render(request, "diff.html", lines=lines, a=a, b=b)
+    return render_page(request, "diff.html", lines=lines, a=a, b=b)
 
 
 @router.get(

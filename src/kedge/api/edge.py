@@ -14,10 +14,14 @@ Per request, in order:
     another site, or of another port of this host (``same-site``), may not write;
   - an ``Origin`` must be this server's own (its host and port are the ``Host`` header's),
     else 403; ``Origin: null`` (sandboxed frames, some redirects) is refused too;
-  - a browser's write (one that sends ``Origin`` or ``Sec-Fetch-Site``) must carry the
-    dashboard's CSRF token in ``X-Kedge-CSRF`` (the pages hold it; a page of another origin
-    cannot read it), else 403. Clients that are not browsers (the CLI, curl) send neither
-    header and need no token;
+  - a browser's write (one that sends ``Origin`` or ``Sec-Fetch-Site``, or the dashboard's
+    session cookie) must carry the dashboard's CSRF token in ``X-Kedge-CSRF`` (the pages hold
+    it; a page of another origin cannot read it), else 403. The token is bound to the session
+    cookie the request sends (``EdgeSettings.csrf_token``), so a page's token is worth nothing
+    with another session. Clients that are not browsers (the CLI, curl) send none of these
+    and need no token. The sign-in forms (``FORM_PATHS``) are plain HTML forms, which cannot
+    send a header: they carry the token in a ``csrf`` field, which their route checks
+    (``api.signin``), and they alone may be ``application/x-www-form-urlencoded``;
   - a body must be ``application/json`` or ``application/yaml`` (``application/x-yaml``):
     anything else, ``text/plain`` and forms above all (a browser sends those cross-site
     without asking), is 415. Bodyless writes (cancel) need no type.
@@ -25,9 +29,11 @@ Per request, in order:
   ``max_streams`` in all and ``max_streams_per_client`` from one client address; a route
   takes a slot with ``admit_stream`` (429 when full) and the edge frees it when the answer
   ends, however it ends.
-- **Identity**: once an identity is configured, a request without a good bearer token is
-  answered 401 (``api.identity`` owns the rules; ``--metrics-auth`` closes ``/metrics`` too);
-  its identity is kept in the scope for the routes.
+- **Identity**: once an identity is configured, a request without a good bearer token (or,
+  on the dashboard's routes, a live session cookie) is answered 401 (``api.identity`` owns
+  the rules; ``--metrics-auth`` closes ``/metrics`` too); a browser that asks for a dashboard
+  page (``Accept: text/html``) is sent to ``/signin`` instead (303), and a session cookie
+  that ended is cleared. The identity is kept in the scope for the routes.
 - **Security headers** on every answer: a Content-Security-Policy that allows only Kedge's own
   scripts (no inline script, no ``eval``) and no framing, ``X-Frame-Options: DENY``,
   ``nosniff``, ``Referrer-Policy: no-referrer`` and same-origin opener/resource policies.
@@ -51,13 +57,15 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kedge.api import identity, problems
+from kedge.api import identity, problems, sessions
 from kedge.specs import yamlsource
 
 __all__ = [
     "CSRF_HEADER",
+    "FORM_PATHS",
     "LOOPBACK_NAMES",
     "MAX_BODY",
     "SECURITY_HEADERS",
@@ -76,9 +84,13 @@ MAX_BODY = 1_000_000
 #: the header a browser's write carries the CSRF token in
 CSRF_HEADER = "x-kedge-csrf"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: the plain HTML forms of the sign-in: form-encoded, their CSRF token in a field
+FORM_PATHS = frozenset({"/signin", "/signout"})
+SIGNIN = "/signin"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BODY_TYPES = frozenset({"application/json", "application/yaml", "application/x-yaml"})
+_FORM_TYPE = "application/x-www-form-urlencoded"
 _SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
 
 CSP = "; ".join(
@@ -197,9 +209,11 @@ class EdgeSettings:
             for allowed in self.allowed_hosts
         )
 
-    def csrf_token(self) -> str:
-        """The token the dashboard's pages carry and its writes send back."""
-        return hmac.new(self.secret, b"kedge dashboard csrf", "sha256").hexdigest()
+    def csrf_token(self, session: str = "") -> str:
+        """The token the dashboard's pages carry and its writes send back, bound to the
+        session cookie the request sends (``session``, "" when none)."""
+        bound = b"kedge dashboard csrf" + (b"\0" + session.encode() if session else b"")
+        return hmac.new(self.secret, bound, "sha256").hexdigest()
 
 
 def _hostname(host: str) -> str:
@@ -227,7 +241,8 @@ def settings_of(request: Request) -> EdgeSettings:
 
 
 def csrf_token(request: Request) -> str:
-    return settings_of(request).csrf_token()
+    """The CSRF token of this request's session (its cookie), for the page to carry."""
+    return settings_of(request).csrf_token(identity.session_id(request.headers))
 
 
 def admit_stream(request: Request) -> None:
@@ -284,9 +299,7 @@ class Edge:
             try:
                 await self.identities.identify(scope, headers)
             except identity.Refused as exc:
-                answer = problems.answer(exc.problem)
-                answer.headers["www-authenticate"] = exc.challenge
-                await answer(scope, receive, send)
+                await _unauthenticated(exc, scope, headers)(scope, receive, send)
                 return
         taken: list[str] = []
         scope["kedge.streams"] = taken
@@ -324,15 +337,36 @@ class Edge:
         return self._write_refusal(headers, host, path)
 
     def _write_refusal(self, headers: Headers, host: str, path: str) -> problems.Problem | None:
+        refused = self._origin_refusal(headers, host, path)
+        if refused is not None:
+            return refused
+        has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        allowed = _BODY_TYPES | {_FORM_TYPE} if path in FORM_PATHS else _BODY_TYPES
+        if (has_body or media) and media not in allowed:
+            return _refuse(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"send the body as application/json or application/yaml, not {media or 'untyped'}",
+                path,
+            )
+        return None
+
+    def _origin_refusal(self, headers: Headers, host: str, path: str) -> problems.Problem | None:
         fetch_site = headers.get("sec-fetch-site")
         origin = headers.get("origin")
         if fetch_site is not None and fetch_site.lower() not in _SAME_ORIGIN_FETCH:
             return _cross_site(f"the request came from a page of another site ({fetch_site})", path)
         if origin is not None and not _same_origin(origin, host):
             return _cross_site(f"the request came from a page of {origin[:200]!r}", path)
-        if origin is not None or fetch_site is not None:
+        session = identity.session_id(headers)
+        if path in FORM_PATHS:
+            return None  # the token is in the form; its route checks it
+        if origin is not None or fetch_site is not None or session:
             sent = headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent.encode(), self.settings.csrf_token().encode()):
+            expected = self.settings.csrf_token(session)
+            if not hmac.compare_digest(sent.encode(), expected.encode()):
                 return _refuse(
                     403,
                     "csrf",
@@ -341,16 +375,6 @@ class Edge:
                     f" {CSRF_HEADER}; reload the page and try again",
                     path,
                 )
-        has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-        media = headers.get("content-type", "").split(";")[0].strip().lower()
-        if (has_body or media) and media not in _BODY_TYPES:
-            return _refuse(
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                f"send the body as application/json or application/yaml, not {media or 'untyped'}",
-                path,
-            )
         return None
 
     def _capped(self, receive: Receive) -> Receive:
@@ -378,6 +402,23 @@ class Edge:
             await send(message)
 
         return with_headers
+
+
+def _unauthenticated(exc: identity.Refused, scope: Scope, headers: Headers) -> ASGIApp:
+    """The answer to a request that does not authenticate: a browser asking for a dashboard
+    page is sent to sign in (303); anything else gets the 401. A session that ended is
+    cleared from the browser."""
+    path = str(scope.get("path", ""))
+    wants_page = scope["method"] in ("GET", "HEAD") and sessions.is_page(path)
+    answer: Response
+    if wants_page and "text/html" in headers.get("accept", ""):
+        answer = RedirectResponse(SIGNIN, status_code=303)
+    else:
+        answer = problems.answer(exc.problem)
+        answer.headers["www-authenticate"] = exc.challenge
+    if exc.ended_session:
+        answer.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
+    return answer
 
 
 def _cross_site(detail: str, path: str) -> problems.Problem:

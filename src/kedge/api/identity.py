@@ -3,9 +3,13 @@
 Until an identity is configured — a Kedge token that is not revoked exists (``store.tokens``)
 — every request is anonymous, as before authentication existed: the author of what it writes
 is the ``X-Kedge-User`` header the CLI sends (else ``api``). Once one is, every route but
-``/healthz`` and ``/readyz`` (and ``/metrics``, unless ``kedge serve --metrics-auth``) needs
-``Authorization: Bearer <token>``; anything else is answered 401 with ``WWW-Authenticate:
-Bearer`` before a route runs, so a refused request leaves the store as it was:
+``/healthz`` and ``/readyz`` (and ``/metrics``, unless ``kedge serve --metrics-auth``), the
+dashboard's sign-in (``/signin``, ``/signout``) and its static files needs
+``Authorization: Bearer <token>`` — or, on the routes a browser's dashboard uses
+(``sessions.reaches``), the session cookie ``POST /signin`` set (``api.sessions``), which
+is checked with the same ``store.tokens.authenticate`` on every request; anything else is
+answered 401 with ``WWW-Authenticate: Bearer`` before a route runs, so a refused request
+leaves the store as it was:
 
 - no ``Authorization`` header, another scheme than ``Bearer``, a header over
   ``MAX_AUTHORIZATION`` characters, or a token that is unknown, revoked or expired;
@@ -19,7 +23,8 @@ may do is a later slice of #16: here the role and stacks are only carried.
 "Is an identity configured" is asked of the store at most once per ``CONFIGURED_TTL`` seconds,
 and again at once after this process made or revoked a token (``TokenStore.generation``).
 Callers: ``api.edge`` (``Authenticator.identify`` on every request), ``api.app`` (makes the
-``Authenticator`` and serves ``/api/v1/whoami``), ``api.stacks`` (``author_of``).
+``Authenticator`` and serves ``/api/v1/whoami``), ``api.stacks`` (``author_of``), ``api.signin``
+(``Authenticator.verify`` and ``sessions``).
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 from starlette.types import Scope
 
-from kedge.api import problems
+from kedge.api import problems, sessions
 from kedge.store import Store, TokenInfo
 
 __all__ = [
@@ -49,10 +55,13 @@ __all__ = [
     "author_of",
     "identity_of",
     "router",
+    "session_id",
 ]
 
 #: the routes that answer without a token: a load balancer's and an orchestrator's probes
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/signin", "/signout"})
+#: the dashboard's stylesheet, script and icon: the sign-in page needs them, and they hold no data
+OPEN_PREFIXES = ("/static/",)
 METRICS_PATH = "/metrics"
 #: the longest ``Authorization`` header read; a Kedge token needs 56 characters with its scheme
 MAX_AUTHORIZATION = 1024
@@ -88,8 +97,12 @@ ANONYMOUS = Identity(kind="anonymous")
 class Refused(Exception):
     """A request that does not authenticate; ``problem`` is its 401."""
 
-    def __init__(self, detail: str, path: str, *, bad_token: bool) -> None:
+    def __init__(
+        self, detail: str, path: str, *, bad_token: bool, ended_session: bool = False
+    ) -> None:
         super().__init__(detail)
+        #: a session cookie was sent and no longer authenticates: the answer clears it
+        self.ended_session = ended_session
         self.problem = problems.Problem(
             type=problems.TYPE_BASE + "unauthenticated",
             title="Authentication is required",
@@ -109,6 +122,7 @@ class Authenticator:
         self.metrics_auth = metrics_auth
         self._lock = threading.Lock()
         self._known: tuple[int, float, bool] | None = None  # generation, when, configured
+        self.sessions = sessions.Sessions()
 
     def configured(self) -> bool:
         """Whether an identity is configured (a Kedge token not revoked exists); cached."""
@@ -130,7 +144,7 @@ class Authenticator:
         return known[2] if time.monotonic() - known[1] < CONFIGURED_TTL else None
 
     def _needs_token(self, path: str) -> bool:
-        if path in OPEN_PATHS:
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return False
         return path != METRICS_PATH or self.metrics_auth
 
@@ -156,7 +170,31 @@ class Authenticator:
                 path,
                 bad_token=True,
             )
-        return Identity.of_token(self._token(headers.getlist("authorization"), path))
+        sent = headers.getlist("authorization")
+        cookie = session_id(headers)
+        if not sent and cookie and sessions.reaches(str(scope.get("method", "")), path):
+            return Identity.of_token(self._session(cookie, path))
+        return Identity.of_token(self._token(sent, path))
+
+    def verify(self, secret: str) -> TokenInfo | None:
+        """The active token whose secret this is (``POST /signin``), or None."""
+        return self.store.tokens.authenticate(secret)
+
+    def _session(self, cookie: str, path: str) -> TokenInfo:
+        """The token a session cookie stands for, asked of the store again: a token revoked or
+        expired since sign-in ends the session here."""
+        found = self.sessions.get(cookie)
+        token = None if found is None else self.verify(found.token)
+        if token is None:
+            self.sessions.end(cookie)
+            raise Refused(
+                "the dashboard's session ended (signed out, expired, or its token revoked);"
+                " sign in again at /signin",
+                path,
+                bad_token=False,
+                ended_session=True,
+            )
+        return token
 
     def _token(self, sent: list[str], path: str) -> TokenInfo:
         if not sent:
@@ -175,6 +213,12 @@ class Authenticator:
         if token is None:
             raise Refused("the token is unknown, revoked or expired", path, bad_token=True)
         return token
+
+
+def session_id(headers: Headers) -> str:
+    """The session cookie's value as sent ("" when none); not yet checked."""
+    cookies = cookie_parser(headers.get("cookie", ""))
+    return cookies.get(sessions.COOKIE, "")[: sessions.MAX_ID + 1]
 
 
 def identity_of(request: Request) -> Identity:
