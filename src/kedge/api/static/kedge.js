@@ -12,6 +12,9 @@
   const csrf = document.querySelector('meta[name="kedge-csrf"]').content;
   let refreshTimer = null, refreshing = false, again = false, lost = false;
 
+  // the session ended (signed out elsewhere, expired, its token revoked): sign in again
+  function signIn() { window.location.assign("/signin"); }
+
   function show(el, text, cls) { el.textContent = text; el.className = el.id + (cls ? " " + cls : ""); el.hidden = false; }
 
   async function refresh() {
@@ -22,6 +25,7 @@
       const open = [...live.querySelectorAll("details[open]")].map((d) => d.id);
       const focused = document.activeElement && live.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       const response = await fetch(live.dataset.liveSrc, { headers: { Accept: "text/html" } });
+      if (response.status === 401) { signIn(); return; }
       if (response.ok) {
         live.innerHTML = await response.text();
         open.forEach((id) => { const d = document.getElementById(id); if (d) { d.open = true; loadCommand(d); } });
@@ -117,6 +121,7 @@
     else if (d.action === "cancel") { url = `/api/v1/commands/${d.command}/cancel`; payload = {}; }
     else return;
     const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-Kedge-User": "dashboard", "X-Kedge-CSRF": csrf }, body: JSON.stringify(payload) });
+    if (response.status === 401) { signIn(); return; }
     const answer = await response.json().catch(() => ({}));
     if (response.ok) {
       const c = answer.command;
