@@ -123,6 +123,21 @@ def test_a_sign_in_without_the_forms_csrf_token_is_refused(
     assert _counts(store) == before
 
 
+def test_an_odd_or_oversized_sign_in_body_is_refused(
+    client: TestClient, store: SqliteStore
+) -> None:
+    secret = _make(store)
+    csrf = _csrf(client.get("/signin").text)
+    many = "&".join(f"f{i}=1" for i in range(50)) + f"&token={secret}&csrf={csrf}"
+    huge = f"token={secret}&csrf={csrf}&pad=" + "A" * 3_000_000
+    for body, status in ((many, 403), (huge, 413)):
+        answer = client.post("/signin", content=body, headers=FORM)
+        assert answer.status_code == status
+        assert "set-cookie" not in answer.headers
+    typed = client.post("/signin", content="{}", headers={"Content-Type": "text/plain"})
+    assert typed.status_code == 415
+
+
 def test_a_sign_in_from_another_site_is_refused(client: TestClient, store: SqliteStore) -> None:
     secret = _make(store)
     csrf = _csrf(client.get("/signin").text)
