@@ -2,7 +2,8 @@
 
 ``create_app`` puts the edge (``api.edge``: hosts, origins, body types and sizes, stream slots,
 security headers) in front of everything, then wires the routes of ``api.stacks``,
-``api.commands`` and ``api.probes``, the problem+json handlers, the OpenAPI document
+``api.commands``, ``api.probes`` and the dashboard's (``api.dashboard``, its sign-in
+``api.signin``), the problem+json handlers, the OpenAPI document
 (``/openapi.json``) and its docs page (``/docs``), and ``/metrics`` when a Prometheus
 registry is given. Everything a route needs reaches it through ``request.app.state.kedge`` (a
 ``deps.Services``), so tests build as many apps as they like. Callers: ``runtime.Runtime.api``

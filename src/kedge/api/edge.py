@@ -86,7 +86,7 @@ CSRF_HEADER = "x-kedge-csrf"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: the plain HTML forms of the sign-in: form-encoded, their CSRF token in a field
 FORM_PATHS = frozenset({"/signin", "/signout"})
-SIGNIN = "/signin"
+_SIGNIN = "/signin"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BODY_TYPES = frozenset({"application/json", "application/yaml", "application/x-yaml"})
@@ -412,7 +412,7 @@ def _unauthenticated(exc: identity.Refused, scope: Scope, headers: Headers) -> A
     wants_page = scope["method"] in ("GET", "HEAD") and sessions.is_page(path)
     answer: Response
     if wants_page and "text/html" in headers.get("accept", ""):
-        answer = RedirectResponse(SIGNIN, status_code=303)
+        answer = RedirectResponse(_SIGNIN, status_code=303)
     else:
         answer = problems.answer(exc.problem)
         answer.headers["www-authenticate"] = exc.challenge
