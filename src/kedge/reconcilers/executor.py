@@ -3,8 +3,8 @@
 Each action is dispatched by its kind to its reconciler (networks, volumes, containers,
 images) or, for ``wait``, to a health gate (``reconcilers.health``). An action starts as soon
 as the actions it comes after (``Action.after``) are done, as compose's ``ExecutePlan`` does:
-a slow gate holds back the services that depend on it and nothing else. Ready actions start
-in plan order.
+a slow gate holds back the services that depend on it and nothing else. Of the ready
+actions, those with the longest chain of actions after them start first (then plan order).
 
 Parallelism is bounded: at most ``parallel`` actions talk to Docker at once, one per
 connection of the engine's pool. A gate is not counted while it only waits for an event (it
@@ -335,7 +335,13 @@ class _Run:
 
 
 class _Schedule:
-    """Which nodes may start: those whose nodes before are all done, in plan order."""
+    """Which nodes may start: those whose nodes before are all done, the longest chain first.
+
+    Of the ready nodes, the one with the most nodes still after it (its *height*) starts
+    first, then plan order: a service's create and start, with gates and a whole depends_on
+    chain behind them, go before the creates of leaves, which nothing waits for. (By plan order
+    alone, the creates of every service went before the first start.)
+    """
 
     def __init__(self, nodes: Sequence[Node]) -> None:
         self.nodes = nodes
@@ -344,7 +350,10 @@ class _Schedule:
         for n, node in enumerate(nodes):
             for before in node.after:
                 self.dependents[before].append(n)
-        self.ready = [n for n, count in enumerate(self.waiting) if count == 0]
+        self.height = [1] * len(nodes)
+        for n in reversed(range(len(nodes))):  # nodes come after those they wait for
+            self.height[n] += max((self.height[m] for m in self.dependents[n]), default=0)
+        self.ready = [(-self.height[n], n) for n, count in enumerate(self.waiting) if not count]
         heapq.heapify(self.ready)
         self.waits = sum(1 for n in range(len(nodes)) if self.is_wait(n))
         self.left = len(nodes)  # not done yet
@@ -356,14 +365,14 @@ class _Schedule:
         """The ready nodes to start now: every wait, and calls up to ``calls`` of them."""
         taken, held = [], []
         while self.ready:
-            n = heapq.heappop(self.ready)
-            if self.is_wait(n) or calls > 0:
-                taken.append(n)
-                calls -= 0 if self.is_wait(n) else 1
+            entry = heapq.heappop(self.ready)
+            if self.is_wait(entry[1]) or calls > 0:
+                taken.append(entry[1])
+                calls -= 0 if self.is_wait(entry[1]) else 1
             else:
-                held.append(n)
-        for n in held:
-            heapq.heappush(self.ready, n)
+                held.append(entry)
+        for entry in held:
+            heapq.heappush(self.ready, entry)
         return taken
 
     def done(self, n: int) -> None:
@@ -371,7 +380,7 @@ class _Schedule:
         for later in self.dependents[n]:
             self.waiting[later] -= 1
             if self.waiting[later] == 0:
-                heapq.heappush(self.ready, later)
+                heapq.heappush(self.ready, (-self.height[later], later))
 
 
 _WAITING_FOR = {
