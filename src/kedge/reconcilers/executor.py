@@ -288,8 +288,11 @@ class _Run:
         if action.condition not in (None, WaitFor.STARTED):
             for name in names:
                 seen.append(self.gate(action, name, timeout=self.timeout_of(service)))
-        if action.target.startswith("container:"):
-            for name in names:
+        # only a start-first copy was created without its aliases (``withheld``); the plan's
+        # own wait on it reveals it, the --wait settle step (READY) never: it used to
+        # reconnect every container it waited for, four network calls each on two networks
+        if action.target.startswith("container:") and action.condition is not WaitFor.READY:
+            for name in (n for n in names if n in self.desired.withheld):
                 with self.slots:
                     containers.reveal_container(
                         self.engine, name, desired=self.desired, service=service
