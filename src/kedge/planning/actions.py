@@ -1,9 +1,11 @@
 """Actions and plans: what the planner decides and the executor carries out (DESIGN.md, *plan*).
 
-The planner (``planning.planner``) returns a ``Plan``; the executor (``reconcilers``) runs it
-wave after wave, the actions of one wave in parallel, dispatching each action by its kind.
-Each action maps to exactly one Docker call (``wait`` is the one exception: a health or
-completion gate, no call) and carries a ``cause`` that says why it is there.
+The planner (``planning.planner``) returns a ``Plan``: a DAG of actions. Each action names the
+actions it comes after (``after``, their ``id``s), and the executor (``reconcilers``) starts
+each one as soon as those are done, dispatching it by its kind; compose's ``PlanNode.DependsOn``
+is the same idea. Each action maps to exactly one Docker call (``wait`` is the one exception: a
+health or completion gate, no call) and carries a ``cause`` that says why it is there. Its
+``level`` (1 + the deepest level it comes after) is what ``Plan.render()`` shows first.
 
 Actions are referential: a ``create_container`` names the service, the replica number, the
 container name and the config hash to stamp; the executor builds the Docker configuration
@@ -92,8 +94,12 @@ class WaitFor(StrEnum):
 class Action(BaseModel):
     """One step of a plan.
 
-    Fields beyond ``kind``, ``target``, ``cause`` and ``wave`` are set where the kind needs
-    them:
+    ``id`` numbers the actions of a plan from 1 in their order; ``after`` holds the ids of the
+    actions that must be done before this one starts (none: it may start at once), each
+    smaller than its own; ``level`` is 1 + the highest level among them (1 without any).
+
+    Fields beyond ``kind``, ``target``, ``cause`` and the three above are set where the kind
+    needs them:
 
     - ``service``/``number``: the service and replica number of a container action, the
       service of a ``wait`` or of an image action;
@@ -120,7 +126,9 @@ class Action(BaseModel):
     kind: ActionKind
     target: str
     cause: str
-    wave: int = 0
+    id: int = 0
+    after: tuple[int, ...] = ()
+    level: int = 0
     service: str | None = None
     number: int | None = None
     name: str = ""
@@ -137,7 +145,15 @@ class Action(BaseModel):
         kind = self.kind.value
         if self.condition is not None:
             kind += f":{self.condition.value}"
-        return f"{self.wave:<3}{kind:<17}{self.target}: {self.cause}"
+        return f"{self.level:<3}{kind:<17}{self.target}: {self.cause}"
+
+    def render_edge(self) -> str:
+        """One line of ``Plan.render_graph()``: ``[1,2] -> #3 start_container container:…``."""
+        kind = self.kind.value
+        if self.condition is not None:
+            kind += f":{self.condition.value}"
+        after = ",".join(str(n) for n in self.after)
+        return f"[{after}] -> #{self.id} {kind} {self.target}: {self.cause}"
 
 
 class Refusal(BaseModel):
@@ -156,11 +172,12 @@ class Refusal(BaseModel):
 
 
 class Plan(BaseModel):
-    """The ordered actions that turn observed into desired, grouped in waves.
+    """The actions that turn observed into desired, as a DAG (``Action.after``).
 
-    Waves are numbered from 1 without gaps; ``actions`` is sorted by wave, and within a wave
-    in the planner's deterministic order. ``render()`` is one line per action, then one per
-    refusal; an empty plan renders as the empty string.
+    ``actions`` is in a topological order: sorted by level, and within a level in the
+    planner's deterministic order, with ids 1, 2, … in that order. ``render()`` is one line
+    per action (its level first), then one per refusal; an empty plan renders as the empty
+    string. ``render_graph()`` shows the edges themselves, as compose's ``Plan.String()``.
     """
 
     model_config = _FROZEN
@@ -180,15 +197,13 @@ class Plan(BaseModel):
     def is_refused(self) -> bool:
         return bool(self.refusals)
 
-    def waves(self) -> tuple[tuple[Action, ...], ...]:
-        """The actions grouped by wave, in wave order; run one wave after the other."""
-        grouped: dict[int, list[Action]] = {}
-        for action in self.actions:
-            grouped.setdefault(action.wave, []).append(action)
-        return tuple(tuple(grouped[w]) for w in sorted(grouped))
-
     def render(self) -> str:
         lines = [a.render() for a in self.actions] + [r.render() for r in self.refusals]
+        return "\n".join(lines)
+
+    def render_graph(self) -> str:
+        """One line per action with the ids it comes after, then one per refusal."""
+        lines = [a.render_edge() for a in self.actions] + [r.render() for r in self.refusals]
         return "\n".join(lines)
 
     def summary(self) -> str:

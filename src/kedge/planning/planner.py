@@ -19,13 +19,15 @@ and the executor; it makes no Docker call and reads no clock. Rules (issue 4, *P
 - a dependent with ``restart: true`` is restarted when its dependency is recreated;
 - containers of services no longer desired are removed, dependents first.
 
-Waves, in order: teardown (stop by reverse dependency layers, then remove), removal of
+Steps, in order: teardown (stop by reverse dependency layers, then remove), removal of
 networks and volumes, creation of networks, volumes and images, creation of every new
 container whose name is free (creating needs no dependency to run; those that name other
 containers — links, volumes_from, ``service:`` namespaces — wait for their layer), then per
 depends_on layer: health gates, stop/rename, remove, create, start, start-first wait,
-start-first stop and remove. Empty waves are left out and the rest numbered from 1. Loops go
-through sorted keys.
+start-first stop and remove. The plan is a DAG over these steps (``planning.steps``,
+``planning.dag``): the stack's own actions (teardown, objects) hold back everything after
+them, a service's actions only those of the services that depend on it, so a slow gate holds
+back its dependents and nothing else. Loops go through sorted keys.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def plan(
 def plan_desired(desired: DesiredStack, observed: ObservedStack, *, options: PlanOptions) -> Plan:
     """The plan that converges ``observed`` to ``desired``; raises ``PlanRefused``."""
     steps = Steps()
+    steps.follow(
+        {n: [d.service for d in s.dependencies] for n, s in desired.services.items()},
+        peers=[n for n, s in desired.services.items() if s.needs_peers],
+    )
     kept, teardown = split_replicas(desired, observed)
     for container in _orphans(desired, observed):
         teardown[container.id] = (container, f"service {container.service} no longer desired")

@@ -1,18 +1,21 @@
-"""Steps: how the planner collects actions into waves, and the teardown it shares.
+"""Steps: how the planner collects actions into a DAG, and the teardown it shares.
 
 ``planning.planner`` and ``planning.containers`` add each action at a *step*, a sortable
 tuple that says where in the pass it belongs (teardown, network and volume removal, creation
-of objects, then per depends_on layer its sub-steps). ``Steps.actions()`` sorts the actions by
-step, keeps the order of addition within one step, leaves out empty steps and numbers the rest
-as waves from 1. Actions of one step have no order between them: the executor runs them in
-parallel.
+of objects, then per depends_on layer its sub-steps). ``Steps.actions()`` links them
+(``planning.dag``): an action comes after the actions at earlier steps that its scope
+reaches. Teardown and the stack's objects are the whole stack's (before everything that
+follows); a container action or a gate is its service's, and waits only for its own service
+and the services that service depends on (``Steps.follow``). Actions of one step have no
+order between them: the executor runs them in parallel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kedge.planning import dag
 from kedge.planning.actions import Action, ActionKind, Refusal
 from kedge.planning.observed import ObservedContainer
 from kedge.planning.waves import DEPENDS_ON_LABEL, find_cycle, order_layers, parse_depends_on_label
@@ -54,19 +57,47 @@ class Steps:
     """Actions at their steps, and refusals, as the planner adds them."""
 
     def __init__(self) -> None:
-        self._added: list[tuple[Step, Action]] = []
+        self._added: list[dag.Placed] = []
         self.refusals: list[Refusal] = []
+        self._dependencies: Mapping[str, Iterable[str]] = {}
+        self._peers: frozenset[str] = frozenset()
+        self._reach: dict[str, frozenset[str]] = {}
+
+    def follow(self, dependencies: Mapping[str, Iterable[str]], *, peers: Iterable[str]) -> None:
+        """Tell the services' dependencies (names), before their actions are added; ``peers``:
+        the services whose create names other containers (``DesiredService.needs_peers``)."""
+        self._dependencies = dependencies
+        self._peers = frozenset(peers)
+        self._reach.clear()
 
     def add(self, step: Step, *, kind: ActionKind, target: str, cause: str, **fields: Any) -> None:
-        self._added.append((step, Action(kind=kind, target=target, cause=cause, **fields)))
+        action = Action(kind=kind, target=target, cause=cause, **fields)
+        self._added.append((step, self._scope(step, action), action))
 
     def refuse(self, target: str, cause: str, *, clears: bool = False) -> None:
         self.refusals.append(Refusal(target=target, cause=cause, clears=clears))
 
     def actions(self) -> tuple[Action, ...]:
-        waves = {step: n for n, step in enumerate(sorted({s for s, _ in self._added}), start=1)}
-        ordered = sorted(self._added, key=lambda added: added[0])
-        return tuple(a.model_copy(update={"wave": waves[s]}) for s, a in ordered)
+        return dag.link(self._added)
+
+    def _scope(self, step: Step, action: Action) -> dag.Scope:
+        if step < CREATE_CONTAINERS or action.service is None:
+            return dag.STACK  # teardown, networks, volumes, images
+        service = action.service
+        # a create in its layer that names containers of services it may not depend on
+        if _create_in_layer(action, step) and service in self._peers:
+            return dag.Scope(owner=service, reach=None)
+        return dag.Scope(owner=service, reach=self._reach_of(service, ()))
+
+    def _reach_of(self, service: str, path: tuple[str, ...]) -> frozenset[str]:
+        """The service and every service it depends on, directly or not."""
+        if service not in self._reach:
+            found = {service}
+            for dep in self._dependencies.get(service, ()):
+                if dep not in path:  # a cycle is the planner's error, not a recursion
+                    found |= self._reach_of(dep, (*path, service))
+            self._reach[service] = frozenset(found)
+        return self._reach[service]
 
 
 def plan_teardown(
@@ -105,6 +136,11 @@ def plan_teardown(
             ),
             **fields_of(container),
         )
+
+
+def _create_in_layer(action: Action, step: Step) -> bool:
+    """Whether the action is a create in a depends_on layer (not with the early creates)."""
+    return action.kind is ActionKind.CREATE_CONTAINER and step != CREATE_CONTAINERS
 
 
 def fields_of(container: ObservedContainer) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""depends_on waves: the order in which services are touched, and the gates between them.
+"""depends_on layers: the order in which services are touched, and the gates between them.
 
-The planner (``planning.planner``) orders its container actions by these layers: a service
+The planner (``planning.planner``) places its container actions by these layers: a service
 comes after every service it depends on (``order_layers``), and is torn down before them
-(reverse order, for delete). Before a service is started, the plan waits on each of its
-dependencies with the gate compose defines for the condition (``Dependency.wait_for``):
+(reverse order, for delete). The layers only place actions at steps; the plan's edges link
+a service to the services it depends on and to nothing else (``planning.dag``), so a layer is
+no barrier: its services start as their own dependencies are ready. Before a service is
+started, the plan waits on each of its dependencies with the gate compose defines for the
+condition (``Dependency.wait_for``):
 
 - ``service_started``: the dependency runs;
 - ``service_healthy``: the dependency is healthy (unhealthy fails the pass);

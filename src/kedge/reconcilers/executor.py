@@ -1,10 +1,19 @@
-"""The executor: carries out a ``Plan`` wave after wave; it decides nothing.
+"""The executor: carries out a ``Plan``, a DAG of actions; it decides nothing.
 
 Each action is dispatched by its kind to its reconciler (networks, volumes, containers,
-images) or, for ``wait``, to a health gate (``reconcilers.health``). The actions of one wave
-run in parallel on a bounded pool; the next wave starts only when the whole wave succeeded,
-so the dependents of a failed action are never started. A cancel check runs before every
-action; a cancelled pass raises ``CancelledError`` after the actions already running finish.
+images) or, for ``wait``, to a health gate (``reconcilers.health``). An action starts as soon
+as the actions it comes after (``Action.after``) are done, as compose's ``ExecutePlan`` does:
+a slow gate holds back the services that depend on it and nothing else. Of the ready
+actions, those with the longest chain of actions after them start first (then plan order).
+
+Parallelism is bounded: at most ``parallel`` actions talk to Docker at once, one per
+connection of the engine's pool. A gate is not counted while it only waits for an event (it
+takes a slot for each call it makes), so waiting gates never starve the creates and starts of
+other services. After a failure nothing new starts; the actions already running (gates
+included) finish, then the failure is raised — the first one in plan order if several failed
+meanwhile. The dependents of a failed action are never started. A cancel check runs before
+every action; a cancelled pass raises ``CancelledError`` after the actions already running
+finish.
 
 A ``wait`` on one container (``container:…``) is the settle step of a start-first update:
 the new copy is created without its service's network aliases and gets them once the wait
@@ -19,7 +28,7 @@ start-first), up to the service's ``x-kedge.health_timeout`` (120 s by default).
 
 The executor does not know the store: it reports each action and its outcome to the ``log``
 callback, and returns an ``Outcome`` or raises the first failure with the action's target
-and cause. While a wave runs, the actions that have taken longer than ``QUIET`` seconds are
+and cause. While actions run, those that have taken longer than ``QUIET`` seconds are
 reported to the ``progress`` callback ("waiting for shop-web-1 to stop (12 s)"), again every
 ``REPEAT`` seconds, so that nobody watches a silent pass; fast passes report nothing.
 Callers: ``controller.passes.run_command`` and the local CLI verbs through it.
@@ -28,11 +37,11 @@ Callers: ``controller.passes.run_command`` and the local CLI verbs through it.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_any
+from concurrent import futures
 from dataclasses import dataclass, field
 
 from kedge import errors
@@ -45,12 +54,12 @@ from kedge.specs import labels
 
 __all__ = ["DEFAULT_HEALTH_TIMEOUT", "PARALLEL", "Log", "Outcome", "execute"]
 
-#: the actions of one wave carried out at once: one per connection of the engine's pool. The
-#: daemon's own throughput bounds a wave; 16 against 8 took a 50-service cold apply (1 s
+#: the actions that talk to Docker at once: one per connection of the engine's pool. The
+#: daemon's own throughput bounds a pass; 16 against 8 took a 50-service cold apply (1 s
 #: healthchecks, 2 cores) from 21.9 s to 18.9 s, the medians of four alternating runs each
 PARALLEL = POOL
 
-#: the cause of the waits ``--wait`` adds after the last wave (``planning.health``'s ready)
+#: the cause of the waits ``--wait`` adds after the last action (``planning.health``'s ready)
 SETTLE = "--wait: healthy, running without a healthcheck, or a one-shot that exited 0"
 
 #: the per-wait timeout when the service sets none, in seconds
@@ -59,7 +68,7 @@ DEFAULT_HEALTH_TIMEOUT = 120.0
 #: ``log(level, message)``: one call when an action starts, one with its outcome
 Log = Callable[[str, str], None]
 
-#: ``progress(message)``: what a wave is still waiting for
+#: ``progress(message)``: what the pass is still waiting for
 Progress = Callable[[str], None]
 
 #: an action running longer than this is reported as waited for, then every ``REPEAT`` s
@@ -121,9 +130,10 @@ def execute(
 ) -> Outcome:
     """Carry out ``plan``; raise the first failure (a ``KedgeError``) with its action's cause.
 
-    ``settle`` (``--wait`` of ``kedge up``, ``apply`` and ``rollback``) also waits, after the
-    last wave, until every container the plan started is done by ``planning.health``'s
-    ``ready`` rule: healthy, running without a healthcheck, or a one-shot that exited 0.
+    ``settle`` (``--wait`` of ``kedge up``, ``apply`` and ``rollback``) also waits, after
+    every action of the plan, until every container the plan started is done by
+    ``planning.health``'s ``ready`` rule: healthy, running without a healthcheck, or a
+    one-shot that exited 0.
     """
     clock = time.monotonic()
     if plan.is_refused:
@@ -132,27 +142,48 @@ def execute(
         a.name for a in plan.actions if a.kind is K.WAIT and a.target.startswith("container:")
     )
     desired = dataclasses.replace(desired, withheld=withheld)
-    started = [a for a in plan.actions if a.kind is K.START_CONTAINER] if settle else []
-    gated = bool(started) or any(
-        a.kind is K.WAIT and a.condition is not WaitFor.STARTED for a in plan.actions
+    nodes = graph(plan, settle=settle)
+    gated = any(
+        n.action.kind is K.WAIT and n.action.condition is not WaitFor.STARTED for n in nodes
     )
-    watch = HealthWatch(engine, plan.stack) if gated else None
+    slots = threading.BoundedSemaphore(max(1, parallel))
+    watch = HealthWatch(engine, plan.stack, calls=slots) if gated else None
     run = _Run(engine, desired=desired, log=log, is_cancelled=is_cancelled, watch=watch)
     run.progress = progress
+    run.slots = slots  # shared with the watch's inspects
     try:
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            for wave in plan.waves():
-                run.wave(pool, wave)
-            if started:
-                run.wave(pool, [_settle(a) for a in started])
+        run.all(nodes, parallel=max(1, parallel))
     finally:
         if watch is not None:
             watch.close()
     return Outcome(len(plan), time.monotonic() - clock, tuple(run.warnings))
 
 
+@dataclass(frozen=True, slots=True)
+class Node:
+    """An action to carry out, and the nodes (by index) it comes after."""
+
+    action: Action
+    after: tuple[int, ...] = ()
+
+
+def graph(plan: Plan, *, settle: bool = False) -> list[Node]:
+    """The plan's actions as nodes; with ``settle``, a ready wait per started container after
+    every action of the plan. An ``after`` id the plan does not hold (a plan a caller cut
+    down to some of its actions) is taken as done."""
+    index = {a.id: n for n, a in enumerate(plan.actions) if a.id}
+    nodes = [
+        Node(a, tuple(sorted({index[i] for i in a.after if i in index}))) for a in plan.actions
+    ]
+    if settle:
+        needed = {i for node in nodes for i in node.after}
+        last = tuple(n for n in range(len(nodes)) if n not in needed)  # the DAG's sinks
+        nodes += [Node(_settle(a), last) for a in plan.actions if a.kind is K.START_CONTAINER]
+    return nodes
+
+
 class _Run:
-    """One execution of a plan: the shared state of its waves."""
+    """One execution of a plan: the state its actions share."""
 
     def __init__(
         self,
@@ -170,25 +201,45 @@ class _Run:
         self.watch = watch
         self.warnings: list[str] = []
         self.progress: Progress = _silent
+        self.slots = threading.BoundedSemaphore(PARALLEL)  # the calls to Docker at once
         self.running: dict[int, tuple[Action, float]] = {}  # by id(action): since when
         self.lock = threading.Lock()
         self.reported = 0.0  # when progress was last reported
 
-    def wave(self, pool: ThreadPoolExecutor, wave: Sequence[Action]) -> None:
-        """Run the actions of one wave in parallel; raise the first failure once all ended."""
-        futures = [pool.submit(self.act, action) for action in wave]
-        pending: set[Future[None]] = set(futures)
-        while pending:
-            pending = wait_for_any(pending, timeout=1.0).not_done
-            if pending:
+    def all(self, nodes: Sequence[Node], *, parallel: int) -> None:
+        """Run every node once the nodes it comes after are done, at most ``parallel`` of
+        those that call Docker at once; after a failure start nothing new, let the running
+        ones end, and raise the first failure in plan order."""
+        schedule = _Schedule(nodes)
+        running: dict[futures.Future[None], int] = {}
+        failed: dict[int, BaseException] = {}
+        with (
+            futures.ThreadPoolExecutor(parallel, "kedge-act") as calls,
+            futures.ThreadPoolExecutor(max(1, schedule.waits), "kedge-wait") as gates,
+        ):
+            while True:
+                if not failed:
+                    busy = sum(1 for n in running.values() if not schedule.is_wait(n))
+                    for n in schedule.take(calls=parallel - busy):
+                        pool = gates if schedule.is_wait(n) else calls
+                        running[pool.submit(self.act, nodes[n].action)] = n
+                if not running:
+                    break
+                done, _ = futures.wait(running, timeout=1.0, return_when=futures.FIRST_COMPLETED)
                 self.report_waiting()
-        failures = [f.exception() for f in futures]
-        for failure in failures:
-            if failure is not None:
-                raise failure
+                for future in done:
+                    n = running.pop(future)
+                    if (failure := future.exception()) is not None:
+                        failed[n] = failure
+                    else:
+                        schedule.done(n)
+        if failed:
+            raise failed[min(failed)]
+        if schedule.left:  # only an ``after`` that loops can leave some never ready
+            raise errors.PlanError(f"{schedule.left} actions never became ready: a cycle")
 
     def report_waiting(self) -> None:
-        """Say what the wave waits for: the actions running longer than ``QUIET`` seconds."""
+        """Say what the pass waits for: the actions running longer than ``QUIET`` seconds."""
         now = time.monotonic()
         with self.lock:
             slow = [(a, now - t) for a, t in self.running.values() if now - t >= QUIET]
@@ -219,10 +270,11 @@ class _Run:
         seen = ""
         try:
             if action.kind is K.WAIT:
-                seen = self.wait(action)
+                seen = self.wait(action)  # takes a slot for each of its calls
             else:
                 reconciler = _RECONCILERS[action.kind]
-                retrying.attempt(lambda: reconciler(self.engine, action, desired=self.desired))
+                with self.slots:  # a retry's pause (retrying) holds the slot: it is short
+                    retrying.attempt(lambda: reconciler(self.engine, action, desired=self.desired))
         except errors.KedgeError as exc:
             self.log("error", f"{action.kind.value} {action.target} failed: {exc}")
             raise _located(exc, action) from exc
@@ -231,16 +283,21 @@ class _Run:
     def wait(self, action: Action) -> str:
         """Carry out a wait; what its gates found ("shop-db-1 is healthy"), or ""."""
         service = action.service or ""
-        names = self.containers_of(action)
+        with self.slots:
+            names = self.containers_of(action)
         seen = []
         if action.condition not in (None, WaitFor.STARTED):
             for name in names:
                 seen.append(self.gate(action, name, timeout=self.timeout_of(service)))
-        if action.target.startswith("container:"):
-            for name in names:
-                containers.reveal_container(
-                    self.engine, name, desired=self.desired, service=service
-                )
+        # only a start-first copy was created without its aliases (``withheld``); the plan's
+        # own wait on it reveals it, the --wait settle step (READY) never: it used to
+        # reconnect every container it waited for, four network calls each on two networks
+        if action.target.startswith("container:") and action.condition is not WaitFor.READY:
+            for name in (n for n in names if n in self.desired.withheld):
+                with self.slots:
+                    containers.reveal_container(
+                        self.engine, name, desired=self.desired, service=service
+                    )
         return "; ".join(filter(None, seen))
 
     def gate(self, action: Action, name: str, *, timeout: float) -> str:
@@ -263,7 +320,8 @@ class _Run:
         """The containers a wait is on: one (``container:…``) or every one of a service.
 
         A service's containers are listed by label when the gate opens (one call): replica
-        numbers need not be 1..n, and by then the earlier waves have settled them.
+        numbers need not be 1..n, and by then the service's own actions, which the gate comes
+        after, have settled them.
         """
         if not action.target.startswith("service:"):
             return [action.name or action.target.removeprefix("container:")]
@@ -278,6 +336,55 @@ class _Run:
         if spec is None or service not in spec.services:
             return DEFAULT_HEALTH_TIMEOUT
         return spec.services[service].x_kedge.health_timeout.total_seconds()
+
+
+class _Schedule:
+    """Which nodes may start: those whose nodes before are all done, the longest chain first.
+
+    Of the ready nodes, the one with the most nodes still after it (its *height*) starts
+    first, then plan order: a service's create and start, with gates and a whole depends_on
+    chain behind them, go before the creates of leaves, which nothing waits for. (By plan order
+    alone, the creates of every service went before the first start.)
+    """
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self.nodes = nodes
+        self.waiting = [len(node.after) for node in nodes]
+        self.dependents: list[list[int]] = [[] for _ in nodes]
+        for n, node in enumerate(nodes):
+            for before in node.after:
+                self.dependents[before].append(n)
+        self.height = [1] * len(nodes)
+        for n in reversed(range(len(nodes))):  # nodes come after those they wait for
+            self.height[n] += max((self.height[m] for m in self.dependents[n]), default=0)
+        self.ready = [(-self.height[n], n) for n, count in enumerate(self.waiting) if not count]
+        heapq.heapify(self.ready)
+        self.waits = sum(1 for n in range(len(nodes)) if self.is_wait(n))
+        self.left = len(nodes)  # not done yet
+
+    def is_wait(self, n: int) -> bool:
+        return self.nodes[n].action.kind is K.WAIT
+
+    def take(self, *, calls: int) -> list[int]:
+        """The ready nodes to start now: every wait, and calls up to ``calls`` of them."""
+        taken, held = [], []
+        while self.ready:
+            entry = heapq.heappop(self.ready)
+            if self.is_wait(entry[1]) or calls > 0:
+                taken.append(entry[1])
+                calls -= 0 if self.is_wait(entry[1]) else 1
+            else:
+                held.append(entry)
+        for entry in held:
+            heapq.heappush(self.ready, entry)
+        return taken
+
+    def done(self, n: int) -> None:
+        self.left -= 1
+        for later in self.dependents[n]:
+            self.waiting[later] -= 1
+            if self.waiting[later] == 0:
+                heapq.heappush(self.ready, (-self.height[later], later))
 
 
 _WAITING_FOR = {

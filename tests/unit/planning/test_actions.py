@@ -1,4 +1,4 @@
-"""Plan shape: waves, render, options, refusal; observed snapshots are frozen and strict."""
+"""Plan shape: the DAG, render, options, refusal; observed snapshots are frozen and strict."""
 
 from __future__ import annotations
 
@@ -12,22 +12,33 @@ from kedge.planning.observed import ObservedContainer, ObservedStack
 K = ActionKind
 
 
-def test_plan_groups_actions_by_wave_and_renders_one_line_each() -> None:
+# the plan is a DAG now (issue 15): actions carry id, after and level, no wave; render() shows
+# the level where it showed the wave, render_graph() the edges
+def test_plan_renders_one_line_each_by_level_and_its_edges() -> None:
+    def db(number: int) -> Action:
+        target = f"container:shop-db-{number}"
+        return Action(kind=K.CREATE_CONTAINER, target=target, cause="missing", after=(1,), level=2)
+
+    network = Action(kind=K.CREATE_NETWORK, target="network:shop_default", cause="missing")
     plan = Plan(
         stack="shop",
         actions=(
-            Action(kind=K.CREATE_NETWORK, target="network:shop_default", cause="missing", wave=1),
-            Action(kind=K.CREATE_CONTAINER, target="container:shop-db-1", cause="missing", wave=2),
-            Action(kind=K.CREATE_CONTAINER, target="container:shop-db-2", cause="missing", wave=2),
+            network.model_copy(update={"id": 1, "level": 1}),
+            db(1).model_copy(update={"id": 2}),
+            db(2).model_copy(update={"id": 3}),
         ),
     )
     assert len(plan) == 3
     assert not plan.is_empty
-    assert [len(w) for w in plan.waves()] == [1, 2]
     assert plan.render() == (
         "1  create_network   network:shop_default: missing\n"
         "2  create_container container:shop-db-1: missing\n"
         "2  create_container container:shop-db-2: missing"
+    )
+    assert plan.render_graph() == (
+        "[] -> #1 create_network network:shop_default: missing\n"
+        "[1] -> #2 create_container container:shop-db-1: missing\n"
+        "[1] -> #3 create_container container:shop-db-2: missing"
     )
     assert plan.summary() == "2 create_container, 1 create_network"
 

@@ -15,7 +15,7 @@ import pytest
 
 from kedge.errors import PlanError
 from kedge.planning import planner
-from kedge.planning.actions import ActionKind, Plan, PlanOptions, PlanRefused
+from kedge.planning.actions import Action, ActionKind, Plan, PlanOptions, PlanRefused
 from kedge.planning.observed import ObservedStack
 from kedge.specs import loader
 from kedge.specs.stack import StackSpec
@@ -823,16 +823,39 @@ def test_the_order_of_keys_in_the_spec_does_not_change_the_plan() -> None:
     assert planner.plan(parse(reordered), nothing()) == planner.plan(parse(SHOP), nothing())
 
 
-def test_the_waves_of_a_plan_follow_depends_on() -> None:
+# the plan is a DAG now (issue 15): levels replace waves, and each step of the chain comes
+# after the one before it through the edges (``after``), not only by its level
+def test_the_levels_and_edges_of_a_plan_follow_depends_on() -> None:
     plan = planner.plan(parse(SHOP), nothing())
-    wave_of = {(a.kind.value, a.target): a.wave for a in plan.actions}
-    assert (
-        wave_of["create_network", "network:shop_default"]
-        < wave_of["create_container", "container:shop-web-1"]
-        < wave_of["start_container", "container:shop-db-1"]
-        < wave_of["wait", "service:db"]
-        < wave_of["start_container", "container:shop-web-1"]
+    chain = [
+        ("create_network", "network:shop_default"),
+        ("create_container", "container:shop-web-1"),
+        ("start_container", "container:shop-db-1"),
+        ("wait", "service:db"),
+        ("start_container", "container:shop-web-1"),
+    ]
+    found = {(a.kind.value, a.target): a for a in plan.actions}
+    levels = [found[key].level for key in chain]
+    assert levels == sorted(set(levels))
+    assert comes_after(plan, found["wait", "service:db"], found["start_container", chain[2][1]])
+    assert comes_after(plan, found["start_container", chain[4][1]], found["wait", "service:db"])
+    assert not comes_after(
+        plan, found["create_container", chain[1][1]], found["wait", "service:db"]
     )
+
+
+def comes_after(plan: Plan, later: Action, earlier: Action) -> bool:
+    """Whether ``later`` waits for ``earlier``, directly or through other actions."""
+    by_id = {a.id: a for a in plan.actions}
+    todo, seen = list(later.after), set()
+    while todo:
+        n = todo.pop()
+        if n == earlier.id:
+            return True
+        if n not in seen:
+            seen.add(n)
+            todo += by_id[n].after
+    return False
 
 
 def test_containers_that_name_other_containers_are_created_in_their_layer() -> None:
@@ -878,8 +901,8 @@ def interrupted_start_first(*, new_created: bool) -> tuple[StackSpec, ObservedSt
     spec, before = parse(desired), converged(START_FIRST)
     plan = planner.plan(spec, before)
     done = 3 if new_created else 1  # rename | rename, create, start
-    partial = plan.model_copy(
-        update={"actions": tuple(a for a in plan.actions if a.wave <= done + 1)}
+    partial = plan.model_copy(  # levels where waves were (issue 15): the same numbers here
+        update={"actions": tuple(a for a in plan.actions if a.level <= done + 1)}
     )
     partial = partial.model_copy(
         update={"actions": tuple(a for a in partial.actions if a.kind != "wait")}
@@ -1031,3 +1054,62 @@ def test_a_delete_with_volumes_removes_the_anonymous_ones_too() -> None:
             if a.kind is ActionKind.REMOVE_CONTAINER
         }
         assert removing == {"shop-vpn-1": expected, "shop-app-1": ()}
+
+
+TWO_GATES = """
+name: shop
+services:
+  db:
+    image: postgres:16
+    healthcheck: {test: [CMD, pg_isready]}
+  cache:
+    image: redis:7
+    healthcheck: {test: [CMD, redis-cli, ping]}
+  web:
+    image: shop:1.4
+    depends_on: {db: {condition: service_healthy}}
+  worker:
+    image: shop:1.4
+    depends_on: {cache: {condition: service_healthy}}
+"""
+
+
+def test_a_gate_holds_back_its_dependents_and_nothing_else() -> None:
+    """web starts once db is healthy, whatever cache does (issue 15: the waves held both)."""
+    plan = planner.plan(parse(TWO_GATES), nothing(TWO_GATES))
+    assert plan.render_graph() == expect(
+        """
+        [] -> #1 create_network network:shop_default: missing
+        [1] -> #2 create_container container:shop-cache-1: missing
+        [1] -> #3 create_container container:shop-db-1: missing
+        [1] -> #4 create_container container:shop-web-1: missing
+        [1] -> #5 create_container container:shop-worker-1: missing
+        [2] -> #6 start_container container:shop-cache-1: missing
+        [3] -> #7 start_container container:shop-db-1: missing
+        [6] -> #8 wait:healthy service:cache: worker depends on it
+        [7] -> #9 wait:healthy service:db: web depends on it
+        [4,9] -> #10 start_container container:shop-web-1: missing
+        [5,8] -> #11 start_container container:shop-worker-1: missing
+        """
+    )
+
+
+def test_an_unrelated_service_starts_while_another_is_recreated() -> None:
+    """mail's start waits for its own create only; the waves put it after cache's recreation."""
+    desired = edit(
+        TWO_GATES, ("  worker:", "  mail:\n    image: mail:1\n  worker:"), ("s:7", "s:8")
+    )
+    plan = planner.plan(parse(desired), converged(TWO_GATES))
+    assert plan.render() == expect(
+        """
+        1  pull_image       image:redis:8: not present
+        1  pull_image       image:mail:1: not present
+        2  create_container container:shop-mail-1: missing
+        2  stop_container   container:shop-cache-1: config changed
+        3  remove_container container:shop-cache-1: config changed
+        3  start_container  container:shop-mail-1: missing
+        4  create_container container:shop-cache-1: config changed
+        5  start_container  container:shop-cache-1: config changed
+        """
+    )
+    assert "[3] -> #6 start_container container:shop-mail-1" in plan.render_graph()
