@@ -58,7 +58,7 @@ def look(*, drift: str = "heal", actions: int = 1) -> Assessment:
         f"name: shop\nx-kedge:\n  drift: {drift}\nservices:\n  web:\n    image: b:1\n"
     )
     found = tuple(
-        Action(kind=ActionKind.START_CONTAINER, target="container:shop-web-1", cause="x", wave=1)
+        Action(kind=ActionKind.START_CONTAINER, target="container:shop-web-1", cause="x", level=1)
         for _ in range(actions)
     )
     plan = Plan(stack="shop", actions=found)
