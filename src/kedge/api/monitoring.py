@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kedge import errors
 from kedge.api import observing, problems
 from kedge.api.deps import Engine, ServicesDep
+from kedge.api.models import ContainerView
 from kedge.api.stacks import StackName
 from kedge.planning import health
 from kedge.planning.desired import DesiredStack
@@ -39,7 +40,7 @@ from kedge.planning.observed import (
     ObservedContainer,
     ObservedStack,
 )
-from kedge.reconcilers import observe
+from kedge.reconcilers import listing, observe
 from kedge.specs.commands import ACTIVE_STATUSES, Command, CommandType
 from kedge.store.protocol import Store
 from kedge.store.records import StackStatus
@@ -69,29 +70,16 @@ class PortView(BaseModel):
     host_port: str = ""
 
 
-class ContainerDetail(BaseModel):
-    """One container as Docker has it now."""
+class ContainerDetail(ContainerView):
+    """One container as Docker has it now: the stack page's view of it, and what its
+    inspect adds."""
 
-    model_config = _FROZEN
-
-    name: str
-    id: str
-    service: str
-    number: int
-    version: int | None = None
-    state: str
     exit_code: int | None = None
-    health: str  # none, starting, healthy, unhealthy
     health_output: str | None = None  # the output of the last health check
     health_exit_code: int | None = None
     failing_streak: int = 0
-    started_at: datetime | None = None
-    uptime_seconds: float | None = None
-    restart_count: int = 0
-    image: str = ""
     image_id: str = ""
     ports: list[PortView] = Field(default_factory=list)
-    config_hash: str = ""
     desired_config_hash: str | None = None
     is_current: bool  # its config hash is the desired one
     is_ready: bool
@@ -206,6 +194,10 @@ def _inspected(container: ObservedContainer, details: dict[str, Any]) -> Observe
                 ContainerHealth, str((state.get("Health") or {}).get("Status") or "none")
             ),
             "exit_code": None if state.get("Running") else state.get("ExitCode"),
+            "started_at": listing.as_time(state.get("StartedAt")),
+            "restart_count": int(details.get("RestartCount") or 0),
+            "image": str((details.get("Config") or {}).get("Image") or container.image),
+            "image_id": str(details.get("Image") or container.image_id),
         }
     )
 
@@ -218,44 +210,24 @@ def _container_detail(
     wanted: DesiredStack | None,
     now: datetime,
 ) -> ContainerDetail:
-    state = details.get("State") or {}
-    checks = state.get("Health") or {}
+    """``container`` (as ``_inspected`` left it) in detail: the page's view, the last health
+    check, the ports and how it stands against the desired configuration."""
+    checks = (details.get("State") or {}).get("Health") or {}
     last = (checks.get("Log") or [None])[-1] or {}
-    started = _as_time(state.get("StartedAt"))
-    running = bool(state.get("Running"))
     service = wanted.services.get(container.service) if wanted else None
     hash_ = service.config_hash if service else None
     return ContainerDetail(
-        name=container.name,
-        id=container.id[:12],
-        service=container.service,
-        number=container.number,
-        version=container.version,
-        state=container.state,
+        **observing.container_view(container, now=now).model_dump(),
         exit_code=container.exit_code,
-        health=container.health,
         health_output=(str(last.get("Output") or "").strip() or None) if last else None,
         health_exit_code=last.get("ExitCode") if last else None,
         failing_streak=int(checks.get("FailingStreak") or 0),
-        started_at=started,
-        uptime_seconds=(now - started).total_seconds() if running and started else None,
-        restart_count=int(details.get("RestartCount") or 0),
-        image=str((details.get("Config") or {}).get("Image") or container.image),
-        image_id=str(details.get("Image") or container.image_id),
+        image_id=container.image_id,
         ports=_ports(details),
-        config_hash=container.config_hash,
         desired_config_hash=hash_,
         is_current=hash_ is not None and hash_ == container.config_hash,
         is_ready=health.is_ready(container, judged.services.get(container.service)),
     )
-
-
-def _as_time(text: str | None) -> datetime | None:
-    """Docker's times (nanoseconds, "Z"; year 1 for never) as aware datetimes."""
-    if not text or text.startswith("0001-"):
-        return None
-    head, _, rest = text.partition(".")
-    return datetime.fromisoformat(f"{head}.{rest.rstrip('Z')[:6] or '0'}+00:00")
 
 
 def observe_stack_detail(engine: Engine | None, store: Store, stack: str) -> StackObserved:

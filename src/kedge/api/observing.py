@@ -79,7 +79,8 @@ def judged_stack(store: Store, status: StackStatus) -> DesiredStack | None:
     return desired_stack(judged_version(store, status), stack=status.stack)
 
 
-def _container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
+def container_view(c: ObservedContainer, *, now: datetime) -> ContainerView:
+    """One container as a stack's page lists it (the monitoring detail adds to it)."""
     up = c.is_running and c.started_at is not None
     return ContainerView(
         name=c.name,
@@ -112,7 +113,7 @@ def services_of(
                 name=name,
                 desired=service.replicas if service else 0,
                 ready=health.ready_count(containers, wanted),
-                containers=[_container_view(c, now=now) for c in containers],
+                containers=[container_view(c, now=now) for c in containers],
             )
         )
     return views
