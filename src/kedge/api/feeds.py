@@ -101,12 +101,15 @@ class _PublishingCommands(_Delegate):
     #: how many commands' stacks are remembered (a log line names only its command)
     REMEMBERED = 1024
 
-    def __init__(self, inner: Any, hub: EventHub) -> None:
+    def __init__(self, inner: Any, hub: EventHub, *, stacks: _PublishingStacks) -> None:
         super().__init__(inner, hub)
         self._stacks: dict[int, str] = {}
+        self._statuses = stacks
 
     def enqueue(self, stack: str, *args: Any, **kwargs: Any) -> Command:
         command: Command = self._inner.enqueue(stack, *args, **kwargs)
+        if kwargs.get("desired"):  # the desired version changed with the command
+            self._statuses.published(self._statuses.get(stack))
         return self.queued(command)
 
     def enqueue_repair(self, stack: str, **kwargs: Any) -> Command | None:
@@ -252,7 +255,7 @@ class _PublishingStore(_Delegate):
     def __init__(self, inner: Store, hub: EventHub) -> None:
         super().__init__(inner, hub)
         self.stacks = _PublishingStacks(inner.stacks, hub)
-        self.commands = _PublishingCommands(inner.commands, hub)
+        self.commands = _PublishingCommands(inner.commands, hub, stacks=self.stacks)
         self.versions = _PublishingVersions(
             inner.versions, hub, stacks=self.stacks, commands=self.commands
         )

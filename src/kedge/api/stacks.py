@@ -202,8 +202,7 @@ def _enqueue(
     version: int | None,
     options: dict[str, bool] | None = None,
 ) -> CommandCreated:
-    # what the stack should run, as the folder source records it for a file
-    kedge.store.stacks.set_status(stack, desired_version=version)
+    # what the stack should run, made the desired version with its command in one transaction
     command = kedge.store.commands.enqueue(
         stack,
         kind,
@@ -211,6 +210,7 @@ def _enqueue(
         version=version,
         created_by=author_of(request),
         options=options,
+        desired=True,
     )
     kedge.wake_controller()
     found = kedge.store.versions.get(stack, version) if version is not None else None

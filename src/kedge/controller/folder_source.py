@@ -341,9 +341,12 @@ class FolderSource:
             for older in pending.items:  # a DELETE supersedes whatever was still to come
                 self._store.commands.cancel(older.id, by=f"prune of {stack}")
             command = self._store.commands.enqueue(
-                stack, CommandType.DELETE, reason=CommandReason.PRUNE, created_by=FOLDER_AUTHOR
+                stack,
+                CommandType.DELETE,
+                reason=CommandReason.PRUNE,
+                created_by=FOLDER_AUTHOR,
+                desired=True,  # nothing is desired any more, in the DELETE's transaction
             )
-            self._store.stacks.set_status(stack, desired_version=None)
             report.deleted.add(stack)
             log.info("stack pruned", stack=stack, command_id=command.id)
             self._wake()

@@ -134,9 +134,12 @@ class CommandStore(Protocol):
         created_by: str = "",
         options: Mapping[str, Any] | None = None,
         not_before: datetime | None = None,
+        desired: bool = False,
     ) -> Command:
         """Add a PENDING command; a newer APPLY/ROLLBACK/RECONCILE supersedes older PENDING ones
-        of its stack ("superseded by #N"). ``NotFoundError`` when ``version`` does not exist."""
+        of its stack ("superseded by #N"). ``NotFoundError`` when ``version`` does not exist.
+        ``desired``: also make ``version`` (None for a DELETE) the stack's desired version, in
+        the same transaction (a rollback, a delete)."""
         ...
 
     def enqueue_repair(

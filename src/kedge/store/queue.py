@@ -37,7 +37,7 @@ from kedge.store.records import (
     RetentionPolicy,
     RetryPolicy,
 )
-from kedge.store.stacks import ensure_stack
+from kedge.store.stacks import ensure_stack, set_status_in
 
 __all__ = ["SUPERSEDING", "SqliteCommands", "enqueue_in"]
 
@@ -99,9 +99,11 @@ class SqliteCommands:
         created_by: str = "",
         options: Mapping[str, Any] | None = None,
         not_before: datetime | None = None,
+        desired: bool = False,
     ) -> Command:
         def write(db: sqlite_utils.Database) -> Command:
-            return enqueue_in(
+            now = self._now()
+            command = enqueue_in(
                 db,
                 stack,
                 type,
@@ -110,8 +112,11 @@ class SqliteCommands:
                 created_by=created_by,
                 options=options,
                 not_before=not_before,
-                now=self._now(),
+                now=now,
             )
+            if desired:  # what the stack should run, in the same transaction as the command
+                set_status_in(db, stack, {"desired_version": version}, now=render_time(now))
+            return command
 
         return self._database.write(write)
 

@@ -136,3 +136,34 @@ def test_a_crash_between_the_steps_leaves_nothing_half_done(tmp_path: Path) -> N
     assert [v.number for v in store.versions.list("shop").items] == [2, 1]
     assert store.stacks.get("shop").desired_version == 2
     store.close()
+
+
+def test_a_rollback_or_delete_makes_its_version_desired_in_its_transaction(
+    sqlite_store: SqliteStore,
+) -> None:
+    """``commands.enqueue(desired=True)`` (the API's rollback and delete, the folder's prune):
+    the command and the desired version are written together, or neither is."""
+    store: Store = sqlite_store
+    store.versions.record(
+        "shop", {"v": 1}, digest="a", source="api", apply=CommandReason.API, desired=True
+    )
+    store.versions.record("shop", {"v": 2}, digest="b", source="api")
+    with sqlite3.connect(sqlite_store.path) as raw:
+        raw.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF desired_version ON stacks"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(errors.ConflictError, match="refused"):
+        store.commands.enqueue(
+            "shop", CommandType.ROLLBACK, reason=CommandReason.API, version=2, desired=True
+        )
+    assert store.stacks.get("shop").desired_version == 1
+    assert [c.type for c in store.commands.list(stack="shop").items] == [CommandType.APPLY]
+    with sqlite3.connect(sqlite_store.path) as raw:
+        raw.execute("DROP TRIGGER refuse")
+    store.commands.enqueue(
+        "shop", CommandType.ROLLBACK, reason=CommandReason.API, version=2, desired=True
+    )
+    assert store.stacks.get("shop").desired_version == 2
+    store.commands.enqueue("shop", CommandType.DELETE, reason=CommandReason.API, desired=True)
+    assert store.stacks.get("shop").desired_version is None
