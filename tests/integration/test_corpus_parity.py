@@ -120,7 +120,8 @@ def test_kedge_creates_what_compose_creates(
     if created.returncode != 0:  # the daemon refused compose: it must refuse Kedge the same way
         refusal = created.stderr.strip().splitlines()[-1]
         assert ours_failed, f"compose failed but Kedge did not: {refusal}"
-        assert refusal.removeprefix("Error response from daemon: ") in ours_failed
+        # the daemon's own words (compose may name its call before them, as Kedge does)
+        assert refusal.rsplit("Error response from daemon: ", 1)[-1] in ours_failed
         return
     assert ours_failed is None, f"compose created the stack, Kedge failed: {ours_failed}"
     found = parity.differences(theirs, ours)
