@@ -22,12 +22,15 @@
     if (refreshing) { again = true; return; }
     refreshing = true;
     try {
-      const open = [...live.querySelectorAll("details[open]")].map((d) => d.id);
-      const focused = document.activeElement && live.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       const response = await fetch(live.dataset.liveSrc, { headers: { Accept: "text/html" } });
       if (response.status === 401) { signIn(); return; }
       if (response.ok) {
-        live.innerHTML = await response.text();
+        const html = await response.text();
+        // what is open and focused at the moment of the swap, not when the fetch began: a
+        // summary opened while the fragment was on its way stays open
+        const open = [...live.querySelectorAll("details[open]")].map((d) => d.id);
+        const focused = document.activeElement && live.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+        live.innerHTML = html;
         open.forEach((id) => { const d = document.getElementById(id); if (d) { d.open = true; loadCommand(d); } });
         if (focused) { const el = live.querySelector(focused); if (el) el.focus(); }
         body.dataset.refreshed = String(Date.now());
