@@ -36,6 +36,7 @@ from kedge.specs import access
 
 __all__ = [
     "BODY_ROUTES",
+    "FILTERED_LISTS",
     "VERB_OF",
     "decision",
     "endpoint_name",
@@ -90,6 +91,8 @@ VERB_OF: dict[str, access.Verb] = {
     "kedge.api.stacks.delete_stack": "delete",
 }
 
+#: the lists a ``?stack=`` filters to one stack (``stacks.StackFilter``)
+FILTERED_LISTS = frozenset({"kedge.api.commands.list_commands", "kedge.api.stream.stream_events"})
 #: the routes whose stack is in the posted body: they call ``require`` once they read it
 BODY_ROUTES = frozenset({"kedge.api.posted.create_version", "kedge.api.posted.plan_spec"})
 
@@ -140,8 +143,9 @@ def _stack_of(request: Request) -> str | None:
     params = request.path_params
     if "name" in params:
         return str(params["name"])
-    if "stack" in request.query_params:  # a list filtered to one stack reads that stack
-        return request.query_params["stack"]
+    filtered = endpoint_name(request.scope.get("route")) in FILTERED_LISTS
+    if filtered and "stack" in request.query_params:
+        return request.query_params["stack"]  # a list filtered to one stack reads that stack
     if "command_id" in params and identity.identity_of(request).kind != "anonymous":
         try:
             return deps.services(request).store.commands.get(int(params["command_id"])).stack
