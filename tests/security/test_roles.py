@@ -27,6 +27,7 @@ from kedge.store.sqlite import SqliteStore
 from tests.api.conftest import Clock, Seed
 from tests.security.conftest import LOCAL
 
+V = "/api/v1"
 IN, OUT = "shop-a", "web"  # a stack inside the scoped operator's ``shop-*``, one outside
 SPEC = "name: {stack}\nservices:\n  web:\n    image: busybox:1\n    command: [sleep, '3600']\n"
 YAML = {"Content-Type": "application/yaml"}
@@ -44,7 +45,8 @@ WHO = {
 
 @dataclass(frozen=True)
 class Route:
-    """One route of the matrix: its endpoint (``api.roles.VERB_OF``'s key), how to call it
+    """One route of the matrix: its endpoint (``api.roles.VERB_OF``'s key without
+    ``kedge.api.``), how to call it
     for a stack (``{stack}``, ``{done}``: a finished command of it, ``{pending}``: one to
     cancel), and what an allowed call answers."""
 
@@ -60,34 +62,34 @@ class Route:
 
 
 ROUTES = [
-    Route("kedge.api.stacks.list_stacks", "GET", "/api/v1/stacks", about_stack=False),
-    Route("kedge.api.stacks.get_stack", "GET", "/api/v1/stacks/{stack}"),
-    Route("kedge.api.stacks.list_versions", "GET", "/api/v1/stacks/{stack}/versions"),
-    Route("kedge.api.stacks.get_version", "GET", "/api/v1/stacks/{stack}/versions/1"),
-    Route("kedge.api.monitoring.get_observed", "GET", "/api/v1/stacks/{stack}/observed", ok=NO_DOCKER),
-    Route("kedge.api.monitoring.list_observed", "GET", "/api/v1/observed", about_stack=False),
-    Route("kedge.api.commands.list_commands", "GET", "/api/v1/commands", about_stack=False),
-    Route("kedge.api.commands.get_command", "GET", "/api/v1/commands/{done}"),
-    Route("kedge.api.commands.list_logs", "GET", "/api/v1/commands/{done}/logs"),
-    Route("kedge.api.commands.stream_logs", "GET", "/api/v1/commands/{done}/logs/stream"),
-    Route("kedge.api.stream.stream_events", "GET", "/api/v1/events?follow=false", about_stack=False),
-    Route("kedge.api.posted.plan_spec", "POST", "/api/v1/plan", ok=NO_DOCKER, body=SPEC, headers=YAML),
-    Route("kedge.api.logs.stack_logs", "GET", "/api/v1/stacks/{stack}/logs?follow=false", ok=NO_DOCKER),
-    Route("kedge.api.posted.create_version", "POST", "/api/v1/versions", body=SPEC, headers=YAML),
-    Route("kedge.api.stacks.apply_version", "POST", "/api/v1/stacks/{stack}/apply", json={"version": 1}),
-    Route("kedge.api.stacks.rollback_stack", "POST", "/api/v1/stacks/{stack}/rollback", json={"to": 1}),
-    Route("kedge.api.commands.cancel_command", "POST", "/api/v1/commands/{pending}/cancel"),
-    Route("kedge.api.stacks.delete_stack", "DELETE", "/api/v1/stacks/{stack}"),
-    Route("kedge.api.dashboard.stacks_page", "GET", "/", about_stack=False),
-    Route("kedge.api.dashboard.stacks_fragment", "GET", "/ui/stacks", about_stack=False),
-    Route("kedge.api.dashboard.stack_page", "GET", "/stacks/{stack}"),
-    Route("kedge.api.dashboard.stack_fragment", "GET", "/ui/stacks/{stack}"),
-    Route("kedge.api.dashboard.diff_fragment", "GET", "/ui/stacks/{stack}/diff?a=1&b=2"),
-    Route("kedge.api.dashboard.command_fragment", "GET", "/ui/commands/{done}"),
-    Route("kedge.api.identity.whoami", "GET", "/api/v1/whoami", about_stack=False),
-    Route("kedge.api.roles.can_i", "GET", "/api/v1/can-i?verb=get", about_stack=False),
-    Route("kedge.app.docs", "GET", "/docs", about_stack=False),
-    Route("kedge.app.metrics", "GET", "/metrics", about_stack=False),
+    Route("stacks.list_stacks", "GET", V + "/stacks", about_stack=False),
+    Route("stacks.get_stack", "GET", V + "/stacks/{stack}"),
+    Route("stacks.list_versions", "GET", V + "/stacks/{stack}/versions"),
+    Route("stacks.get_version", "GET", V + "/stacks/{stack}/versions/1"),
+    Route("monitoring.get_observed", "GET", V + "/stacks/{stack}/observed", ok=NO_DOCKER),
+    Route("monitoring.list_observed", "GET", V + "/observed", about_stack=False),
+    Route("commands.list_commands", "GET", V + "/commands", about_stack=False),
+    Route("commands.get_command", "GET", V + "/commands/{done}"),
+    Route("commands.list_logs", "GET", V + "/commands/{done}/logs"),
+    Route("commands.stream_logs", "GET", V + "/commands/{done}/logs/stream"),
+    Route("stream.stream_events", "GET", V + "/events?follow=false", about_stack=False),
+    Route("posted.plan_spec", "POST", V + "/plan", ok=NO_DOCKER, body=SPEC, headers=YAML),
+    Route("logs.stack_logs", "GET", V + "/stacks/{stack}/logs?follow=false", ok=NO_DOCKER),
+    Route("posted.create_version", "POST", V + "/versions", body=SPEC, headers=YAML),
+    Route("stacks.apply_version", "POST", V + "/stacks/{stack}/apply", json={"version": 1}),
+    Route("stacks.rollback_stack", "POST", V + "/stacks/{stack}/rollback", json={"to": 1}),
+    Route("commands.cancel_command", "POST", V + "/commands/{pending}/cancel"),
+    Route("stacks.delete_stack", "DELETE", V + "/stacks/{stack}"),
+    Route("dashboard.stacks_page", "GET", "/", about_stack=False),
+    Route("dashboard.stacks_fragment", "GET", "/ui/stacks", about_stack=False),
+    Route("dashboard.stack_page", "GET", "/stacks/{stack}"),
+    Route("dashboard.stack_fragment", "GET", "/ui/stacks/{stack}"),
+    Route("dashboard.diff_fragment", "GET", "/ui/stacks/{stack}/diff?a=1&b=2"),
+    Route("dashboard.command_fragment", "GET", "/ui/commands/{done}"),
+    Route("identity.whoami", "GET", V + "/whoami", about_stack=False),
+    Route("roles.can_i", "GET", V + "/can-i?verb=get", about_stack=False),
+    Route("app.docs", "GET", "/docs", about_stack=False),
+    Route("app.metrics", "GET", "/metrics", about_stack=False),
 ]  # fmt: skip
 
 #: routes that answer without a token even when authentication is on (``identity.OPEN_PATHS``
@@ -102,13 +104,14 @@ OPEN = {
 }
 #: the two app-level routes are closures in ``api.app``; the rows above name them short
 _SHORT = {
-    "kedge.app.docs": "kedge.api.app._serve_docs.<locals>.docs",
-    "kedge.app.metrics": "kedge.api.app._serve_metrics.<locals>.metrics",
+    "app.docs": "app._serve_docs.<locals>.docs",
+    "app.metrics": "app._serve_metrics.<locals>.metrics",
 }
 
 
 def _endpoint(route: Route) -> str:
-    return _SHORT.get(route.endpoint, route.endpoint)
+    """The row's endpoint as ``api.roles.VERB_OF`` names it (rows drop ``kedge.api.``)."""
+    return "kedge.api." + _SHORT.get(route.endpoint, route.endpoint)
 
 
 def _cells() -> Iterator[Any]:
@@ -228,7 +231,7 @@ def test_an_unmapped_route_is_refused_when_authentication_is_on(
 
 @pytest.mark.parametrize(("route", "who", "stack"), list(_cells()))
 def test_matrix(
-    app: FastAPI, store: SqliteStore, world: World, route: Route, who: str, stack: str
+    app: FastAPI, store: SqliteStore, *, world: World, route: Route, who: str, stack: str
 ) -> None:
     allowed = _expected(route, who, stack)
     before = _snapshot(store)
