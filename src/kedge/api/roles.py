@@ -6,7 +6,7 @@ the stack it acts on and asks ``access.decide``. A route that is not in the tabl
 (default deny); ``tests/security/test_roles.py`` walks ``app.routes`` so none is forgotten.
 The stack of a route is its ``{name}``; a command's (``{command_id}``) is the stack that
 command belongs to; a posted spec's (``POST /versions``, ``POST /plan``) is known only once
-the route read it, so those routes call ``require`` with it (``BODY_ROUTES``).
+the route read it, so those routes call ``require`` with it.
 
 The rule (one, for reads and writes alike): a stack outside the token's scope, or a verb its
 role does not grant, answers 403 problem+json before the route runs ("token 'ci' (role
@@ -35,7 +35,6 @@ from kedge.api import deps, identity, problems
 from kedge.specs import access
 
 __all__ = [
-    "BODY_ROUTES",
     "FILTERED_LISTS",
     "VERB_OF",
     "decision",
@@ -93,8 +92,6 @@ VERB_OF: dict[str, access.Verb] = {
 
 #: the lists a ``?stack=`` filters to one stack (``stacks.StackFilter``)
 FILTERED_LISTS = frozenset({"kedge.api.commands.list_commands", "kedge.api.stream.stream_events"})
-#: the routes whose stack is in the posted body: they call ``require`` once they read it
-BODY_ROUTES = frozenset({"kedge.api.posted.create_version", "kedge.api.posted.plan_spec"})
 
 
 def endpoint_name(route: object) -> str:
@@ -139,7 +136,8 @@ def enforce(request: Request) -> None:
 
 def _stack_of(request: Request) -> str | None:
     """The stack the request acts on, when its path names one (None: no stack, or a command
-    that does not exist, which the route answers 404)."""
+    that does not exist, which the route answers 404: a command id out of scope is refused,
+    so ids reveal that they exist, never a stack's name)."""
     params = request.path_params
     if "name" in params:
         return str(params["name"])
