@@ -1,13 +1,13 @@
 """The app factory: one FastAPI app over a store and an engine, with no globals.
 
 ``create_app`` puts the edge (``api.edge``: hosts, origins, body types and sizes, stream slots,
-security headers) in front of everything, then wires the routes of ``api.stacks``,
-``api.commands``, ``api.probes`` and the dashboard's (``api.dashboard``, its sign-in
-``api.signin``), the problem+json handlers, the OpenAPI document
-(``/openapi.json``) and its docs page (``/docs``), and ``/metrics`` when a Prometheus
-registry is given. Everything a route needs reaches it through ``request.app.state.kedge`` (a
-``deps.Services``), so tests build as many apps as they like. Callers: ``runtime.Runtime.api``
-(the composition root, for ``kedge serve``) and the tests.
+security headers) in front of everything and ``api.roles`` (every route's verb, for the
+request's role) on every route, then wires the routes of ``api.stacks``, ``api.commands``,
+``api.probes`` and the dashboard's (``api.dashboard``, its sign-in ``api.signin``), the
+problem+json handlers, the OpenAPI document (``/openapi.json``) and its docs page (``/docs``),
+and ``/metrics`` when a Prometheus registry is given. Everything a route needs reaches it
+through ``request.app.state.kedge`` (a ``deps.Services``), so tests build as many apps as they
+like. Callers: ``runtime.Runtime.api`` (the composition root, for ``kedge serve``) and the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 import importlib.resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -33,6 +33,7 @@ from kedge.api import (
     posted,
     probes,
     problems,
+    roles,
     signin,
     stacks,
     stream,
@@ -68,6 +69,8 @@ def create_app(
         openapi_url="/openapi.json",
         redoc_url=None,
         default_response_class=problems.AsciiJSONResponse,
+        # every route's verb on its stack, for the request's role (api.roles)
+        dependencies=[Depends(roles.enforce)],
     )
     app.state.kedge = deps.Services(
         store=store, engine=engine, controller=controller, policy=policy or Policy()
@@ -87,6 +90,7 @@ def create_app(
     app.include_router(posted.router, prefix="/api/v1")
     app.include_router(logs.router, prefix="/api/v1")
     app.include_router(identity.router, prefix="/api/v1")
+    app.include_router(roles.router, prefix="/api/v1")
     if registry is not None:
         _serve_metrics(app, registry)
     return app

@@ -18,7 +18,7 @@ import anyio
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from kedge.api import edge, problems
+from kedge.api import edge, problems, roles
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, Page
 from kedge.api.stacks import Cursor, Limit, StackFilter, author_of
@@ -43,6 +43,7 @@ _PROBLEMS = problems.problem_responses(400, 404, 422)
 @router.get("/commands", response_model=Page[Command], responses=_PROBLEMS)
 def list_commands(
     kedge: ServicesDep,
+    request: Request,
     *,
     stack: StackFilter = None,
     status: CommandStatus | None = None,
@@ -62,7 +63,8 @@ def list_commands(
         limit=limit,
         cursor=cursor,
     )
-    return Page[Command](items=page.items, next_cursor=page.next_cursor)
+    items = [c for c in page.items if roles.shown(request, c.stack)]
+    return Page[Command](items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/commands/{command_id}", response_model=Command, responses=_PROBLEMS)

@@ -29,7 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from ruamel.yaml import YAML
 
 from kedge import __version__, errors
-from kedge.api import edge, identity, monitoring, problems, stacks
+from kedge.api import edge, identity, monitoring, problems, roles, stacks
 from kedge.api.commands import CommandId
 from kedge.api.deps import ServicesDep
 from kedge.api.stacks import StackName
@@ -107,8 +107,8 @@ def render_page(
     return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
-    found = monitoring.all_stacks(store)
+def _stack_rows(request: Request, store: Store, engine: Any) -> list[dict[str, Any]]:
+    found = [s for s in monitoring.all_stacks(store) if roles.shown(request, s.stack)]
     latest = store.commands.latest([s.stack for s in found])
     live = monitoring.observe_all(engine, store, found)
     return [
@@ -125,14 +125,19 @@ def _stack_rows(store: Store, engine: Any) -> list[dict[str, Any]]:
 def stacks_page(kedge: ServicesDep, request: Request) -> HTMLResponse:
     """The list of stacks."""
     return render_page(
-        request, "stacks.html", rows=_stack_rows(kedge.store, kedge.engine), live_src="/ui/stacks"
+        request,
+        "stacks.html",
+        rows=_stack_rows(request, kedge.store, kedge.engine),
+        live_src="/ui/stacks",
     )
 
 
 @router.get("/ui/stacks")
 def stacks_fragment(kedge: ServicesDep, request: Request) -> HTMLResponse:
     """The live part of the list of stacks."""
-    return render_page(request, "stack_rows.html", rows=_stack_rows(kedge.store, kedge.engine))
+    return render_page(
+        request, "stack_rows.html", rows=_stack_rows(request, kedge.store, kedge.engine)
+    )
 
 
 def _seconds(command: Command) -> float | None:

@@ -17,8 +17,8 @@ leaves the store as it was:
   histories, so it is refused and never read, even next to a good header.
 
 The request's ``Identity`` (kind, name, role, stack patterns) is kept in the ASGI scope; the
-author of a command or a version is then ``token:<name>``, never the header. What each role
-may do is a later slice of #16: here the role and stacks are only carried.
+author of a command or a version is then ``token:<name>``, never the header. What its role
+and stacks allow is ``api.roles``'s to say (the rule: ``specs.access``).
 
 "Is an identity configured" is asked of the store at most once per ``CONFIGURED_TTL`` seconds,
 and again at once after this process made or revoked a token (``TokenStore.generation``).

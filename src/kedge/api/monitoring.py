@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kedge import errors
-from kedge.api import observing, problems
+from kedge.api import observing, problems, roles
 from kedge.api.deps import Engine, ServicesDep
 from kedge.api.models import ContainerView
 from kedge.api.stacks import StackName
@@ -317,9 +317,10 @@ def get_observed(kedge: ServicesDep, name: StackName) -> StackObserved:
 
 
 @router.get("/observed", response_model=list[LiveHealth], responses=problems.problem_responses(422))
-def list_observed(kedge: ServicesDep) -> list[LiveHealth]:
+def list_observed(kedge: ServicesDep, request: Request) -> list[LiveHealth]:
     """Every stack's live health and ready containers (one Docker call)."""
-    return list(observe_all(kedge.engine, kedge.store, all_stacks(kedge.store)).values())
+    found = [s for s in all_stacks(kedge.store) if roles.shown(request, s.stack)]
+    return list(observe_all(kedge.engine, kedge.store, found).values())
 
 
 def all_stacks(store: Store) -> list[StackStatus]:

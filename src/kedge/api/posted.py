@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, status
 
 from kedge import errors
-from kedge.api import deps, models, problems, stacks
+from kedge.api import deps, models, problems, roles, stacks
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.reconcilers import preview
@@ -138,6 +138,7 @@ async def create_version(
     """Create (or find, by digest) the version of a posted spec and apply it, unless told not
     to. 409 with the broken rule when its declared ``x-kedge.version`` conflicts."""
     spec = await _read_spec(request, source=source, interpolate=interpolate)
+    roles.require(request, "deploy", spec.name)
     record = functools.partial(
         _record,
         kedge,
@@ -179,4 +180,5 @@ async def plan_spec(
 ) -> PlanView:
     """The plan of a posted spec against what runs, without applying or recording it."""
     spec = await _read_spec(request, source=source, interpolate=interpolate)
+    roles.require(request, "get", spec.name)
     return await anyio.to_thread.run_sync(_plan, kedge, spec)

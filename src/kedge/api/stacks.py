@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from kedge import errors
-from kedge.api import identity, observing, problems
+from kedge.api import identity, observing, problems, roles
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import (
     ApplyRequest,
@@ -122,24 +122,26 @@ def _outcomes(kedge: Services, stack: str) -> dict[int, str]:
 @router.get("/stacks", response_model=Page[StackView], responses=_PROBLEMS)
 def list_stacks(
     kedge: ServicesDep,
+    request: Request,
     limit: Limit = 100,
     cursor: Cursor = None,
     observe: Annotated[bool, Query(description="Count ready containers (asks Docker).")] = False,
 ) -> Page[StackView]:
     """Stacks by name, with their status and last command."""
     page = kedge.store.stacks.list(limit=limit, cursor=cursor)
+    found = [s for s in page.items if roles.shown(request, s.stack)]
     counts = {}
     if observe:
-        desired = {s.stack: observing.judged_stack(kedge.store, s) for s in page.items}
+        desired = {s.stack: observing.judged_stack(kedge.store, s) for s in found}
         counts = observing.count_ready(kedge.engine, desired) or {}
-    latest = kedge.store.commands.latest([s.stack for s in page.items])
+    latest = kedge.store.commands.latest([s.stack for s in found])
     items = [
         stack_view(
             s,
             last=latest.get(s.stack),
             counts=counts.get(s.stack, (0, 0)) if observe else None,
         )
-        for s in page.items
+        for s in found
     ]
     return Page[StackView](items=items, next_cursor=page.next_cursor)
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
-from kedge.api import edge, problems
+from kedge.api import edge, problems, roles
 from kedge.api.stacks import StackFilter
 from kedge.observability.hub import Event, EventHub
 
@@ -106,7 +106,8 @@ async def _messages(
             yield _gap(found.last_id)
         first, cursor = found.events, found.last_id
     for event in first:
-        yield _message(event)
+        if roles.shown(request, event.stack):
+            yield _message(event)
     if not follow:
         return
     yield format_sse_event(comment="following", retry=RETRY_MS)
@@ -118,7 +119,8 @@ async def _messages(
         if found.missed:  # a slow client fell behind the buffer
             yield _gap(found.last_id)
         for event in found.events:
-            yield _message(event)
+            if roles.shown(request, event.stack):
+                yield _message(event)
         cursor = found.last_id
 
 

@@ -1,29 +1,36 @@
-"""``kedge login`` and ``kedge auth whoami``: the CLI's side of the server's authentication.
+"""``kedge login``, ``kedge auth whoami`` and ``kedge auth can-i``: the CLI's side of the
+server's authentication and roles.
 
 ``login`` reads a token (from stdin when it is not a terminal, else a prompt that does not
 echo it), asks the server who that token is (``GET /api/v1/whoami``) and keeps it only when
 the server authenticated it (``cli.credentials``: mode 0600). ``auth whoami`` asks the same
-route with the token the remote verbs send (``KEDGE_TOKEN``, else the kept one). Caller: the
-root app in ``kedge.cli.main``.
+route with the token the remote verbs send (``KEDGE_TOKEN``, else the kept one). ``auth can-i
+VERB STACK`` asks the server (``GET /api/v1/can-i``), which answers with the very rule its
+routes apply (``specs.access.decide``), so the CLI never guesses: yes (exit 0) or no (exit 1).
+Caller: the root app in ``kedge.cli.main``.
 """
 
 from __future__ import annotations
 
 import getpass
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from kedge.cli import client as remote
 from kedge.cli import credentials
 from kedge.cli.client import DEFAULT_SERVER, ServerOption
+from kedge.specs import access
 
-__all__ = ["app", "login"]
+__all__ = ["app", "can_i", "login"]
 
 app = typer.Typer(name="auth", help="Who the CLI acts as on a Kedge server.", no_args_is_help=True)
 
 WHOAMI = "/api/v1/whoami"
+CAN_I = "/api/v1/can-i"
+#: ``can-i``'s exit status when the answer is no
+EXIT_NO = 1
 
 
 def login(server: ServerOption = DEFAULT_SERVER) -> None:
@@ -51,6 +58,27 @@ def whoami(server: ServerOption = DEFAULT_SERVER) -> None:
     with remote.connect(server) as api:
         found = api.get(WHOAMI)
     typer.echo(_describe(found))
+
+
+@app.command("can-i")
+def can_i(
+    verb: Annotated[str, typer.Argument(help="One of " + ", ".join(access.VERBS) + ".")],
+    stack: Annotated[
+        str | None, typer.Argument(help="The stack (none: a verb on no stack).")
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+) -> None:
+    """Ask the server whether the CLI's identity may do VERB to STACK: yes (exit 0) or no
+    (exit 1, with the reason on stderr)."""
+    params = {"verb": verb} | ({"stack": stack} if stack is not None else {})
+    with remote.connect(server) as api:
+        found = api.get(CAN_I, **params)
+    if found.get("allowed") is True:
+        typer.echo("yes")
+        return
+    typer.echo("no")
+    typer.echo(str(found.get("reason", "")), err=True)
+    raise typer.Exit(EXIT_NO)
 
 
 def _describe(found: dict[str, Any]) -> str:
