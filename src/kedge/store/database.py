@@ -43,7 +43,11 @@ def render_time(moment: datetime) -> str:
     """A datetime as the store keeps it: UTC ISO text whose order is the time order."""
     if moment.tzinfo is None:
         raise ValueError(f"the store keeps aware datetimes only, got naive {moment!r}")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999 by its offset: the end it is past
+        utc = (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return utc.isoformat(timespec="microseconds")
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -4,7 +4,7 @@ fencing token, cancel, recovery with the retry policy, and pruning."""
 from __future__ import annotations
 
 import pathlib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -468,3 +468,13 @@ def test_a_repair_is_not_queued_while_another_command_will_converge_the_stack(
     assert [
         c.id for c in store.commands.list(stack="shop", status=CommandStatus.PENDING).items
     ] == [repair.id]
+
+
+def test_a_time_at_the_calendars_edge_filters_rather_than_fails(store: Store) -> None:
+    """``since=0001-01-01T00:00:00+00:01`` (found by the API's schema fuzzing) is before year
+    1 in UTC: it means "from the beginning", not an overflow and a 500."""
+    store.commands.enqueue("shop", CommandType.APPLY, reason=CommandReason.API)
+    edge = datetime(1, 1, 1, tzinfo=timezone(timedelta(minutes=1)))
+    assert len(store.commands.list(since=edge).items) == 1
+    late = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(minutes=-1)))
+    assert store.commands.list(since=late).items == []
