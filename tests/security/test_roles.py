@@ -90,6 +90,7 @@ ROUTES = [
     Route("roles.can_i", "GET", V + "/can-i?verb=get", about_stack=False),
     Route("app.docs", "GET", "/docs", about_stack=False),
     Route("app.metrics", "GET", "/metrics", about_stack=False),
+    Route("audit.list_audit", "GET", V + "/audit", about_stack=False),
 ]  # fmt: skip
 
 #: routes that answer without a token even when authentication is on (``identity.OPEN_PATHS``

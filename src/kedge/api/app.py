@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from kedge import __version__
 from kedge.api import (
+    audit,
     commands,
     dashboard,
     deps,
@@ -37,6 +38,7 @@ from kedge.api import (
     signin,
     stacks,
     stream,
+    trail,
 )
 from kedge.specs.policy import Policy
 
@@ -77,7 +79,12 @@ def create_app(
     )
     app.state.edge = limits or edge.EdgeSettings()
     app.state.identities = identity.Authenticator(store, metrics_auth=app.state.edge.metrics_auth)
-    app.add_middleware(edge.Edge, settings=app.state.edge, identities=app.state.identities)
+    app.add_middleware(
+        edge.Edge,
+        settings=app.state.edge,
+        identities=app.state.identities,
+        recorder=trail.Recorder(store),
+    )
     problems.install_handlers(app)
     _serve_docs(app)
     app.include_router(stream.router, prefix="/api/v1")
@@ -91,6 +98,7 @@ def create_app(
     app.include_router(logs.router, prefix="/api/v1")
     app.include_router(identity.router, prefix="/api/v1")
     app.include_router(roles.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
     if registry is not None:
         _serve_metrics(app, registry)
     return app

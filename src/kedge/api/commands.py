@@ -18,7 +18,7 @@ import anyio
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from kedge.api import edge, problems, roles
+from kedge.api import edge, problems, roles, trail
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, Page
 from kedge.api.stacks import Cursor, Limit, StackFilter, author_of
@@ -159,4 +159,4 @@ def stream_logs(
 def cancel_command(kedge: ServicesDep, request: Request, command_id: CommandId) -> CommandCreated:
     """Cancel a command: PENDING ends at once, RUNNING stops between two actions."""
     command = kedge.store.commands.cancel(command_id, by=author_of(request))
-    return CommandCreated(command=command)
+    return trail.made(request, CommandCreated(command=command))

@@ -34,6 +34,8 @@ Per request, in order:
   the rules; ``--metrics-auth`` closes ``/metrics`` too); a browser that asks for a dashboard
   page (``Accept: text/html``) is sent to ``/signin`` instead (303), and a session cookie
   that ended is cleared. The identity is kept in the scope for the routes.
+- **Audit**: every write, and every refusal (401, 403) of any method, is recorded in the
+  audit trail once its answer was sent (``api.trail`` owns what a row holds and when).
 - **Security headers** on every answer: a Content-Security-Policy that allows only Kedge's own
   scripts (no inline script, no ``eval``) and no framing, ``X-Frame-Options: DENY``,
   ``nosniff``, ``Referrer-Policy: no-referrer`` and same-origin opener/resource policies.
@@ -60,7 +62,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kedge.api import identity, problems, sessions
+from kedge.api import identity, problems, sessions, trail
 from kedge.specs import yamlsource
 
 __all__ = [
@@ -280,26 +282,31 @@ class Edge:
         app: ASGIApp,
         settings: EdgeSettings,
         identities: identity.Authenticator | None = None,
+        recorder: trail.Recorder | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.identities = identities
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = self._with_headers(send)
+        answered: list[int] = []
+        send = self._with_headers(send, answered)
         headers = Headers(scope=scope)
         refusal = self.refusal(scope, headers)
         if refusal is not None:
             await problems.answer(refusal)(scope, receive, send)
+            await self._record(scope, refusal.status, refusal.detail)
             return
         if self.identities is not None:
             try:
                 await self.identities.identify(scope, headers)
             except identity.Refused as exc:
                 await _unauthenticated(exc, scope, headers)(scope, receive, send)
+                await self._record(scope, 401, exc.problem.detail)
                 return
         taken: list[str] = []
         scope["kedge.streams"] = taken
@@ -308,6 +315,13 @@ class Edge:
         finally:
             for client in taken:
                 self.settings.streams.give_back(client)
+            # an answer that never started is the server error the client gets
+            await self._record(scope, answered[0] if answered else 500)
+
+    async def _record(self, scope: Scope, status: int, reason: str | None = None) -> None:
+        """The request's row in the audit trail, when it is worth one (``api.trail``)."""
+        if self.recorder is not None and trail.worth_recording(str(scope["method"]), status):
+            await self.recorder.record(scope, status=status, reason=reason)
 
     def refusal(self, scope: Scope, headers: Headers) -> problems.Problem | None:
         """Why this request is refused before any route runs, or None."""
@@ -392,9 +406,12 @@ class Edge:
 
         return capped
 
-    def _with_headers(self, send: Send) -> Send:
+    def _with_headers(self, send: Send, answered: list[int]) -> Send:
+        """``send`` with the security headers; the status sent is kept in ``answered``."""
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                answered.append(int(message["status"]))
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:

@@ -53,6 +53,7 @@ __all__ = [
     "Identity",
     "Refused",
     "author_of",
+    "identity_in",
     "identity_of",
     "router",
     "session_id",
@@ -223,7 +224,12 @@ def session_id(headers: Headers) -> str:
 
 def identity_of(request: Request) -> Identity:
     """The identity the edge found for this request (anonymous outside the edge)."""
-    found = request.scope.get(_SCOPE_KEY, ANONYMOUS)
+    return identity_in(request.scope)
+
+
+def identity_in(scope: Scope) -> Identity:
+    """The identity the edge found for the request of ``scope`` (anonymous: none yet)."""
+    found = scope.get(_SCOPE_KEY, ANONYMOUS)
     assert isinstance(found, Identity)
     return found
 

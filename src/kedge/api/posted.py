@@ -21,7 +21,7 @@ import anyio
 from fastapi import APIRouter, Query, Request, status
 
 from kedge import errors
-from kedge.api import deps, models, problems, roles, stacks
+from kedge.api import deps, models, problems, roles, stacks, trail
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import CommandCreated, PlanView
 from kedge.reconcilers import preview
@@ -148,7 +148,7 @@ async def create_version(
         apply=apply,
         wait=wait,
     )
-    return await anyio.to_thread.run_sync(record)
+    return trail.made(request, await anyio.to_thread.run_sync(record))
 
 
 def _plan(kedge: Services, spec: StackSpec) -> PlanView:

@@ -31,7 +31,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from kedge import errors
-from kedge.api import deps, identity, problems
+from kedge.api import deps, identity, problems, trail
 from kedge.specs import access
 
 __all__ = [
@@ -88,6 +88,8 @@ VERB_OF: dict[str, access.Verb] = {
     "kedge.api.stacks.rollback_stack": "rollback",
     "kedge.api.commands.cancel_command": "cancel",
     "kedge.api.stacks.delete_stack": "delete",
+    # the audit trail: who did what (admin only)
+    "kedge.api.audit.list_audit": "audit",
 }
 
 #: the lists a ``?stack=`` filters to one stack (``stacks.StackFilter``)
@@ -118,6 +120,7 @@ def decision(request: Request, verb: str, stack: str | None) -> access.Decision:
 def require(request: Request, verb: str, stack: str | None) -> None:
     """Raise the 403 problem when the request may not do ``verb`` to ``stack``."""
     found = decision(request, verb, stack)
+    trail.noted_access(request.scope, verb=verb, stack=stack, reason=found.reason)
     if not found.allowed:
         raise problems.ProblemError(403, "forbidden", "The role does not allow this", found.reason)
 

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from kedge import errors
-from kedge.api import identity, observing, problems, roles
+from kedge.api import identity, observing, problems, roles, trail
 from kedge.api.deps import Services, ServicesDep
 from kedge.api.models import (
     ApplyRequest,
@@ -216,7 +216,8 @@ def _enqueue(
     )
     kedge.wake_controller()
     found = kedge.store.versions.get(stack, version) if version is not None else None
-    return CommandCreated(command=command, version=version_view(found) if found else None)
+    view = version_view(found) if found else None
+    return trail.made(request, CommandCreated(command=command, version=view))
 
 
 @router.post(
@@ -244,7 +245,8 @@ def apply_version(
         desired=True,
     )
     kedge.wake_controller()
-    return CommandCreated(command=recorded.command, version=version_view(recorded.version))
+    created = CommandCreated(command=recorded.command, version=version_view(recorded.version))
+    return trail.made(request, created)
 
 
 def _previous_version(kedge: Services, stack: str) -> int:

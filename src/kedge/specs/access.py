@@ -5,7 +5,7 @@ A request acts as an identity with a role and stack patterns (a Kedge token's ``
 
 - the role must grant the verb (``ROLES``): ``viewer`` reads; ``operator`` also reads
   container logs, applies, deploys (posts a new version), rolls back and cancels; ``admin``
-  may do everything, which adds deleting stacks and managing tokens;
+  may do everything, which adds deleting stacks, managing tokens and reading the audit trail;
 - when the verb is about one stack, the stack must match one of the patterns (``fnmatch``,
   case-sensitive: ``shop-*``; an entry may itself be a comma-separated list). A verb about no
   stack (a list, ``whoami``) needs only the role; lists show the stacks ``in_scope``.
@@ -25,7 +25,7 @@ from typing import Literal, get_args
 
 __all__ = ["ROLES", "VERBS", "Decision", "Verb", "decide", "in_scope", "patterns_of"]
 
-Verb = Literal["get", "logs", "apply", "deploy", "rollback", "cancel", "delete", "tokens"]
+Verb = Literal["get", "logs", "apply", "deploy", "rollback", "cancel", "delete", "tokens", "audit"]
 VERBS: tuple[Verb, ...] = get_args(Verb)
 
 _OPERATOR: frozenset[Verb] = frozenset({"get", "logs", "apply", "deploy", "rollback", "cancel"})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kedge.store.protocol import (
         KEEP,
+        AuditStore,
         CommandStore,
         Keep,
         StackStore,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     )
     from kedge.store.queue import SUPERSEDING
     from kedge.store.records import (
+        AuditEntry,
         CheckReport,
         Clock,
         Durability,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = [
     "KEEP",
     "SUPERSEDING",
+    "AuditEntry",
+    "AuditStore",
     "CheckReport",
     "Clock",
     "CommandStore",
@@ -68,6 +72,8 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AuditStore": "kedge.store.protocol",
+    "AuditEntry": "kedge.store.records",
     "KEEP": "kedge.store.protocol",
     "CommandStore": "kedge.store.protocol",
     "Keep": "kedge.store.protocol",

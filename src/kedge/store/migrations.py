@@ -11,6 +11,7 @@ Callers: ``store.schema``, ``store.converged``.
 from __future__ import annotations
 
 __all__ = [
+    "AUDIT",
     "CONVERGED",
     "CONVERGED_WARNINGS",
     "INITIAL",
@@ -28,6 +29,7 @@ PENDING_IN_ORDER = "0002_pending_in_order"
 CONVERGED = "0003_converged"
 CONVERGED_WARNINGS = "0004_converged_warnings"
 TOKENS = "0005_tokens"
+AUDIT = "0006_audit"
 
 #: every migration this Kedge knows, in the order they apply
-NAMES = (INITIAL, PENDING_IN_ORDER, CONVERGED, CONVERGED_WARNINGS, TOKENS)
+NAMES = (INITIAL, PENDING_IN_ORDER, CONVERGED, CONVERGED_WARNINGS, TOKENS, AUDIT)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from kedge.specs.commands import Command, CommandReason, CommandStatus, CommandType
 from kedge.specs.versions import StackVersion
 from kedge.store.records import (
+    AuditEntry,
     CheckReport,
     Finished,
     LogLine,
@@ -40,7 +41,16 @@ from kedge.store.records import (
     TokenInfo,
 )
 
-__all__ = ["KEEP", "CommandStore", "Keep", "StackStore", "Store", "TokenStore", "VersionStore"]
+__all__ = [
+    "KEEP",
+    "AuditStore",
+    "CommandStore",
+    "Keep",
+    "StackStore",
+    "Store",
+    "TokenStore",
+    "VersionStore",
+]
 
 
 class Keep:
@@ -273,6 +283,28 @@ class TokenStore(Protocol):
         ...
 
 
+class AuditStore(Protocol):
+    """The audit trail (``kedge.store.audit``): appended per recorded request, listed newest
+    first with keyset pagination; bounded to its newest rows."""
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """Record one request; the answer has the store's ``id`` and ``at``."""
+        ...
+
+    def list(
+        self,
+        *,
+        stack: str | None = None,
+        identity: str | None = None,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[AuditEntry]:
+        """Rows newest first, filtered by stack, identity, outcome and time (``since``)."""
+        ...
+
+
 class Store(Protocol):
     """Kedge's store: stacks, versions, commands and tokens, plus backup and check."""
 
@@ -287,6 +319,9 @@ class Store(Protocol):
 
     @property
     def tokens(self) -> TokenStore: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
 
     def backup(self, path: Path) -> None:
         """Copy the whole store to ``path`` consistently, while others keep writing."""

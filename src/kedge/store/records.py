@@ -18,6 +18,7 @@ from kedge.specs.commands import Command
 from kedge.specs.versions import StackVersion
 
 __all__ = [
+    "AuditEntry",
     "CheckReport",
     "Clock",
     "Durability",
@@ -181,3 +182,27 @@ class MadeToken(_Record):
 
     info: TokenInfo
     secret: str = Field(repr=False)
+
+
+class AuditEntry(_Record):
+    """One request in the audit trail (``store.audit``): never a query string, body or
+    header. ``id`` and ``at`` are the store's (0 and None before it is appended)."""
+
+    id: int = 0
+    at: datetime | None = None
+    #: ``token:<name>``, or ``anonymous`` (with the unverified ``X-Kedge-User`` text, if any)
+    identity: str
+    identity_kind: str
+    token_name: str | None = None
+    role: str | None = None
+    client: str = ""
+    method: str
+    #: the route's template path (``/api/v1/stacks/{name}``), never the raw URL
+    route: str
+    stack: str | None = None
+    verb: str | None = None
+    outcome: str
+    status: int
+    reason: str | None = None
+    command_id: int | None = None
+    version: int | None = None

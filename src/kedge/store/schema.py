@@ -171,6 +171,35 @@ def create_tokens(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS(name=migrations.AUDIT)
+def create_audit(db: sqlite_utils.Database) -> None:
+    """The audit trail (``store.audit``): who did what, from where, allowed or refused."""
+    db.execute(
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            identity TEXT NOT NULL,
+            identity_kind TEXT NOT NULL,
+            token_name TEXT,
+            role TEXT,
+            client TEXT NOT NULL,
+            method TEXT NOT NULL,
+            route TEXT NOT NULL,
+            stack TEXT,
+            verb TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('allowed', 'refused')),
+            status INTEGER NOT NULL,
+            reason TEXT,
+            command_id INTEGER,
+            version INTEGER
+        )
+        """
+    )
+    db.execute("CREATE INDEX audit_by_stack ON audit(stack, id)")
+    db.execute("CREATE INDEX audit_by_identity ON audit(identity, id)")
+
+
 def migration_names() -> list[str]:
     """The names of all migrations this Kedge knows, in order."""
     return [migration.name for migration in MIGRATIONS._migrations]

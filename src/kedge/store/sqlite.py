@@ -19,6 +19,7 @@ import sqlite_utils
 
 from kedge import errors
 from kedge.store import schema
+from kedge.store.audit import SqliteAudit
 from kedge.store.database import Database, query_all
 from kedge.store.protocol import Store
 from kedge.store.queue import SqliteCommands
@@ -39,6 +40,7 @@ class SqliteStore:
         self._versions = SqliteVersions(database, clock=clock)
         self._commands = SqliteCommands(database, clock=clock)
         self._tokens = SqliteTokens(database, clock=clock)
+        self._audit = SqliteAudit(database, clock=clock)
 
     @classmethod
     def open(
@@ -82,6 +84,10 @@ class SqliteStore:
     @property
     def tokens(self) -> SqliteTokens:
         return self._tokens
+
+    @property
+    def audit(self) -> SqliteAudit:
+        return self._audit
 
     @property
     def path(self) -> Path:

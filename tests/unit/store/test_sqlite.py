@@ -32,8 +32,8 @@ def test_migrations_apply_from_empty_once(tmp_path: Path) -> None:
     store = SqliteStore.open(path)  # a second open applies nothing again
     report = store.check()
     assert report.ok
-    # 5 since migration 0005_tokens (issue #16: Kedge's own API tokens)
-    assert report.schema_version == report.latest_schema_version == 5
+    # 6 since migration 0006_audit (issue #16: the audit trail)
+    assert report.schema_version == report.latest_schema_version == 6
     assert report.pending_migrations == []
     store.close()
     tables = {row[0] for row in raw(path).execute("SELECT name FROM sqlite_master")}
@@ -207,8 +207,8 @@ def test_kedge_db_check_and_backup(tmp_path: Path) -> None:
     SqliteStore.open(path).close()
     ok = runner.invoke(app, ["db", "check", "--db", str(path)])
     assert ok.exit_code == 0, ok.output
-    # 5 of 5 since migration 0005_tokens (issue #16)
-    assert "ok; integrity ok; schema version 5 of 5" in ok.output
+    # 6 of 6 since migration 0006_audit (issue #16)
+    assert "ok; integrity ok; schema version 6 of 6" in ok.output
 
     backup = runner.invoke(app, ["db", "backup", str(tmp_path / "b.db"), "--db", str(path)])
     assert backup.exit_code == 0, backup.output
