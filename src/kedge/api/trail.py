@@ -122,8 +122,12 @@ def _identity(who: identity.Identity, scope: Scope) -> str:
 
 def _route(scope: Scope) -> str:
     """The route's template path; the raw path (never its query) when no route was reached."""
-    route = scope.get("route")
-    template = getattr(route, "path", None)
-    if isinstance(template, str) and template:
-        return template
-    return str(scope.get("path", ""))[:_LONGEST]
+    raw = str(scope.get("path", ""))
+    template = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str) or not template.startswith("/"):
+        return raw[:_LONGEST]
+    # a router's route knows its path without the prefix it was included under
+    # (``/api/v1``); the prefix is the raw path's leading segments the template does not match
+    depth = template.count("/")
+    prefix = raw.split("/")[: max(raw.count("/") - depth + 1, 1)]
+    return "/".join(prefix) + template

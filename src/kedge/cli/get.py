@@ -1,4 +1,5 @@
-"""``kedge get``: list stacks, versions of a stack, or commands, in kubectl's manner.
+"""``kedge get``: list stacks, versions of a stack, commands, or the audit trail, in kubectl's
+manner.
 
 ``-o table|wide|json|yaml|name`` picks the format (``cli.output``); ``-w`` keeps watching and
 prints each row again when it changes, until interrupted. Talks to the server (``--server``,
@@ -19,9 +20,16 @@ from kedge.cli import client as remote
 from kedge.cli import containers, output, stream
 from kedge.cli.output import Column, Format
 
-__all__ = ["COMMAND_COLUMNS", "STACK_COLUMNS", "VERSION_COLUMNS", "app", "render_retry"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "COMMAND_COLUMNS",
+    "STACK_COLUMNS",
+    "VERSION_COLUMNS",
+    "app",
+    "render_retry",
+]
 
-app = typer.Typer(help="List stacks, versions or commands.", no_args_is_help=True)
+app = typer.Typer(help="List stacks, versions, commands or the audit trail.", no_args_is_help=True)
 
 Row = dict[str, Any]
 WatchOption = Annotated[bool, typer.Option("--watch", "-w", help="Watch for changes.")]
@@ -82,6 +90,22 @@ COMMAND_COLUMNS = [
     Column("by", lambda r: _v(r.get("created_by")), wide_only=True),
     Column("attempt", lambda r: str(r.get("attempt", 1)), wide_only=True),
     Column("outcome", lambda r: _v(r.get("error") or r.get("outcome")), wide_only=True),
+]
+
+AUDIT_COLUMNS = [
+    Column("id", lambda r: str(r["id"])),
+    Column("at", lambda r: _v(r.get("at"))),
+    Column("identity", lambda r: r["identity"]),
+    Column("role", lambda r: _v(r.get("role")), wide_only=True),
+    Column("client", lambda r: _v(r.get("client")), wide_only=True),
+    Column("method", lambda r: r["method"]),
+    Column("route", lambda r: r["route"]),
+    Column("stack", lambda r: _v(r.get("stack"))),
+    Column("verb", lambda r: _v(r.get("verb"))),
+    Column("outcome", lambda r: r["outcome"]),
+    Column("status", lambda r: str(r["status"])),
+    Column("command", lambda r: _v(r.get("command_id")), wide_only=True),
+    Column("reason", lambda r: _v(r.get("reason")), wide_only=True),
 ]
 
 
@@ -176,6 +200,36 @@ def get_commands(
             columns=COMMAND_COLUMNS,
             key=lambda r: str(r["id"]),
             watch=watch,
+        )
+
+
+@app.command("audit")
+def get_audit(
+    *,
+    stack: Annotated[str | None, typer.Option(help="Only requests about this stack.")] = None,
+    identity: Annotated[
+        str | None, typer.Option(help="Only this identity (token:NAME, anonymous).")
+    ] = None,
+    outcome: Annotated[str | None, typer.Option(help="allowed or refused.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    server: remote.ServerOption = remote.DEFAULT_SERVER,
+    fmt: output.FormatOption = Format.TABLE,
+) -> None:
+    """List the audit trail, newest first: every write and every refusal (an admin's verb)."""
+    params = {
+        "stack": stack,
+        "identity": identity,
+        "outcome": outcome.lower() if outcome else None,
+        "limit": limit,
+    }
+    with remote.connect(server) as api:
+        show(
+            lambda: list(api.get("/api/v1/audit", **params)["items"]),
+            fmt=fmt,
+            kind="AuditEntry",
+            columns=AUDIT_COLUMNS,
+            key=lambda r: str(r["id"]),
+            watch=False,
         )
 
 
