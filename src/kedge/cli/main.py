@@ -120,7 +120,7 @@ VERBS: dict[str, Verb] = {
     ),
     # verbs with subcommands
     "db": Verb("kedge.cli.db", "app", "Back up and check Kedge's database."),
-    "get": Verb("kedge.cli.get", "app", "List stacks, versions or commands."),
+    "get": Verb("kedge.cli.get", "app", "List stacks, versions, commands or the audit trail."),
     "describe": Verb("kedge.cli.describe", "app", "Show one object in detail."),
     "policy": Verb("kedge.cli.policy", "app", "Check specs against the host-safety policy."),
     "token": Verb(
