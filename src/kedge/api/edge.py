@@ -320,7 +320,7 @@ class Edge:
 
     async def _record(self, scope: Scope, status: int, reason: str | None = None) -> None:
         """The request's row in the audit trail, when it is worth one (``api.trail``)."""
-        if self.recorder is not None and trail.worth_recording(str(scope["method"]), status):
+        if self.recorder is not None:
             await self.recorder.record(scope, status=status, reason=reason)
 
     def refusal(self, scope: Scope, headers: Headers) -> problems.Problem | None:
