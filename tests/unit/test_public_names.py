@@ -52,6 +52,8 @@ FACES: dict[str, list[str]] = {
     "kedge.store": [
         "KEEP",
         "SUPERSEDING",
+        "AuditEntry",  # issue #16: the audit trail
+        "AuditStore",
         "CheckReport",
         "Clock",
         "CommandStore",

@@ -221,6 +221,7 @@ class SqliteCommands:
             command = _hold(db, command_id, token=token, changes=changes)
             if command.status is CommandStatus.FAILED and retry is not None:
                 return _retry(db, command, policy=retry, now=now)
+            _applied(db, command, now=now)
             return Finished(command=command)
 
         return self._database.write(write)
@@ -378,6 +379,22 @@ def enqueue_in(
             [render_time(now), f"superseded by #{command.id}", stack, command.id],
         )
     return command
+
+
+def _applied(db: sqlite_utils.Database, command: Command, *, now: datetime) -> None:
+    """What a DONE pass leaves applied, in its finish's transaction: a repair checks the
+    applied version in its own (``enqueue_repair``), so no window may open between a pass's
+    end and the version it applied, where a repair of the older version would slip in and
+    undo it (the crash test caught one while the worker looked at the stack after a pass)."""
+    if command.status is not CommandStatus.DONE:
+        return
+    if command.type in SUPERSEDING and command.version is not None:
+        applied: dict[str, Any] = {"applied_version": command.version, "last_error": None}
+    elif command.type is CommandType.DELETE:
+        applied = {"applied_version": None, "last_error": None}
+    else:
+        return
+    set_status_in(db, command.stack, applied, now=render_time(now))
 
 
 def _must_have_version(db: sqlite_utils.Database, stack: str, version: int) -> None:
